@@ -1,0 +1,3 @@
+module github.com/pgjuju/pgjuju
+
+go 1.26.8
