@@ -54,7 +54,6 @@ type unitGet struct {
 	key string
 }
 
-
 func (c *unitGet) setFlags(fs *flagSet) {
 	c.out.addFlags(fs, formatSmart, formatSmart, formatYAML, formatJSON)
 }

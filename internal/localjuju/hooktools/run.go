@@ -44,6 +44,11 @@ type tool struct {
 	new     func(ctx Context) command
 }
 
+// dirSetter is implemented by commands that read files while parsing
+// (secret-add --file, key#file=path); relative paths use the client's
+// directory.
+type dirSetter interface{ setDir(dir string) }
+
 // env is what a running command sees.
 type env struct {
 	ctx    Context
@@ -88,6 +93,9 @@ func Run(ctx Context, name string, args []string, in Input) Result {
 	}
 	e := &env{ctx: ctx, in: in}
 	c := t.new(ctx)
+	if d, ok := c.(dirSetter); ok {
+		d.setDir(in.Dir)
+	}
 	fs := newFlagSet()
 	c.setFlags(fs)
 	pos, err := fs.parse(args)
