@@ -1,0 +1,327 @@
+package pgconf
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Options are the charm's configuration options as Juju hands them over
+// (config.yaml). Zero values mean "not set" and take the defaults.
+type Options struct {
+	AdminAddresses string // admin_addresses: comma-separated CIDRs
+	ExtraPgConf    string // extra_pg_conf: postgresql.conf lines
+	ExtraPgAuth    string // extra_pg_auth: pg_hba.conf lines
+	ListenPort     int    // listen_port: 1024–65535, default 5432
+	MaxConnections int    // max_connections: MinMaxConnections–MaxMaxConnections, default 100
+	SharedBuffers  string // shared_buffers: PostgreSQL memory units; empty = sized from memory
+	Locale         string // locale: initdb locale, default C.UTF-8
+	Encoding       string // encoding: initdb encoding, default UTF8
+}
+
+// Limits and defaults of the options.
+const (
+	DefaultMaxConnections = 100
+	// MinMaxConnections leaves room for superuser_reserved_connections (3),
+	// Patroni's own connections and the replication connections.
+	MinMaxConnections = 10
+	// MaxMaxConnections is the server's own maximum.
+	MaxMaxConnections = 262143
+	DefaultLocale     = "C.UTF-8"
+	DefaultEncoding   = "UTF8"
+	// minSharedBuffers is PostgreSQL's floor (16 blocks of 8 kB).
+	minSharedBuffers = 128 * 1024
+	// maxDefaultSharedBuffers caps the memory-sized default: beyond 8 GB
+	// the kernel page cache does the job better, and several units may share
+	// a machine.
+	maxDefaultSharedBuffers = 8 << 30
+	// defaultSharedBuffersFloor is the default on a machine with little
+	// memory (PostgreSQL's own default).
+	defaultSharedBuffersFloor = 128 << 20
+)
+
+// OptionError is a configuration option the user must fix. Its message names
+// the option and the reason and becomes the unit's Blocked status.
+type OptionError struct {
+	Option string
+	Reason string
+}
+
+func (e *OptionError) Error() string { return fmt.Sprintf("invalid %s: %s", e.Option, e.Reason) }
+
+// Settings are validated options, ready to render.
+type Settings struct {
+	ListenPort      int
+	MaxConnections  int
+	SharedBuffers   string // a value PostgreSQL accepts, e.g. "6027MB"
+	Locale          string
+	Encoding        string
+	AdminAddresses  []netip.Prefix // sorted, masked
+	ExtraParameters map[string]string
+	ExtraHBA        []HBARule
+}
+
+// FixedParameters are the PostgreSQL parameters the charm owns: where the
+// server listens, where its files are, how it archives, replicates and
+// authenticates. extra_pg_conf can never set them. Some have their own
+// option (the value says which), the rest are set by the charm or Patroni.
+var FixedParameters = map[string]string{
+	"listen_addresses":          "the unit's address",
+	"port":                      "listen_port",
+	"data_directory":            "the pgdata storage",
+	"config_file":               "the charm",
+	"hba_file":                  "the charm (use extra_pg_auth)",
+	"ident_file":                "the charm",
+	"external_pid_file":         "the charm",
+	"unix_socket_directories":   "the charm",
+	"unix_socket_group":         "the charm",
+	"unix_socket_permissions":   "the charm",
+	"max_connections":           "max_connections",
+	"shared_buffers":            "shared_buffers",
+	"password_encryption":       "the charm (scram-sha-256)",
+	"cluster_name":              "the charm",
+	"archive_mode":              "the charm",
+	"archive_command":           "the charm",
+	"archive_library":           "the charm",
+	"archive_cleanup_command":   "the charm",
+	"restore_command":           "the charm",
+	"recovery_end_command":      "the charm",
+	"recovery_target":           "the charm",
+	"recovery_target_action":    "the charm",
+	"recovery_target_inclusive": "the charm",
+	"recovery_target_lsn":       "the charm",
+	"recovery_target_name":      "the charm",
+	"recovery_target_time":      "the charm",
+	"recovery_target_timeline":  "the charm",
+	"recovery_target_xid":       "the charm",
+	"primary_conninfo":          "Patroni",
+	"primary_slot_name":         "Patroni",
+	"promote_trigger_file":      "Patroni",
+	"hot_standby":               "Patroni",
+	"wal_level":                 "the charm",
+	"wal_log_hints":             "the charm",
+	"max_wal_senders":           "the charm",
+	"max_replication_slots":     "the charm",
+	"synchronous_standby_names": "Patroni",
+	"ssl":                       "the charm",
+	"ssl_cert_file":             "the charm",
+	"ssl_key_file":              "the charm",
+	"ssl_ca_file":               "the charm",
+	"ssl_crl_file":              "the charm",
+	"ssl_crl_dir":               "the charm",
+}
+
+// Validate checks opts against the server's parameter catalogue and returns
+// the settings to render. memBytes is the machine's memory, for the default
+// shared_buffers. Every problem is reported, each as an *OptionError, joined
+// with errors.Join; on error the returned Settings must not be used.
+func Validate(opts Options, cat Catalogue, memBytes uint64) (Settings, error) {
+	var errs []error
+	bad := func(option, format string, args ...any) {
+		errs = append(errs, &OptionError{Option: option, Reason: fmt.Sprintf(format, args...)})
+	}
+	s := Settings{
+		ListenPort:     opts.ListenPort,
+		MaxConnections: opts.MaxConnections,
+		Locale:         opts.Locale,
+		Encoding:       opts.Encoding,
+	}
+
+	if s.ListenPort == 0 {
+		s.ListenPort = DefaultPostgresPort
+	}
+	if s.ListenPort < 1024 || s.ListenPort > 65535 {
+		bad("listen_port", "%d is outside 1024–65535", s.ListenPort)
+	}
+	if s.MaxConnections == 0 {
+		s.MaxConnections = DefaultMaxConnections
+	}
+	if s.MaxConnections < MinMaxConnections || s.MaxConnections > MaxMaxConnections {
+		bad("max_connections", "%d is outside %d–%d", s.MaxConnections, MinMaxConnections, MaxMaxConnections)
+	}
+
+	if strings.TrimSpace(opts.SharedBuffers) == "" {
+		s.SharedBuffers = DefaultSharedBuffers(memBytes)
+	} else if n, err := ParseMemory(opts.SharedBuffers); err != nil {
+		bad("shared_buffers", "%v", err)
+	} else if n < minSharedBuffers {
+		bad("shared_buffers", "%q is below the minimum 128kB", opts.SharedBuffers)
+	} else if memBytes > 0 && uint64(n) > memBytes {
+		bad("shared_buffers", "%q is more than the machine's memory", opts.SharedBuffers)
+	} else {
+		s.SharedBuffers = strings.TrimSpace(opts.SharedBuffers)
+	}
+
+	if s.Locale == "" {
+		s.Locale = DefaultLocale
+	}
+	if s.Encoding == "" {
+		s.Encoding = DefaultEncoding
+	}
+	if err := checkLocale(s.Locale); err != nil {
+		bad("locale", "%v", err)
+	}
+	enc, err := normalizeEncoding(s.Encoding)
+	if err != nil {
+		bad("encoding", "%v", err)
+	} else {
+		s.Encoding = enc
+		if err := checkLocaleEncoding(s.Locale, enc); err != nil {
+			bad("encoding", "%v", err)
+		}
+	}
+
+	admin, err := ParseAdminAddresses(opts.AdminAddresses)
+	if err != nil {
+		bad("admin_addresses", "%v", err)
+	}
+	s.AdminAddresses = admin
+
+	params, err := ParseExtraPgConf(opts.ExtraPgConf, cat)
+	if err != nil {
+		bad("extra_pg_conf", "%v", err)
+	}
+	s.ExtraParameters = params
+
+	hba, err := ParseHBA(opts.ExtraPgAuth)
+	if err != nil {
+		bad("extra_pg_auth", "%v", err)
+	}
+	s.ExtraHBA = hba
+
+	if len(errs) > 0 {
+		return Settings{}, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+// DefaultSharedBuffers is a quarter of the machine's memory, at least 128 MB
+// and at most 8 GB, in whole megabytes.
+func DefaultSharedBuffers(memBytes uint64) string {
+	b := memBytes / 4
+	if b < defaultSharedBuffersFloor {
+		b = defaultSharedBuffersFloor
+	}
+	if b > maxDefaultSharedBuffers {
+		b = maxDefaultSharedBuffers
+	}
+	return strconv.FormatUint(b>>20, 10) + "MB"
+}
+
+// ParseMemory parses a PostgreSQL memory value ("128MB", "1GB", "16384" in
+// 8 kB blocks, units case-sensitive as PostgreSQL has them) into bytes.
+func ParseMemory(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	num, unit := splitUnit(s)
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a memory size (a whole number with kB, MB, GB or TB, or a count of 8kB blocks)", s)
+	}
+	mult := map[string]int64{"": 8192, "B": 1, "kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
+	m, ok := mult[unit]
+	if !ok {
+		return 0, fmt.Errorf("%q has an unknown unit %q (units are kB, MB, GB, TB)", s, unit)
+	}
+	if n > (1<<62)/m {
+		return 0, fmt.Errorf("%q is too large", s)
+	}
+	return n * m, nil
+}
+
+var localeRE = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
+
+func checkLocale(l string) error {
+	if !localeRE.MatchString(l) {
+		return fmt.Errorf("%q is not a locale name (like C.UTF-8 or en_US.UTF-8)", l)
+	}
+	return nil
+}
+
+// serverEncodings are PostgreSQL's server-side encodings (client-only ones
+// such as SJIS cannot be a database encoding).
+var serverEncodings = []string{
+	"EUC_CN", "EUC_JIS_2004", "EUC_JP", "EUC_KR", "EUC_TW", "ISO_8859_5", "ISO_8859_6",
+	"ISO_8859_7", "ISO_8859_8", "KOI8R", "KOI8U", "LATIN1", "LATIN10", "LATIN2", "LATIN3",
+	"LATIN4", "LATIN5", "LATIN6", "LATIN7", "LATIN8", "LATIN9", "MULE_INTERNAL", "SQL_ASCII",
+	"UTF8", "WIN1250", "WIN1251", "WIN1252", "WIN1253", "WIN1254", "WIN1255", "WIN1256",
+	"WIN1257", "WIN1258", "WIN866", "WIN874",
+}
+
+func normalizeEncoding(e string) (string, error) {
+	u := strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(e), "-", ""))
+	if u == "UNICODE" {
+		u = "UTF8"
+	}
+	for _, s := range serverEncodings {
+		if strings.ReplaceAll(s, "_", "") == strings.ReplaceAll(u, "_", "") {
+			return s, nil
+		}
+	}
+	return "", fmt.Errorf("%q is not a PostgreSQL server encoding", e)
+}
+
+// checkLocaleEncoding refuses the combinations initdb refuses that can be
+// told from the names: a UTF-8 locale with another encoding and the reverse.
+// C and POSIX go with any encoding.
+func checkLocaleEncoding(locale, enc string) error {
+	if locale == "C" || locale == "POSIX" {
+		return nil
+	}
+	i := strings.IndexByte(locale, '.')
+	if i < 0 {
+		return nil
+	}
+	cs := strings.ToUpper(strings.ReplaceAll(locale[i+1:], "-", ""))
+	if j := strings.IndexByte(cs, '@'); j >= 0 {
+		cs = cs[:j]
+	}
+	if (cs == "UTF8") != (enc == "UTF8") {
+		return fmt.Errorf("%s does not match locale %s", enc, locale)
+	}
+	return nil
+}
+
+// ParseAdminAddresses parses a comma-separated list of CIDRs (an address
+// without a prefix length means that one host). The result is masked,
+// sorted and without duplicates.
+func ParseAdminAddresses(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	seen := map[netip.Prefix]bool{}
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' }) {
+		var p netip.Prefix
+		if strings.Contains(f, "/") {
+			var err error
+			p, err = netip.ParsePrefix(f)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not a CIDR", f)
+			}
+		} else {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not a CIDR", f)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Addr().Zone() != "" {
+			return nil, fmt.Errorf("%q: zones are not allowed", f)
+		}
+		p = p.Masked()
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return prefixLess(out[i], out[j]) })
+	return out, nil
+}
+
+func prefixLess(a, b netip.Prefix) bool {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c < 0
+	}
+	return a.Bits() < b.Bits()
+}

@@ -1,0 +1,261 @@
+package pgconf
+
+import (
+	"errors"
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+func catalogue(t testing.TB) Catalogue {
+	t.Helper()
+	f, err := os.Open("testdata/describe-config-15.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cat, err := ParseCatalogue(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading golden file (run go test -update): %v", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
+	}
+}
+
+var testPasswords = Passwords{
+	Operator: "op-secret", Replication: "repl-secret", Rewind: "rewind-secret",
+	PatroniAPI: "api-secret", Etcd: "etcd-secret",
+}
+
+func unitConfig(t *testing.T, opts Options, peers ...Member) UnitConfig {
+	t.Helper()
+	s, err := Validate(opts, catalogue(t), 4<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return UnitConfig{
+		App: "postgresql", Unit: "postgresql/0", Address: netip.MustParseAddr("10.201.0.10"),
+		Peers: peers, Layout: DefaultLayout("postgresql/0", "/srv/pgdata"), PGVersion: "15",
+		Settings: s, Passwords: testPasswords,
+		OnRoleChange: "/var/lib/juju/agents/unit-postgresql-0/charm/dispatch patroni-callback",
+	}
+}
+
+func TestRenderGolden(t *testing.T) {
+	three := []Member{
+		{Unit: "postgresql/10", Address: netip.MustParseAddr("10.201.0.12")},
+		{Unit: "postgresql/2", Address: netip.MustParseAddr("10.201.0.11")},
+	}
+	full := Options{
+		AdminAddresses: "192.168.1.0/24, 10.0.0.5",
+		ExtraPgConf:    "work_mem = '64MB'\nlog_min_duration_statement=250ms # slow queries\nmax_prepared_transactions = 10\nsearch_path = '\"$user\", public'",
+		ExtraPgAuth:    "host all reporting 172.16.0.0/12 scram-sha-256\nhost all all 0.0.0.0/0 reject",
+		ListenPort:     5433,
+		MaxConnections: 200,
+		SharedBuffers:  "1GB",
+	}
+	cases := []struct {
+		name  string
+		cfg   UnitConfig
+		state string
+	}{
+		{"standalone", unitConfig(t, Options{}), "new"},
+		{"three-units", unitConfig(t, full, three...), "existing"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.EtcdInitialClusterState = tc.state
+			p, err := RenderPatroni(tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tc.name+"-patroni.yml", p)
+			e, err := RenderEtcd(tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tc.name+"-etcd.conf.yml", e)
+			h, err := RenderHBA(tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, tc.name+"-pg_hba.conf", h)
+			if strings.Contains(p+h, "trust") {
+				t.Errorf("rendered files contain trust")
+			}
+		})
+	}
+}
+
+func TestRenderDeterministic(t *testing.T) {
+	cfg := unitConfig(t, Options{ExtraPgConf: "work_mem=1MB\nmaintenance_work_mem=64MB\ntemp_buffers=16MB\nlog_line_prefix='%m [%p] '"},
+		Member{Unit: "postgresql/1", Address: netip.MustParseAddr("10.201.0.11")},
+		Member{Unit: "postgresql/3", Address: netip.MustParseAddr("10.201.0.13")})
+	first, err := RenderPatroni(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		cfg.Peers[0], cfg.Peers[1] = cfg.Peers[1], cfg.Peers[0]
+		again, _ := RenderPatroni(cfg)
+		if again != first {
+			t.Fatalf("render %d differs:\n%s", i, cmp.Diff(first, again))
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cat := catalogue(t)
+	cases := []struct {
+		name   string
+		opts   Options
+		option string // the option the error names; "" for success
+		reason string // substring of the reason
+	}{
+		{"defaults are valid", Options{}, "", ""},
+		{"a malformed extra_pg_conf line", Options{ExtraPgConf: "work_mem"}, "extra_pg_conf", "not \"name = value\""},
+		{"an unknown parameter", Options{ExtraPgConf: "no_such_thing = 1"}, "extra_pg_conf", "unknown parameter no_such_thing"},
+		{"a charm-owned parameter", Options{ExtraPgConf: "listen_addresses = '*'"}, "extra_pg_conf", "listen_addresses is set by"},
+		{"a charm-owned parameter in upper case", Options{ExtraPgConf: "Archive_Command = 'true'"}, "extra_pg_conf", "archive_command is set by"},
+		{"a parameter with its own option", Options{ExtraPgConf: "shared_buffers = 1GB"}, "extra_pg_conf", "set by shared_buffers"},
+		{"a read-only parameter (not in the catalogue)", Options{ExtraPgConf: "block_size = 16384"}, "extra_pg_conf", "unknown parameter block_size"},
+		{"a boolean that is not one", Options{ExtraPgConf: "fsync = maybe"}, "extra_pg_conf", "not a boolean"},
+		{"an integer out of range", Options{ExtraPgConf: "max_worker_processes = 1000000"}, "extra_pg_conf", "above the maximum"},
+		{"an unknown unit", Options{ExtraPgConf: "work_mem = 64mb"}, "extra_pg_conf", "unknown unit"},
+		{"trailing garbage", Options{ExtraPgConf: "work_mem = 64MB 32MB"}, "extra_pg_conf", "unexpected"},
+		{"a control character in a value", Options{ExtraPgConf: `log_line_prefix = 'a\nb'`}, "extra_pg_conf", "control characters"},
+		{"an unterminated quote", Options{ExtraPgConf: "log_line_prefix = 'abc"}, "extra_pg_conf", "unterminated"},
+		{"an extension placeholder", Options{ExtraPgConf: "pg_stat_statements.track = all"}, "", ""},
+		{"a bad CIDR", Options{AdminAddresses: "10.0.0.0/33"}, "admin_addresses", "not a CIDR"},
+		{"a hostname as admin address", Options{AdminAddresses: "example.com"}, "admin_addresses", "not a CIDR"},
+		{"a trust rule", Options{ExtraPgAuth: "host all all 10.0.0.0/8 trust"}, "extra_pg_auth", "trust is refused"},
+		{"an md5 rule", Options{ExtraPgAuth: "host all all 10.0.0.0/8 md5"}, "extra_pg_auth", "method md5 is refused"},
+		{"a peer rule", Options{ExtraPgAuth: "local all all peer"}, "extra_pg_auth", "method peer is refused"},
+		{"a samenet rule", Options{ExtraPgAuth: "host all all samenet scram-sha-256"}, "extra_pg_auth", "not a CIDR"},
+		{"an include", Options{ExtraPgAuth: "include /etc/passwd"}, "extra_pg_auth", "not allowed"},
+		{"an @file", Options{ExtraPgAuth: "host all @admins 10.0.0.0/8 scram-sha-256"}, "extra_pg_auth", "@file"},
+		{"an unknown option", Options{ExtraPgAuth: "host all all 10.0.0.0/8 scram-sha-256 map=x"}, "extra_pg_auth", "not allowed"},
+		{"a reject rule", Options{ExtraPgAuth: "host all all 10.0.0.0/8 reject"}, "", ""},
+		{"a port too low", Options{ListenPort: 80}, "listen_port", "outside 1024–65535"},
+		{"a port too high", Options{ListenPort: 70000}, "listen_port", "outside"},
+		{"too few connections", Options{MaxConnections: 3}, "max_connections", "outside 10–262143"},
+		{"shared_buffers without a known unit", Options{SharedBuffers: "1gb"}, "shared_buffers", "unknown unit"},
+		{"shared_buffers not a number", Options{SharedBuffers: "lots"}, "shared_buffers", "not a memory size"},
+		{"shared_buffers above memory", Options{SharedBuffers: "64GB"}, "shared_buffers", "machine's memory"},
+		{"shared_buffers in blocks", Options{SharedBuffers: "16384"}, "", ""},
+		{"a bad locale", Options{Locale: "en US"}, "locale", "not a locale"},
+		{"a bad encoding", Options{Encoding: "EBCDIC"}, "encoding", "not a PostgreSQL server encoding"},
+		{"a mismatched encoding", Options{Locale: "en_US.UTF-8", Encoding: "LATIN1"}, "encoding", "does not match"},
+		{"C goes with any encoding", Options{Locale: "C", Encoding: "latin1"}, "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Validate(tc.opts, cat, 4<<30)
+			if tc.option == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			var oe *OptionError
+			if !errors.As(err, &oe) {
+				t.Fatalf("want an *OptionError for %s, got %v", tc.option, err)
+			}
+			if oe.Option != tc.option || !strings.Contains(oe.Reason, tc.reason) {
+				t.Errorf("got %q, want option %s with reason containing %q", err, tc.option, tc.reason)
+			}
+			if !strings.HasPrefix(err.Error(), "invalid "+tc.option+": ") {
+				t.Errorf("message %q does not name the option first", err)
+			}
+		})
+	}
+}
+
+func TestValidateReportsEveryOption(t *testing.T) {
+	_, err := Validate(Options{ListenPort: 1, AdminAddresses: "x", ExtraPgAuth: "local all all trust"}, catalogue(t), 1<<30)
+	var got []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		got = append(got, e.(*OptionError).Option)
+	}
+	if diff := cmp.Diff([]string{"listen_port", "admin_addresses", "extra_pg_auth"}, got); diff != "" {
+		t.Errorf("options (-want +got):\n%s", diff)
+	}
+}
+
+func TestDefaultSharedBuffers(t *testing.T) {
+	for _, tc := range []struct {
+		mem  uint64
+		want string
+	}{
+		{0, "128MB"},
+		{256 << 20, "128MB"},
+		{4 << 30, "1024MB"},
+		{24 << 30, "6144MB"},
+		{256 << 30, "8192MB"},
+	} {
+		if got := DefaultSharedBuffers(tc.mem); got != tc.want {
+			t.Errorf("DefaultSharedBuffers(%d) = %s, want %s", tc.mem, got, tc.want)
+		}
+	}
+}
+
+func TestParseExtraPgConfValues(t *testing.T) {
+	got, err := ParseExtraPgConf("# comment\n\nwork_mem 4MB\nlog_line_prefix = '%m ''x'' \\' '  # c\nWORK_MEM=8MB\r\n", catalogue(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"work_mem": "8MB", "log_line_prefix": "%m 'x' ' "}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestCatalogue(t *testing.T) {
+	cat := catalogue(t)
+	if len(cat) < 300 {
+		t.Errorf("catalogue has %d parameters", len(cat))
+	}
+	if !cat.RequiresRestart("shared_buffers") || cat.RequiresRestart("work_mem") || cat.RequiresRestart("log_min_duration_statement") {
+		t.Errorf("RequiresRestart is wrong")
+	}
+	if p := cat["max_connections"]; p.Min != "1" || p.Max != "262143" || p.Type != TypeInteger {
+		t.Errorf("max_connections = %+v", p)
+	}
+}
+
+func TestYAMLQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		`plain`:       `"plain"`,
+		"a\"b\nc: #d": `"a\"b\nc: #d"`,
+		"<&>":         `"<&>"`,
+		"\x00\xff":    `"\u0000\ufffd"`,
+	} {
+		if got := yamlQuote(in); got != want {
+			t.Errorf("yamlQuote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,287 @@
+package pgconf
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"github.com/pgjuju/pgjuju/templates"
+)
+
+var funcs = template.FuncMap{"q": yamlQuote}
+
+var (
+	patroniTemplate = templates.Parse("patroni.yml.tmpl", funcs)
+	etcdTemplate    = templates.Parse("etcd.conf.yml.tmpl", funcs)
+	hbaTemplate     = templates.Parse("pg_hba.conf.tmpl", funcs)
+)
+
+// Patroni timing (DESIGN §10). They meet upstream's rule
+// loop_wait + 2*retry_timeout <= ttl, and ttl is at upstream's floor of 20 s.
+const (
+	TTL                  = 20
+	LoopWait             = 2
+	RetryTimeout         = 9
+	MaximumLagOnFailover = 1 << 20 // bytes
+)
+
+// dcsParameters are the parameters Patroni takes only from the DCS (global
+// configuration): local values are ignored, because primary and replicas
+// must agree on them. They go to bootstrap.dcs, and later changes go through
+// PATCH /config.
+var dcsParameters = map[string]bool{
+	"max_connections":           true,
+	"max_locks_per_transaction": true,
+	"max_worker_processes":      true,
+	"max_prepared_transactions": true,
+	"wal_level":                 true,
+	"track_commit_timestamp":    true,
+	"max_wal_senders":           true,
+	"max_replication_slots":     true,
+	"wal_keep_segments":         true,
+	"wal_keep_size":             true,
+	"wal_log_hints":             true,
+}
+
+// Passwords are the system users' passwords. They are never logged.
+type Passwords struct {
+	Operator    string `json:"-"`
+	Replication string `json:"-"`
+	Rewind      string `json:"-"`
+	PatroniAPI  string `json:"-"`
+	Etcd        string `json:"-"`
+}
+
+// Member is a unit of the application as the peer relation shows it.
+type Member struct {
+	Unit    string // Juju unit name, "postgresql/1"
+	Address netip.Addr
+}
+
+// UnitConfig is everything needed to render one unit's files.
+type UnitConfig struct {
+	App       string     // application name: Patroni scope, etcd cluster token
+	Unit      string     // this unit's name
+	Address   netip.Addr // this unit's address (network-get)
+	Peers     []Member   // the other units; this unit may be included
+	Layout    Layout
+	PGVersion string // major version, "15"
+	Settings  Settings
+	Passwords Passwords
+	// Clients are pg_hba rules of client relations.
+	Clients []HBARule
+	// OnRoleChange is the command Patroni runs on a role change; Patroni
+	// appends "action role scope".
+	OnRoleChange string
+	// PatroniPort is the REST API port; zero means DefaultPatroniPort.
+	PatroniPort int
+	// EtcdInitialClusterState is "new" for a member that bootstraps the
+	// cluster and "existing" for one added to a running cluster.
+	EtcdInitialClusterState string
+}
+
+func (c UnitConfig) patroniPort() int {
+	if c.PatroniPort == 0 {
+		return DefaultPatroniPort
+	}
+	return c.PatroniPort
+}
+
+// members returns this unit and its peers, sorted by unit name, without
+// duplicates.
+func (c UnitConfig) members() []Member {
+	seen := map[string]bool{c.Unit: true}
+	out := []Member{{Unit: c.Unit, Address: c.Address}}
+	for _, p := range c.Peers {
+		if !seen[p.Unit] {
+			seen[p.Unit] = true
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return unitLess(out[i].Unit, out[j].Unit) })
+	return out
+}
+
+// unitLess orders unit names by application, then unit number.
+func unitLess(a, b string) bool {
+	ai, bi := strings.LastIndexByte(a, '/'), strings.LastIndexByte(b, '/')
+	if ai >= 0 && bi >= 0 && a[:ai] == b[:bi] {
+		an, errA := strconv.Atoi(a[ai+1:])
+		bn, errB := strconv.Atoi(b[bi+1:])
+		if errA == nil && errB == nil {
+			return an < bn
+		}
+	}
+	return a < b
+}
+
+func (c UnitConfig) check() error {
+	switch {
+	case c.App == "", c.Unit == "":
+		return fmt.Errorf("rendering: application and unit names are required")
+	case !c.Address.IsValid():
+		return fmt.Errorf("rendering: unit address is required")
+	case c.PGVersion == "":
+		return fmt.Errorf("rendering: PostgreSQL version is required")
+	case c.Layout.PGData == "" || c.Layout.ConfDir == "" || c.Layout.RunDir == "":
+		return fmt.Errorf("rendering: layout is incomplete")
+	}
+	return nil
+}
+
+func hostPort(a netip.Addr, port int) string {
+	return netip.AddrPortFrom(a.Unmap(), uint16(port)).String()
+}
+
+// Parameters returns the PostgreSQL parameters of a unit, split into those
+// Patroni takes from its local configuration and those it takes only from
+// the DCS. Charm-owned values are written last, so nothing overrides them.
+func Parameters(c UnitConfig) (local, dcs map[string]string) {
+	local, dcs = map[string]string{}, map[string]string{}
+	for k, v := range c.Settings.ExtraParameters {
+		if _, fixed := FixedParameters[k]; fixed {
+			continue // Validate refuses these; belt and braces.
+		}
+		if dcsParameters[k] {
+			dcs[k] = v
+		} else {
+			local[k] = v
+		}
+	}
+	local["unix_socket_directories"] = c.Layout.RunDir
+	local["password_encryption"] = "scram-sha-256"
+	local["shared_buffers"] = c.Settings.SharedBuffers
+	dcs["max_connections"] = strconv.Itoa(c.Settings.MaxConnections)
+	dcs["wal_level"] = "replica"
+	dcs["wal_log_hints"] = "on"
+	dcs["max_wal_senders"] = "10"
+	dcs["max_replication_slots"] = "10"
+	dcs["hot_standby"] = "on"
+	return local, dcs
+}
+
+// HBARules returns the unit's pg_hba rules (see RenderHBARules).
+func HBARules(c UnitConfig) []HBARule {
+	var peers []netip.Addr
+	for _, m := range c.members() {
+		peers = append(peers, m.Address)
+	}
+	return RenderHBARules(c.Address, peers, c.Settings.AdminAddresses, c.Clients, c.Settings.ExtraHBA)
+}
+
+// RenderHBA renders the unit's pg_hba rules as a pg_hba.conf file, the form
+// an operator reads; patroni.yml carries the same lines.
+func RenderHBA(c UnitConfig) (string, error) {
+	var lines []string
+	for _, r := range HBARules(c) {
+		lines = append(lines, r.String())
+	}
+	var b strings.Builder
+	if err := hbaTemplate.Execute(&b, lines); err != nil {
+		return "", fmt.Errorf("rendering pg_hba.conf: %w", err)
+	}
+	return strings.TrimPrefix(b.String(), "\n") + "\n", nil
+}
+
+// RenderPatroni renders patroni.yml for the unit.
+func RenderPatroni(c UnitConfig) (string, error) {
+	if err := c.check(); err != nil {
+		return "", err
+	}
+	local, dcs := Parameters(c)
+	var hosts []string
+	for _, m := range c.members() {
+		hosts = append(hosts, hostPort(m.Address, EtcdClientPort))
+	}
+	sort.Strings(hosts)
+	var hba []string
+	for _, r := range HBARules(c) {
+		hba = append(hba, r.String())
+	}
+	data := struct {
+		Unit, Scope, Name, Namespace                      string
+		RestAPIAddress, RestAPIUser, RestAPIPassword      string
+		EtcdHosts                                         []string
+		EtcdUser, EtcdPassword                            string
+		TTL, LoopWait, RetryTimeout, MaximumLagOnFailover int
+		DCSParameters, Parameters                         map[string]string
+		Encoding, Locale                                  string
+		PostgresAddress, DataDir, BinDir, PgPass          string
+		SuperUser, SuperPassword                          string
+		ReplicationUser, ReplicationPassword              string
+		RewindUser, RewindPassword                        string
+		HBA                                               []string
+		OnRoleChange                                      string
+	}{
+		Unit: c.Unit, Scope: c.App, Name: UnitSlug(c.Unit), Namespace: "/postgresql-charm/",
+		RestAPIAddress: hostPort(c.Address, c.patroniPort()), RestAPIUser: PatroniAPIUser, RestAPIPassword: c.Passwords.PatroniAPI,
+		EtcdHosts: hosts, EtcdUser: EtcdRootUser, EtcdPassword: c.Passwords.Etcd,
+		TTL: TTL, LoopWait: LoopWait, RetryTimeout: RetryTimeout, MaximumLagOnFailover: MaximumLagOnFailover,
+		DCSParameters: dcs, Parameters: local,
+		Encoding: c.Settings.Encoding, Locale: c.Settings.Locale,
+		PostgresAddress: hostPort(c.Address, c.Settings.ListenPort),
+		DataDir:         c.Layout.PGData, BinDir: BinDir(c.PGVersion), PgPass: c.Layout.PgPassPath(),
+		SuperUser: OperatorUser, SuperPassword: c.Passwords.Operator,
+		ReplicationUser: ReplicationUser, ReplicationPassword: c.Passwords.Replication,
+		RewindUser: RewindUser, RewindPassword: c.Passwords.Rewind,
+		HBA:          hba,
+		OnRoleChange: c.OnRoleChange,
+	}
+	var b strings.Builder
+	if err := patroniTemplate.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("rendering patroni.yml: %w", err)
+	}
+	return b.String(), nil
+}
+
+// EtcdPeerURL is the peer URL of a member at addr.
+func EtcdPeerURL(addr netip.Addr) string {
+	return "http://" + hostPort(addr, EtcdPeerPort)
+}
+
+// EtcdClientURL is the client URL of a member at addr.
+func EtcdClientURL(addr netip.Addr) string {
+	return "http://" + hostPort(addr, EtcdClientPort)
+}
+
+// EtcdMemberName is the etcd member name of a unit.
+func EtcdMemberName(unit string) string { return UnitSlug(unit) }
+
+// RenderEtcd renders the unit's etcd configuration file. initial-cluster
+// lists this unit and its peers; for a member joining a running cluster
+// (state "existing") it must list exactly the members etcd knows plus this
+// one, which the leader arranges with MemberAdd before the unit starts.
+func RenderEtcd(c UnitConfig) (string, error) {
+	if err := c.check(); err != nil {
+		return "", err
+	}
+	state := c.EtcdInitialClusterState
+	if state == "" {
+		state = "new"
+	}
+	if state != "new" && state != "existing" {
+		return "", fmt.Errorf("rendering etcd configuration: initial cluster state %q", state)
+	}
+	var initial []string
+	for _, m := range c.members() {
+		initial = append(initial, EtcdMemberName(m.Unit)+"="+EtcdPeerURL(m.Address))
+	}
+	data := struct {
+		Unit, Name, DataDir, PeerURL, ClientURL string
+		InitialCluster, InitialClusterState     string
+		ClusterToken                            string
+	}{
+		Unit: c.Unit, Name: EtcdMemberName(c.Unit), DataDir: c.Layout.EtcdDataDir,
+		PeerURL: EtcdPeerURL(c.Address), ClientURL: EtcdClientURL(c.Address),
+		InitialCluster: strings.Join(initial, ","), InitialClusterState: state,
+		ClusterToken: c.App,
+	}
+	var b strings.Builder
+	if err := etcdTemplate.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("rendering etcd configuration: %w", err)
+	}
+	return b.String(), nil
+}
