@@ -1,0 +1,48 @@
+package hooktools
+
+import "testing"
+
+func TestActions(t *testing.T) {
+	runCases(t, []toolCase{
+		{name: "action-get prints all parameters (§2.3 action-get)",
+			fake: actionFake, tool: "action-get", stdout: "db:\n  name: main\ntimeout: 30\nverbose: true\n"},
+		{name: "action-get of a nested key (§2.3 action-get)",
+			fake: actionFake, tool: "action-get", args: []string{"db.name"}, stdout: "main\n"},
+		{name: "action-get of a missing key prints nothing (§2.3 action-get)",
+			fake: actionFake, tool: "action-get", args: []string{"db.nope.deeper"}},
+		{name: "action-get json of a number (§2.3 action-get)",
+			fake: actionFake, tool: "action-get", args: []string{"timeout", "--format=json"}, stdout: "30\n"},
+		{name: "action-get outside an action is a run error (§2.2)",
+			tool: "action-get", code: 1, stderr: "ERROR not running an action\n"},
+		{name: "action-set sets nested results (§2.3 action-set)",
+			fake: actionFake, tool: "action-set", args: []string{"outfile.size=10G", "a=b=c"},
+			calls: []string{"action-set outfile.size=10G", "action-set a=b=c"}},
+		{name: "action-set rejects an invalid key segment (§2.3 action-set)",
+			fake: actionFake, tool: "action-set", args: []string{"Foo.bar=1"}, code: 2,
+			stderr: "ERROR key \"Foo\" must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric and hyphens\n"},
+		{name: "action-set rejects a key ending with a hyphen (§2.3 action-set)",
+			fake: actionFake, tool: "action-set", args: []string{"foo-=1"}, code: 2,
+			stderr: "ERROR key \"foo-\" must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric and hyphens\n"},
+		{name: "action-set rejects reserved keys (§2.3 action-set)",
+			fake: actionFake, tool: "action-set", args: []string{"stdout=x"}, code: 2,
+			stderr: "ERROR cannot set reserved action key \"stdout\"\n"},
+		{name: "action-set needs key=value (§2.3 action-set)",
+			fake: actionFake, tool: "action-set", args: []string{"foo"}, code: 2,
+			stderr: "ERROR argument \"foo\" must be of the form key...=value\n"},
+		{name: "action-set outside an action is a run error (§2.2)",
+			tool: "action-set", args: []string{"a=1"}, code: 1, stderr: "ERROR not running an action\n"},
+		{name: "action-fail uses Juju's default message (§2.3 action-fail)",
+			fake: actionFake, tool: "action-fail",
+			calls: []string{"action-fail action failed without reason given, check action for errors"}},
+		{name: "action-fail with a message (§2.3 action-fail)",
+			fake: actionFake, tool: "action-fail", args: []string{"disk full"}, calls: []string{"action-fail disk full"}},
+		{name: "action-fail with two arguments is a usage error (§2.1)",
+			fake: actionFake, tool: "action-fail", args: []string{"disk", "full"}, code: 2, stderr: "ERROR unrecognized args: [\"full\"]\n"},
+		{name: "action-log logs progress (§2.3 action-log)",
+			fake: actionFake, tool: "action-log", args: []string{"step", "1"}, calls: []string{"action-log step 1"}},
+		{name: "action-log without a message is a usage error (§2.3 action-log)",
+			fake: actionFake, tool: "action-log", code: 2, stderr: "ERROR no message specified\n"},
+		{name: "action-log outside an action is a run error (§2.2)",
+			tool: "action-log", args: []string{"x"}, code: 1, stderr: "ERROR not running an action\n"},
+	})
+}
