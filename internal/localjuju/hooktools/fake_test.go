@@ -12,29 +12,29 @@ import (
 // enough of Juju's rules to exercise the tools, and records every write in
 // calls so a test can check what a tool asked for.
 type fakeContext struct {
-	unit, model            string
-	hookRel                int
-	remoteUnit, remoteApp  string
-	hookStorage            string
-	relations              map[int]RelationInfo
-	members                map[int][]string
-	bags                   map[string]map[string]string // "<id>/<entity>" → settings
-	config                 map[string]any
-	leader                 bool
-	leaderSettings         map[string]string
-	unitStatus, appStatus  StatusInfo
-	unitStatuses           map[string]StatusInfo
-	private, public        string
-	network                map[string]NetworkInfo
-	opened                 []OpenedPort
-	state                  map[string]string
-	action                 map[string]any // nil: not in an action
-	secrets                map[string]map[string]string
-	secretInfo             map[string]SecretInfo
-	storage                map[string]StorageInfo
-	goal                   GoalState
-	calls                  []string
-	failWith               error // returned by every Context call that can fail
+	unit, model           string
+	hookRel               int
+	remoteUnit, remoteApp string
+	hookStorage           string
+	relations             map[int]RelationInfo
+	members               map[int][]string
+	bags                  map[string]map[string]string // "<id>/<entity>" → settings
+	config                map[string]any
+	leader                bool
+	leaderSettings        map[string]string
+	unitStatus, appStatus StatusInfo
+	unitStatuses          map[string]StatusInfo
+	private, public       string
+	network               map[string]NetworkInfo
+	opened                []OpenedPort
+	state                 map[string]string
+	action                map[string]any // nil: not in an action
+	secrets               map[string]map[string]string
+	secretInfo            map[string]SecretInfo
+	storage               map[string]StorageInfo
+	goal                  GoalState
+	calls                 []string
+	failWith              error // returned by every Context call that can fail
 }
 
 func newFake() *fakeContext {
@@ -77,7 +77,9 @@ func (f *fakeContext) inRelationHook(id int, u string) *fakeContext {
 	return f
 }
 
-func (f *fakeContext) record(format string, a ...any) { f.calls = append(f.calls, fmt.Sprintf(format, a...)) }
+func (f *fakeContext) record(format string, a ...any) {
+	f.calls = append(f.calls, fmt.Sprintf(format, a...))
+}
 
 func sortedKV(m map[string]string) string {
 	var parts []string
