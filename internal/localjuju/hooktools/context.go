@@ -34,7 +34,8 @@ type Context interface {
 	// unknown ids.
 	Relation(id int) (info RelationInfo, ok bool)
 	// RelationIDs lists the non-broken relations of the endpoint, sorted by id.
-	// An endpoint the charm does not declare is an error.
+	// An endpoint the charm does not declare is an error. (relation-ids also
+	// drops ids whose RelationInfo.Broken is set.)
 	RelationIDs(endpoint string) ([]int, error)
 	// RelationMembers lists the remote units currently in the relation, sorted.
 	RelationMembers(id int) ([]string, error)
@@ -43,17 +44,21 @@ type Context interface {
 	// leader) the local app's bag include this context's pending writes.
 	RelationGet(id int, entity string, app bool) (map[string]string, error)
 	// RelationSet buffers writes to the local unit's (or, app=true, the local
-	// application's) bag; an empty value deletes the key.
+	// application's) bag; an empty value deletes the key. relation-set --app
+	// checks IsLeader itself first ("cannot write relation settings").
 	RelationSet(id int, app bool, settings map[string]string) error
 
 	// Config returns the charm config: options with a value or a non-null
 	// default; with all=true, every option, unset ones as nil.
 	Config(all bool) (map[string]any, error)
 
-	// IsLeader claims or checks the leadership lease.
+	// IsLeader claims or checks the leadership lease. is-leader prefixes its
+	// error with "leadership status unknown: ".
 	IsLeader() (bool, error)
 	LeaderGet() (map[string]string, error)
-	// LeaderSet is immediate; empty values delete.
+	// LeaderSet is immediate; empty values delete. The tool prefixes the error
+	// with "cannot write leadership settings: ", so a non-leader should return
+	// "cannot write settings: not the leader".
 	LeaderSet(settings map[string]string) error
 
 	// SetStatus is immediate. app=true sets the application status (leader only).
@@ -73,7 +78,9 @@ type Context interface {
 	PrivateAddress() (string, error)
 	PublicAddress() (string, error)
 	// NetworkInfo for a binding name (an endpoint or extra-binding); relID is
-	// -1 unless -r was given.
+	// the -r relation, which defaults (as in Juju) to the hook's relation, so
+	// it is -1 only outside relation hooks without -r. No BindAddresses means
+	// "no network config found for binding".
 	NetworkInfo(binding string, relID int) (NetworkInfo, error)
 
 	// Ports; buffered until commit. OpenedPorts excludes this context's
@@ -94,7 +101,10 @@ type Context interface {
 	ActionFail(message string) error
 	ActionLog(message string) error
 
-	// Secrets (all transactional).
+	// Secrets (all transactional). Content maps hold plain values: the tools
+	// decode key#base64 arguments and encode for secret-get key#base64. URIs
+	// are passed as the charm gave them ("secret:<xid>", "secret://<model>/<xid>"
+	// or a bare xid), already checked for a valid xid.
 	SecretAdd(args SecretAddArgs) (uri string, err error)
 	// SecretGet resolves a secret by uri or (uri=="") by label.
 	SecretGet(uri, label string, peek, refresh bool) (map[string]string, error)
@@ -172,13 +182,14 @@ type OpenedPort struct {
 // SecretAddArgs are secret-add's inputs after parsing.
 type SecretAddArgs struct {
 	Label, Description string
-	Expire             string // as given, validated by the tool
+	Expire             string // RFC3339 UTC time computed by the tool (durations added to now); "" = none
 	Rotate             string // never, hourly, ... ("" = unset)
 	Owner              string // application (default) or unit
 	Content            map[string]string
 }
 
 // SecretUpdateArgs are secret-set's inputs; nil/empty fields are unchanged.
+// Expire, when set, is an RFC3339 UTC time as in SecretAddArgs.
 type SecretUpdateArgs struct {
 	Label, Description, Expire, Rotate *string
 	Content                            map[string]string

@@ -9,9 +9,15 @@
 //
 // Entry point:
 //
-//	code, stdout, stderr := hooktools.Run(ctx, "relation-get", args, Input{Dir: cwd, Stdin: ...})
+//	res := hooktools.Run(ctx, "relation-get", args, hooktools.Input{Dir: cwd})
+//	// res.Code, res.Stdout, res.Stderr go back to the client.
 //
-// Run returns ErrNeedStdin-style behaviour through Input.StdinSet: a tool that
-// reads "-" from stdin when StdinSet is false returns code -1 with
-// NeedStdin=true so the client resends with its stdin (contract §1.7).
+// A tool that reads "-" from stdin when Input.StdinSet is false does nothing
+// and returns Result{Code: -1, NeedStdin: true}; the server then answers the
+// client with "hook tool requires stdin, none supplied" so it resends with its
+// stdin (contract §1.7). Names lists every tool for the tools directory.
+//
+// Optional interfaces: a Context that also implements Rebooter supports
+// juju-reboot, one that implements CredentialGetter supports credential-get;
+// otherwise those tools fail as documented on them.
 package hooktools
