@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"syscall"
 	"time"
 
 	"github.com/pgjuju/pgjuju/internal/localjuju/netns"
@@ -92,11 +91,11 @@ func (m *Model) setFrozen(unit string, frozen bool) error {
 	if err != nil {
 		return err
 	}
-	sig := syscall.SIGCONT
+	signal := mach.Thaw
 	if frozen {
-		sig = syscall.SIGSTOP
+		signal = mach.Freeze
 	}
-	if err := mach.Signal(sig); err != nil {
+	if err := signal(); err != nil {
 		return err
 	}
 	m.mu.Lock()

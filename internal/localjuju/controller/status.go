@@ -150,14 +150,14 @@ func formatPort(from, to int, proto string) string {
 
 // UnitInfo is `juju show-unit --format json` for one unit.
 type UnitInfo struct {
-	WorkloadVersion string             `json:"workload-version,omitempty"`
-	Machine         string             `json:"machine"`
-	OpenedPorts     []string           `json:"opened-ports"`
-	PublicAddress   string             `json:"public-address"`
-	Charm           string             `json:"charm"`
-	Leader          bool               `json:"leader"`
-	Life            string             `json:"life,omitempty"`
-	RelationInfo    []RelationInfo     `json:"relation-info,omitempty"`
+	WorkloadVersion string            `json:"workload-version,omitempty"`
+	Machine         string            `json:"machine"`
+	OpenedPorts     []string          `json:"opened-ports"`
+	PublicAddress   string            `json:"public-address"`
+	Charm           string            `json:"charm"`
+	Leader          bool              `json:"leader"`
+	Life            string            `json:"life,omitempty"`
+	RelationInfo    []RelationInfo    `json:"relation-info,omitempty"`
 	CharmState      map[string]string `json:"-"`
 }
 

@@ -1,0 +1,46 @@
+# Build, test and demo. Every target that runs models needs root (machines are
+# network namespaces) and the distro packages `make deps` installs.
+GO ?= go
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: all build deps test unit integration demo bench clean fmt vet
+
+all: build
+
+build: bin/localjuju build/postgresql.charm
+
+bin/localjuju: $(shell find cmd/localjuju internal -name '*.go' 2>/dev/null) go.mod
+	$(GO) build -o $@ ./cmd/localjuju
+
+build/postgresql.charm: bin/localjuju $(shell find cmd/postgresql-charm internal templates -name '*.go' -o -name '*.tmpl' 2>/dev/null) metadata.yaml config.yaml actions.yaml manifest.yaml
+	rm -rf build/charm && mkdir -p build/charm/hooks
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o build/charm/dispatch ./cmd/postgresql-charm
+	cp metadata.yaml config.yaml actions.yaml manifest.yaml build/charm/
+	for h in install start upgrade-charm; do ln -sf ../dispatch build/charm/hooks/$$h; done
+	bin/localjuju pack build/charm $@
+
+# deps installs what the charm and the tests need on the host: localjuju
+# machines share the host's packages and have no route to package mirrors.
+deps:
+	./scripts/install-deps.sh
+
+test: deps build
+	$(GO) test -count=1 -timeout 60m ./...
+
+unit:
+	$(GO) test -count=1 -short ./...
+
+demo: deps build
+	./scripts/demo.sh
+
+bench: deps build
+	./bench/run.sh
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w cmd internal tests bench
+
+clean:
+	rm -rf bin build
