@@ -23,7 +23,7 @@ func (c *isLeader) init(args []string) error { return checkEmpty(args) }
 func (c *isLeader) run(e *env) error {
 	leader, err := e.ctx.IsLeader()
 	if err != nil {
-		return fmt.Errorf("leadership status unknown: %w", err)
+		return annotate("leadership status unknown", err)
 	}
 	return c.out.write(e, leader)
 }
@@ -54,7 +54,7 @@ func (c *leaderGet) init(args []string) error {
 func (c *leaderGet) run(e *env) error {
 	settings, err := e.ctx.LeaderGet()
 	if err != nil {
-		return fmt.Errorf("cannot read leadership settings: %w", err)
+		return annotate("cannot read leadership settings", err)
 	}
 	if c.key == "" {
 		if settings == nil {
@@ -81,7 +81,7 @@ func (c *leaderSet) init(args []string) (err error) {
 
 func (c *leaderSet) run(e *env) error {
 	if err := e.ctx.LeaderSet(c.settings); err != nil {
-		return fmt.Errorf("cannot write leadership settings: %w", err)
+		return annotate("cannot write leadership settings", err)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package hooktools
 
 import (
 	"errors"
-	"fmt"
 )
 
 func init() {
@@ -88,7 +87,7 @@ func (c *credentialGet) run(e *env) error {
 	}
 	spec, err := g.CloudSpec()
 	if err != nil {
-		return fmt.Errorf("cannot access cloud credentials: %w", err)
+		return annotate("cannot access cloud credentials", err)
 	}
 	return c.out.write(e, spec)
 }

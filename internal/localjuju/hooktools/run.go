@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // Input carries what the hook tool client sends besides its arguments
@@ -125,6 +126,15 @@ func Run(ctx Context, name string, args []string, in Input) Result {
 
 func (e *env) result(code int) Result {
 	return Result{Code: code, Stdout: e.stdout.Bytes(), Stderr: e.stderr.Bytes()}
+}
+
+// annotate prefixes err with "<prefix>: " as Juju's tools do, unless the
+// Context already did, so the message never repeats the prefix.
+func annotate(prefix string, err error) error {
+	if strings.HasPrefix(err.Error(), prefix+": ") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", prefix, err)
 }
 
 // checkEmpty is juju/cmd's CheckEmpty.

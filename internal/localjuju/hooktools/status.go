@@ -82,7 +82,7 @@ func (c *statusGet) run(e *env) error {
 	if c.app {
 		app, units, err := e.ctx.ApplicationStatus()
 		if err != nil {
-			return fmt.Errorf("finding application status: %w", err)
+			return annotate("finding application status", err)
 		}
 		if !c.includeData && c.out.format == formatSmart {
 			return c.out.write(e, app.Status)
@@ -97,7 +97,7 @@ func (c *statusGet) run(e *env) error {
 	}
 	s, err := e.ctx.UnitStatus()
 	if err != nil {
-		return fmt.Errorf("finding workload status: %w", err)
+		return annotate("finding workload status", err)
 	}
 	if !c.includeData && c.out.format == formatSmart {
 		return c.out.write(e, s.Status)

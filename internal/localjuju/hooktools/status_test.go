@@ -85,3 +85,16 @@ func TestJujuLog(t *testing.T) {
 			tool: "juju-log", args: []string{"-l", "INFO"}, code: 2, stderr: "ERROR no message specified\n"},
 	})
 }
+
+func TestAnnotateDoesNotRepeatAPrefix(t *testing.T) {
+	runCases(t, []toolCase{
+		{name: "a Context error already carrying Juju's prefix is not prefixed twice (§2.3 leader-set)",
+			fake: func() *fakeContext {
+				f := leaderFake()
+				f.failWith = errors.New("cannot write leadership settings: cannot write settings: not the leader")
+				return f
+			},
+			tool: "leader-set", args: []string{"a=1"}, code: 1,
+			stderr: "ERROR cannot write leadership settings: cannot write settings: not the leader\n"},
+	})
+}
