@@ -262,7 +262,9 @@ func TestClientArgv(t *testing.T) {
 		},
 		{
 			name: "action-set",
-			run:  func(cl *Client) (any, error) { return nil, cl.ActionSet(ctx, map[string]string{"primary": "postgresql/0"}) },
+			run: func(cl *Client) (any, error) {
+				return nil, cl.ActionSet(ctx, map[string]string{"primary": "postgresql/0"})
+			},
 			call: fakeCall{Tool: "action-set", Args: []string{"primary=postgresql/0"}},
 		},
 		{

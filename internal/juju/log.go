@@ -37,7 +37,7 @@ type LogOptions struct {
 type LogHandler struct {
 	sink   LogSink
 	opts   LogOptions
-	prefix string // group prefix for new attributes, "g1.g2."
+	prefix string        // group prefix for new attributes, "g1.g2."
 	attrs  []groupedAttr // from WithAttrs, formatted at Handle time so values registered later are still hidden
 	mu     *sync.Mutex
 }
