@@ -83,9 +83,6 @@ func TestParseActionsBuildsJujuSchema(t *testing.T) {
 	if a.Actions["bare"].Description != "No params and no additionalProperties." {
 		t.Errorf("description")
 	}
-	if d := (&ActionsSpec{}); d.Actions != nil {
-		t.Fatal("unreachable")
-	}
 	noDesc, err := ParseActions("pg", []byte("x:\n  params: {}\n"))
 	if err != nil || noDesc.Actions["x"].Description != "No description" {
 		t.Errorf("default description: %v %v", noDesc, err)

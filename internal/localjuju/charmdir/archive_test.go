@@ -136,11 +136,10 @@ func TestPackRejectsBadSymlinks(t *testing.T) {
 }
 
 type zipEntry struct {
-	name    string
-	body    string
-	mode    fs.FileMode // includes ModeSymlink / ModeDir
-	noUnix  bool        // written without Unix attributes (FAT creator)
-	rawName bool
+	name   string
+	body   string
+	mode   fs.FileMode // includes ModeSymlink / ModeDir
+	noUnix bool        // written without Unix attributes (FAT creator)
 }
 
 func makeZip(t *testing.T, entries ...zipEntry) string {
@@ -211,17 +210,35 @@ func TestUnpackRejects(t *testing.T) {
 	}
 }
 
-func TestUnpackWriteThroughSymlinkIsRefused(t *testing.T) {
-	// "sub" is an in-tree symlink to ".", then "sub/../../evil" would be
-	// cleaned lexically to "../evil" anyway; a symlinked dir pointing out
-	// is refused when the symlink is created, so try a file below a link.
-	parent := t.TempDir()
-	dest := filepath.Join(parent, "charm")
+func TestUnpackDoesNotWriteThroughSymlinksLeftInDest(t *testing.T) {
+	// A charm may create links in $CHARM_DIR at run time; unpacking an
+	// upgrade over it must not write through a link that leads outside.
+	outside := t.TempDir()
+	dest := filepath.Join(t.TempDir(), "charm")
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(dest, "cache")); err != nil {
+		t.Fatal(err)
+	}
+	p := makeZip(t,
+		zipEntry{name: "metadata.yaml", body: miniMeta, mode: 0o644},
+		zipEntry{name: "cache/evil", body: "x", mode: 0o644},
+	)
+	if err := Unpack(p, dest); err == nil || !strings.Contains(err.Error(), "leads out of scope") {
+		t.Fatalf("writing through an outward symlink must be refused, got %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(outside, "evil")); err == nil {
+		t.Fatal("a file was written outside the destination")
+	}
+}
+
+func TestUnpackRefusesSymlinkToParent(t *testing.T) {
 	p := makeZip(t,
 		zipEntry{name: "metadata.yaml", body: miniMeta, mode: 0o644},
 		zipEntry{name: "up", body: "..", mode: fs.ModeSymlink | 0o777},
 	)
-	if err := Unpack(p, dest); err == nil || !strings.Contains(err.Error(), "leads out of scope") {
+	if err := Unpack(p, filepath.Join(t.TempDir(), "charm")); err == nil || !strings.Contains(err.Error(), `symlink ".." leads out of scope`) {
 		t.Fatalf("a symlink to the parent must be refused, got %v", err)
 	}
 }

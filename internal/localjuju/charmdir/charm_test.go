@@ -149,32 +149,31 @@ func TestReadInvalidMetadata(t *testing.T) {
 func TestReadOtherFiles(t *testing.T) {
 	meta := "name: pg\nsummary: s\ndescription: d\n"
 	tests := []struct {
-		sentence string
-		files    map[string]string
-		wantErr  string
+		sentence   string
+		files      map[string]string
+		wantErr    string
+		noMetadata bool
 	}{
-		{"a missing metadata.yaml is an error", map[string]string{"config.yaml": "options: {}\n"}, `reading "metadata.yaml" file`},
-		{"an unknown config type is rejected", map[string]string{"config.yaml": "options:\n  x:\n    type: list\n"}, `invalid config: option "x" has unknown type "list"`},
-		{"a default of the wrong type is rejected", map[string]string{"config.yaml": "options:\n  port:\n    type: int\n    default: abc\n"}, `invalid config default: option "port" expected int, got "abc"`},
-		{"a config.yaml without options is empty", map[string]string{"config.yaml": "foo: 1\n"}, `invalid config: empty configuration`},
-		{"an action name with capitals is bad", map[string]string{"actions.yaml": "Backup:\n  description: x\n"}, `bad action name Backup`},
-		{"an action name with underscore is bad", map[string]string{"actions.yaml": "do_it:\n  description: x\n"}, `bad action name do_it`},
-		{"an action name starting with juju- is reserved", map[string]string{"actions.yaml": "juju-x:\n  description: x\n"}, `cannot use action name juju-x: the "juju-" prefix is reserved`},
-		{"$ref is not supported in action schemas", map[string]string{"actions.yaml": "a:\n  params:\n    p:\n      $ref: '#/x'\n"}, `schema key "$ref" not compatible with this version of juju`},
-		{"parallel must be a bool", map[string]string{"actions.yaml": "a:\n  parallel: sometimes\n"}, `value for schema key "parallel" must be a bool`},
-		{"a bad JSON type in params is rejected", map[string]string{"actions.yaml": "a:\n  params:\n    p:\n      type: str\n"}, `invalid params schema for action schema a`},
-		{"a manifest channel must be a string", map[string]string{"manifest.yaml": "bases:\n- name: ubuntu\n  channel: 22.04\n"}, `bases[0].channel: expected string`},
+		{"a missing metadata.yaml is an error", map[string]string{"config.yaml": "options: {}\n"}, `reading "metadata.yaml" file`, true},
+		{"an unknown config type is rejected", map[string]string{"config.yaml": "options:\n  x:\n    type: list\n"}, `invalid config: option "x" has unknown type "list"`, false},
+		{"a default of the wrong type is rejected", map[string]string{"config.yaml": "options:\n  port:\n    type: int\n    default: abc\n"}, `invalid config default: option "port" expected int, got "abc"`, false},
+		{"a config.yaml without options is empty", map[string]string{"config.yaml": "foo: 1\n"}, `invalid config: empty configuration`, false},
+		{"an action name with capitals is bad", map[string]string{"actions.yaml": "Backup:\n  description: x\n"}, `bad action name Backup`, false},
+		{"an action name with underscore is bad", map[string]string{"actions.yaml": "do_it:\n  description: x\n"}, `bad action name do_it`, false},
+		{"an action name starting with juju- is reserved", map[string]string{"actions.yaml": "juju-x:\n  description: x\n"}, `cannot use action name juju-x: the "juju-" prefix is reserved`, false},
+		{"$ref is not supported in action schemas", map[string]string{"actions.yaml": "a:\n  params:\n    p:\n      $ref: '#/x'\n"}, `schema key "$ref" not compatible with this version of juju`, false},
+		{"parallel must be a bool", map[string]string{"actions.yaml": "a:\n  parallel: sometimes\n"}, `value for schema key "parallel" must be a bool`, false},
+		{"a bad JSON type in params is rejected", map[string]string{"actions.yaml": "a:\n  params:\n    p:\n      type: str\n"}, `invalid params schema for action schema a`, false},
+		{"a manifest channel must be a string", map[string]string{"manifest.yaml": "bases:\n- name: ubuntu\n  channel: 22.04\n"}, `bases[0].channel: expected string`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.sentence, func(t *testing.T) {
 			dir := t.TempDir()
 			files := map[string]string{"metadata.yaml": meta}
-			if _, ok := tt.files["config.yaml"]; ok || len(tt.files) > 0 {
-				for k, v := range tt.files {
-					files[k] = v
-				}
+			for k, v := range tt.files {
+				files[k] = v
 			}
-			if tt.sentence == "a missing metadata.yaml is an error" {
+			if tt.noMetadata {
 				delete(files, "metadata.yaml")
 			}
 			writeTree(t, dir, files)
