@@ -108,6 +108,7 @@ func (a *agent) loop() {
 		}
 		op, wait := a.m.nextOp(a)
 		if op != nil {
+			op.picked = time.Now()
 			a.m.setBusy(a, true)
 			a.m.execute(a, op)
 			a.m.setBusy(a, false)
@@ -132,6 +133,7 @@ func (a *agent) loop() {
 // operation is what the agent runs next: a hook, an action or a juju-exec
 // command.
 type operation struct {
+	picked time.Time
 	hook   *hookSpec
 	action *actionState
 	cmd    *commandReq

@@ -61,6 +61,7 @@ type Model struct {
 	log          *logBuffer
 	closed       bool
 	leaseStop    chan struct{}
+	timings      []HookTiming
 }
 
 var (

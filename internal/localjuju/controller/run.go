@@ -22,7 +22,7 @@ import (
 func (m *Model) execute(a *agent, op *operation) {
 	switch {
 	case op.hook != nil:
-		m.runHook(a, op.hook)
+		m.runHook(a, op.hook, op.picked)
 	case op.action != nil:
 		m.runAction(a, op.action)
 	case op.cmd != nil:
@@ -36,6 +36,8 @@ type procResult struct {
 	stdout, stderr []byte
 	startErr       error
 	killed         bool // the agent was killed while it ran
+	// started and exited bracket the process, for HookTimings.
+	started, exited time.Time
 }
 
 // runProcess executes argv in the unit's machine with env, cwd the charm
@@ -64,6 +66,7 @@ func (m *Model) runProcess(a *agent, c *hookContext, u *unitState, argv []string
 	if mach == nil {
 		return procResult{startErr: errors.New("machine is gone")}
 	}
+	started := time.Now()
 	if err := mach.Start(cmd); err != nil {
 		return procResult{startErr: err}
 	}
@@ -75,7 +78,7 @@ func (m *Model) runProcess(a *agent, c *hookContext, u *unitState, argv []string
 	a.proc = nil
 	killed := !a.alive
 	m.mu.Unlock()
-	res := procResult{stdout: stdout.Bytes(), stderr: stderr.Bytes(), killed: killed}
+	res := procResult{stdout: stdout.Bytes(), stderr: stderr.Bytes(), killed: killed, started: started, exited: time.Now()}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -193,7 +196,7 @@ func handlerFor(charmDir, kind, name string) (string, error) {
 
 // ---- hooks ----
 
-func (m *Model) runHook(a *agent, h *hookSpec) {
+func (m *Model) runHook(a *agent, h *hookSpec, picked time.Time) {
 	m.mu.Lock()
 	u := m.units[a.unit]
 	if u == nil {
@@ -225,6 +228,7 @@ func (m *Model) runHook(a *agent, h *hookSpec) {
 	m.mu.Unlock()
 
 	start := time.Now()
+	timing := HookTiming{Unit: a.unit, Hook: h.Name, Picked: picked}
 	path, herr := handlerFor(charmDir, "hooks", h.Name)
 	var res procResult
 	switch {
@@ -235,6 +239,7 @@ func (m *Model) runHook(a *agent, h *hookSpec) {
 	default:
 		res = m.runProcess(a, c, u, []string{path}, env)
 	}
+	timing.Started, timing.Exited = res.started, res.exited
 	m.logOutput(a.unit, h.Name, res)
 
 	m.mu.Lock()
@@ -269,6 +274,8 @@ func (m *Model) runHook(a *agent, h *hookSpec) {
 		return
 	}
 	m.log.add(logLine{Time: time.Now(), Entity: a.unit, Level: "INFO", Message: fmt.Sprintf("ran %q hook (%s)", h.Name, elapsed.Round(time.Millisecond))})
+	timing.Committed = time.Now()
+	m.recordTimingLocked(timing)
 	u.Local.FailedHook, u.Local.Retries = nil, 0
 	u.AgentStatus, u.AgentMessage, u.AgentData = "idle", "", nil
 	m.hookDoneLocked(u, h, c)
@@ -502,3 +509,27 @@ func outputValue(results map[string]any, key string, b []byte) {
 }
 
 func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// HookTiming brackets one committed hook run: when the resolver picked it,
+// when its process started and exited, and when its changes were committed.
+// Committed-Picked minus Exited-Started is the runtime's own overhead.
+type HookTiming struct {
+	Unit, Hook                         string
+	Picked, Started, Exited, Committed time.Time
+}
+
+const maxTimings = 1000
+
+func (m *Model) recordTimingLocked(t HookTiming) {
+	m.timings = append(m.timings, t)
+	if len(m.timings) > maxTimings {
+		m.timings = m.timings[len(m.timings)-maxTimings/2:]
+	}
+}
+
+// HookTimings returns the timings of recently committed hooks.
+func (m *Model) HookTimings() []HookTiming {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]HookTiming(nil), m.timings...)
+}
