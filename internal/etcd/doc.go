@@ -1,0 +1,8 @@
+// Package etcd manages the application's etcd cluster, Patroni's DCS: one
+// member per unit, membership kept by the Juju leader with the etcd v3 API
+// (MemberList, MemberAdd, MemberRemove), and authentication (a root user
+// whose password lives in the application's secret).
+//
+// The member's configuration file is rendered by internal/pgconf
+// (RenderEtcd); this package holds the effects.
+package etcd

@@ -1,0 +1,243 @@
+package patroni
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Role is a member's role as Patroni reports it. Patroni 3.0 says "master"
+// where later versions say "primary"; IsPrimary accepts both.
+type Role string
+
+// Roles reported by Patroni.
+const (
+	RolePrimary       Role = "primary"
+	RoleMaster        Role = "master"
+	RoleLeader        Role = "leader" // /cluster in 3.x
+	RoleReplica       Role = "replica"
+	RoleSyncStandby   Role = "sync_standby"
+	RoleStandbyLeader Role = "standby_leader"
+)
+
+// IsPrimary reports whether the role is the read-write primary.
+func (r Role) IsPrimary() bool {
+	return r == RolePrimary || r == RoleMaster || r == RoleLeader
+}
+
+// NodeStatus is GET /patroni.
+type NodeStatus struct {
+	State            string   `json:"state"` // "running", "starting", "stopped", ...
+	Role             Role     `json:"role"`
+	ServerVersion    int      `json:"server_version"`
+	Timeline         int      `json:"timeline"`
+	PendingRestart   bool     `json:"pending_restart"`
+	Paused           bool     `json:"pause"`
+	Xlog             Xlog     `json:"xlog"`
+	Patroni          Software `json:"patroni"`
+	DatabaseSystemID string   `json:"database_system_identifier"`
+}
+
+// Xlog is the WAL position part of NodeStatus.
+type Xlog struct {
+	Location         int64 `json:"location"`
+	ReceivedLocation int64 `json:"received_location"`
+	ReplayedLocation int64 `json:"replayed_location"`
+}
+
+// Software is Patroni's version and scope.
+type Software struct {
+	Version string `json:"version"`
+	Scope   string `json:"scope"`
+}
+
+// Member is one member in GET /cluster.
+type Member struct {
+	Name           string `json:"name"`
+	Role           Role   `json:"role"`
+	State          string `json:"state"`
+	APIURL         string `json:"api_url"`
+	Host           string `json:"host"`
+	Port           int    `json:"port"`
+	Timeline       int    `json:"timeline"`
+	Lag            any    `json:"lag"` // a number of bytes, or "unknown"
+	PendingRestart bool   `json:"pending_restart"`
+}
+
+// Cluster is GET /cluster.
+type Cluster struct {
+	Members []Member `json:"members"`
+	Paused  bool     `json:"pause"`
+}
+
+// Leader returns the member holding the leader key, if any.
+func (c Cluster) Leader() (Member, bool) {
+	for _, m := range c.Members {
+		if m.Role.IsPrimary() {
+			return m, true
+		}
+	}
+	return Member{}, false
+}
+
+// Client talks to one member's REST API.
+type Client struct {
+	// BaseURL is "http://10.0.0.1:8008".
+	BaseURL string
+	// Username and Password authenticate the unsafe endpoints.
+	Username string
+	Password string `json:"-"`
+	// HTTP is the client to use; nil means a client with a 10 s timeout.
+	// Tests and localjuju set a Transport whose dialer runs in the unit's
+	// network namespace.
+	HTTP *http.Client
+}
+
+// StatusError is a non-2xx answer.
+type StatusError struct {
+	Method, Path string
+	Code         int
+	Body         string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("patroni %s %s: %d %s", e.Method, e.Path, e.Code, strings.TrimSpace(e.Body))
+}
+
+// ErrUnavailable wraps connection failures (Patroni not running).
+var ErrUnavailable = errors.New("patroni unavailable")
+
+func (c *Client) httpClient() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return &http.Client{Timeout: 10 * time.Second}
+}
+
+// do sends a request and decodes a JSON answer into out (if not nil). It
+// returns the status code; 503 from health endpoints is not an error when
+// okCodes allows it.
+func (c *Client) do(ctx context.Context, method, path string, body, out any, okCodes ...int) (int, error) {
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, fmt.Errorf("encoding %s %s: %w", method, path, err)
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+path, r)
+	if err != nil {
+		return 0, fmt.Errorf("patroni %s %s: %w", method, path, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Username != "" {
+		req.SetBasicAuth(c.Username, c.Password)
+	}
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) || errors.Is(err, io.EOF) || strings.Contains(err.Error(), "connection refused") {
+			return 0, fmt.Errorf("patroni %s %s: %w: %v", method, path, ErrUnavailable, err)
+		}
+		return 0, fmt.Errorf("patroni %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("patroni %s %s: reading answer: %w", method, path, err)
+	}
+	ok := resp.StatusCode/100 == 2
+	for _, c := range okCodes {
+		ok = ok || resp.StatusCode == c
+	}
+	if !ok {
+		return resp.StatusCode, &StatusError{Method: method, Path: path, Code: resp.StatusCode, Body: string(data)}
+	}
+	if out != nil && len(bytes.TrimSpace(data)) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("patroni %s %s: decoding answer: %w", method, path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// Patroni returns this member's status (GET /patroni). It answers with 200
+// or 503 depending on PostgreSQL's state; both carry the status.
+func (c *Client) Patroni(ctx context.Context) (NodeStatus, error) {
+	var s NodeStatus
+	_, err := c.do(ctx, http.MethodGet, "/patroni", nil, &s, http.StatusServiceUnavailable)
+	return s, err
+}
+
+// Cluster returns the cluster view (GET /cluster).
+func (c *Client) Cluster(ctx context.Context) (Cluster, error) {
+	var cl Cluster
+	_, err := c.do(ctx, http.MethodGet, "/cluster", nil, &cl)
+	return cl, err
+}
+
+// Health reports whether PostgreSQL runs on this member (GET /health: 200
+// running, 503 not).
+func (c *Client) Health(ctx context.Context) (bool, error) {
+	code, err := c.do(ctx, http.MethodGet, "/health", nil, nil, http.StatusServiceUnavailable)
+	return code == http.StatusOK, err
+}
+
+// Switchover moves the primary from leader to candidate (empty: Patroni
+// chooses) at once.
+func (c *Client) Switchover(ctx context.Context, leader, candidate string) error {
+	body := map[string]string{"leader": leader}
+	if candidate != "" {
+		body["candidate"] = candidate
+	}
+	_, err := c.do(ctx, http.MethodPost, "/switchover", body, nil)
+	return err
+}
+
+// Failover promotes candidate even when there is no healthy leader.
+func (c *Client) Failover(ctx context.Context, candidate string) error {
+	_, err := c.do(ctx, http.MethodPost, "/failover", map[string]string{"candidate": candidate}, nil)
+	return err
+}
+
+// Reinitialize rebuilds this replica from the primary.
+func (c *Client) Reinitialize(ctx context.Context, force bool) error {
+	_, err := c.do(ctx, http.MethodPost, "/reinitialize", map[string]bool{"force": force}, nil)
+	return err
+}
+
+// Restart restarts PostgreSQL on this member (not Patroni).
+func (c *Client) Restart(ctx context.Context) error {
+	_, err := c.do(ctx, http.MethodPost, "/restart", map[string]any{}, nil)
+	return err
+}
+
+// Reload makes Patroni re-read patroni.yml and reload PostgreSQL.
+func (c *Client) Reload(ctx context.Context) error {
+	_, err := c.do(ctx, http.MethodPost, "/reload", nil, nil)
+	return err
+}
+
+// PatchConfig merges patch into the cluster's dynamic configuration in the
+// DCS (PATCH /config); a nil value deletes a key.
+func (c *Client) PatchConfig(ctx context.Context, patch map[string]any) error {
+	_, err := c.do(ctx, http.MethodPatch, "/config", patch, nil)
+	return err
+}
+
+// Config returns the cluster's dynamic configuration (GET /config).
+func (c *Client) Config(ctx context.Context) (map[string]any, error) {
+	var m map[string]any
+	_, err := c.do(ctx, http.MethodGet, "/config", nil, &m)
+	return m, err
+}
