@@ -52,8 +52,11 @@
 // A machine's processes are the processes whose /proc/<pid>/ns/net is the
 // machine's namespace (device and inode compared with /run/netns/<ns>). The
 // calling process itself is never included, even while one of its threads is
-// inside the namespace. Processes only ever get signals from this package if
-// they are in a namespace it manages.
+// inside the namespace, nor is any process with a thread outside the namespace
+// (another process using this package whose main thread is visiting). Before
+// each signal the pid's namespace is checked again, against pid reuse, so
+// processes only ever get signals from this package while they are in a
+// namespace it manages.
 //
 // # Caveats
 //

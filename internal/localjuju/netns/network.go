@@ -125,6 +125,8 @@ func (n *Network) AddMachine(id int) (*Machine, error) {
 	if err != nil {
 		return nil, err
 	}
+	addMu.Lock()
+	defer addMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 	defer cancel()
 	if ok, err := isNamespace(n.Name); err != nil {
@@ -157,7 +159,11 @@ func (n *Network) AddMachine(id int) (*Machine, error) {
 		// the machine namespace: nothing ever appears on the host.
 		if err := ipCmd(ctx, "-n", n.Name, "link", "add", vm, "type", "veth",
 			"peer", "name", MachineInterface, "netns", mns); err != nil {
-			return nil, err
+			// Another process may have created the pair meanwhile.
+			ml, lerr := listLinks(ctx, mns)
+			if _, ok := ml[MachineInterface]; lerr != nil || !ok {
+				return nil, err
+			}
 		}
 	}
 	steps := [][]string{
@@ -331,7 +337,10 @@ func isNamespace(name string) (bool, error) {
 	return st.Type == nsfsMagic, nil
 }
 
-var createMu sync.Mutex // serialises namespace creation in this process
+var (
+	createMu sync.Mutex // serialises namespace creation in this process
+	addMu    sync.Mutex // serialises AddMachine in this process
+)
 
 // ensureNamespace creates namespace name unless it exists. A leftover plain
 // file (after a crash or a reboot with a persistent /run) is replaced.

@@ -60,12 +60,29 @@ func nsPids(path string) ([]int, error) {
 			continue
 		}
 		// Fails for zombies and vanished processes: neither is in a namespace.
-		if id, err := statNS("/proc/" + name + "/ns/net"); err == nil && id == want {
+		if id, err := statNS("/proc/" + name + "/ns/net"); err == nil && id == want && !borrowed(name, want) {
 			pids = append(pids, pid)
 		}
 	}
 	slices.Sort(pids)
 	return pids, nil
+}
+
+// borrowed reports whether process pid has a thread outside namespace want.
+// Its main thread is then only visiting (another process using this package,
+// whose Go runtime happened to run Start or Dial on its main thread): every
+// thread of a process that really lives in a machine is in the namespace.
+func borrowed(pid string, want nsID) bool {
+	tasks, err := os.ReadDir("/proc/" + pid + "/task")
+	if err != nil {
+		return false
+	}
+	for _, t := range tasks {
+		if id, err := statNS("/proc/" + pid + "/task/" + t.Name() + "/ns/net"); err == nil && id != want {
+			return true
+		}
+	}
+	return false
 }
 
 func isNamespacePath(path string) (bool, error) {
