@@ -44,6 +44,7 @@ Model:
   show-unit <unit> [--format json|yaml]
   debug-log [--include <unit>] [--replay] [--no-tail] [-n N]
   wait-idle [--timeout <duration>] [--settle <duration>]
+  resolved <unit> [--no-retry]
   destroy
 Faults (for tests):
   kill-machine <unit> | restart-machine <unit> | freeze <unit> | thaw <unit>
@@ -180,6 +181,15 @@ func runVerb(verb string, args []string) error {
 		return cmdWaitIdle(args)
 	case "destroy", "destroy-model":
 		return cmdDestroy(args)
+	case "resolved", "resolve":
+		p, err := parseArgs(args, nil, map[string]string{"no-retry": "no-retry"})
+		if err != nil {
+			return err
+		}
+		if len(p.pos) != 1 {
+			return usagef("usage: localjuju resolved <unit> [--no-retry]")
+		}
+		return call("Resolved", controller.ResolvedArgs{Unit: p.pos[0], NoRetry: p.has("no-retry")}, &controller.Empty{})
 	case "kill-machine", "restart-machine", "freeze", "thaw", "cut", "restore":
 		return cmdFault(verb, args)
 	default:

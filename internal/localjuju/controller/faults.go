@@ -138,3 +138,27 @@ func (m *Model) Machine(unit string) (*netns.Machine, error) {
 	_, mach, err := m.machineOf(unit)
 	return mach, err
 }
+
+// Resolved clears a unit's hook error as `juju resolved` does: the failed
+// hook runs again now, or with noRetry it is marked done without running.
+func (m *Model) Resolved(unit string, noRetry bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u := m.units[unit]
+	if u == nil {
+		return fmt.Errorf("unit %q not found", unit)
+	}
+	h := u.Local.FailedHook
+	if h == nil {
+		return fmt.Errorf("unit %q is not in an error state", unit)
+	}
+	if noRetry {
+		u.Local.FailedHook, u.Local.Retries = nil, 0
+		u.AgentStatus, u.AgentMessage, u.AgentData = "idle", "", nil
+		m.hookDoneLocked(u, h, nil)
+	} else {
+		u.Local.RetryAt = time.Now()
+	}
+	m.notifyAllLocked()
+	return m.saveLocked()
+}

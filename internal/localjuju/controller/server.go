@@ -217,6 +217,16 @@ func (v *service) RestartMachine(unit string, _ *Empty) error {
 	return v.s.m.RestartMachine(context.Background(), unit)
 }
 
+// ResolvedArgs name a unit in error.
+type ResolvedArgs struct {
+	Unit    string
+	NoRetry bool
+}
+
+func (v *service) Resolved(args ResolvedArgs, _ *Empty) error {
+	return v.s.m.Resolved(args.Unit, args.NoRetry)
+}
+
 func (v *service) Freeze(unit string, _ *Empty) error  { return v.s.m.Freeze(unit) }
 func (v *service) Thaw(unit string, _ *Empty) error    { return v.s.m.Thaw(unit) }
 func (v *service) Cut(unit string, _ *Empty) error     { return v.s.m.Cut(unit) }
