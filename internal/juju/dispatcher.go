@@ -7,14 +7,17 @@ import (
 )
 
 // Hook is what a handler gets: the event, the environment, the hook tools,
-// a logger and the status collector of this dispatch.
+// a logger, the redactor behind that logger (register every secret the
+// handler sees with it; model.Options takes it) and the status collector of
+// this dispatch.
 type Hook struct {
-	Event   Event
-	Env     Env
-	Meta    *Metadata
-	Backend Backend
-	Log     *slog.Logger
-	Status  *StatusCollector
+	Event    Event
+	Env      Env
+	Meta     *Metadata
+	Backend  Backend
+	Log      *slog.Logger
+	Redactor *Redactor
+	Status   *StatusCollector
 }
 
 // Handler handles one event. An error fails the hook (or action), so Juju
@@ -105,10 +108,13 @@ func (d *Dispatcher) Actions() []string {
 }
 
 // Dispatch runs the handler for h.Event and then, if it succeeded, sets
-// the collected status once. h.Log and h.Status may be nil.
+// the collected status once. h.Log, h.Redactor and h.Status may be nil.
 func (d *Dispatcher) Dispatch(ctx context.Context, h *Hook) error {
 	if h.Log == nil {
 		h.Log = slog.New(slog.DiscardHandler)
+	}
+	if h.Redactor == nil {
+		h.Redactor = &Redactor{}
 	}
 	if h.Status == nil {
 		h.Status = &StatusCollector{}
