@@ -1,0 +1,73 @@
+// Command postgresql-charm is the postgresql charm's dispatch binary: Juju
+// runs it for every hook and action (contract §1.1). It reads the hook
+// environment, derives the event, dispatches it to the charm's handlers and
+// exits 0 on success, 1 when the hook or action failed.
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/pgjuju/pgjuju/internal/juju"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[0], juju.LoadEnv(), os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: environment → event → Dispatch → exit
+// code.
+func run(ctx context.Context, argv0 string, env juju.Env, stderr io.Writer) int {
+	client := &juju.Client{}
+	red := &juju.Redactor{}
+	log := slog.New(juju.NewLogHandler(client, juju.LogOptions{Redactor: red, Fallback: stderr}))
+
+	charmDir := env.CharmDir
+	if charmDir == "" {
+		charmDir = executableDir()
+	}
+	meta, err := juju.LoadMetadata(charmDir)
+	if err != nil {
+		log.Error("cannot read charm metadata", "charm-dir", charmDir, "err", err)
+		return 1
+	}
+	ev, err := juju.ParseEvent(env, argv0, meta)
+	if err != nil {
+		log.Error("cannot determine event", "err", err)
+		return 1
+	}
+	d := juju.NewDispatcher()
+	register(d)
+	h := &juju.Hook{
+		Event:    ev,
+		Env:      env,
+		Meta:     meta,
+		Backend:  client,
+		Log:      log,
+		Redactor: red,
+		Status:   &juju.StatusCollector{},
+	}
+	if err := d.Dispatch(ctx, h); err != nil {
+		log.Error("event failed", "event", ev.String(), "err", err)
+		return 1
+	}
+	return 0
+}
+
+// executableDir is where dispatch lives: the charm root. os.Executable
+// resolves a hooks/<name> symlink to the dispatch binary itself.
+func executableDir() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "."
+	}
+	return filepath.Dir(exe)
+}
