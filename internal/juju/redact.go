@@ -12,17 +12,22 @@ const Redacted = "***"
 
 // secretKey matches keys whose value is a secret: passwords, secrets,
 // tokens, credentials and key material. It errs on the side of hiding.
-var secretKey = regexp.MustCompile(`(?i)(passw|pwd|secret|token|credential|private[-_.]?key|privkey|api[-_.]?key|(^|[-_.])key($|[-_.])|salt|cookie|session[-_.]?id)`)
+// Compiled on first use: a no-op dispatch should not pay for it.
+var secretKey = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(passw|pwd|secret|token|credential|private[-_.]?key|privkey|api[-_.]?key|(^|[-_.])key($|[-_.])|salt|cookie|session[-_.]?id)`)
+})
 
 // IsSecretKey reports whether a key (a log attribute, databag key, action
 // result or config name) names a secret value.
-func IsSecretKey(key string) bool { return secretKey.MatchString(key) }
+func IsSecretKey(key string) bool { return secretKey().MatchString(key) }
 
 // urlPassword matches the password in "scheme://user:password@host".
-var urlPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^@\s]+@`)
+var urlPassword = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(://[^:/@\s]*:)[^@\s]+@`) })
 
 // pemKey matches a PEM private key block.
-var pemKey = regexp.MustCompile(`-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)`)
+var pemKey = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)`)
+})
 
 // Redactor hides secret values in strings. Values are registered as the
 // charm reads or creates them (secret content, generated passwords); every
@@ -56,10 +61,10 @@ func (r *Redactor) Redact(s string) string {
 		r.mu.RUnlock()
 	}
 	if strings.Contains(s, "://") {
-		s = urlPassword.ReplaceAllString(s, "${1}"+Redacted+"@")
+		s = urlPassword().ReplaceAllString(s, "${1}"+Redacted+"@")
 	}
 	if strings.Contains(s, "PRIVATE KEY-----") {
-		s = pemKey.ReplaceAllString(s, Redacted)
+		s = pemKey().ReplaceAllString(s, Redacted)
 	}
 	return s
 }
