@@ -56,6 +56,8 @@ func (cl *Client) run(ctx context.Context, c call) ([]byte, error) {
 	switch {
 	case err == nil:
 		return stdout.Bytes(), nil
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("running %s: %w", c.cmd, ctx.Err())
 	case errors.As(err, &exitErr):
 		return nil, &ToolError{
 			Command:  c.cmd,

@@ -575,3 +575,13 @@ func TestBadJSONOutput(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestCanceledContext(t *testing.T) {
+	f := newFakeTools(t, "is-leader")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := f.client().IsLeader(ctx)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
