@@ -12,6 +12,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Member is an etcd member.
@@ -40,7 +42,8 @@ type Config struct {
 
 // Client is a connection to the cluster.
 type Client struct {
-	c *clientv3.Client
+	c   *clientv3.Client
+	cfg Config
 }
 
 // Connect opens a client. It does not fail when the cluster is down; calls
@@ -64,7 +67,7 @@ func Connect(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to etcd %v: %w", cfg.Endpoints, err)
 	}
-	return &Client{c: c}, nil
+	return &Client{c: c, cfg: cfg}, nil
 }
 
 // Close closes the client.
@@ -149,11 +152,11 @@ func (c *Client) EnsureMemberRemoved(ctx context.Context, peerURL string) (bool,
 // and enables authentication, unless already done. The client must have
 // been connected without credentials (before auth is enabled) or as root.
 func (c *Client) EnsureAuth(ctx context.Context, rootPassword string) (bool, error) {
-	st, err := c.c.AuthStatus(ctx)
+	enabled, err := c.authEnabled(ctx)
 	if err != nil {
-		return false, fmt.Errorf("reading etcd auth status: %w", err)
+		return false, err
 	}
-	if st.Enabled {
+	if enabled {
 		return false, nil
 	}
 	if _, err := c.c.UserAdd(ctx, "root", rootPassword); err != nil && !errors.Is(err, rpctypes.ErrUserAlreadyExist) {
@@ -172,6 +175,35 @@ func (c *Client) EnsureAuth(ctx context.Context, rootPassword string) (bool, err
 		return false, fmt.Errorf("enabling etcd auth: %w", err)
 	}
 	return true, nil
+}
+
+// authEnabled asks AuthStatus (etcd 3.5 and later) or, on etcd 3.4 which
+// lacks it, reads a key without credentials: with auth enabled that fails
+// with "user name is empty".
+func (c *Client) authEnabled(ctx context.Context) (bool, error) {
+	st, err := c.c.AuthStatus(ctx)
+	if err == nil {
+		return st.Enabled, nil
+	}
+	if status.Code(err) != codes.Unimplemented {
+		return false, fmt.Errorf("reading etcd auth status: %w", err)
+	}
+	anon := c.cfg
+	anon.Username, anon.Password = "", ""
+	probe, err := Connect(anon)
+	if err != nil {
+		return false, err
+	}
+	defer probe.Close()
+	_, err = probe.c.Get(ctx, "/postgresql-charm/auth-probe")
+	switch {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, rpctypes.ErrUserEmpty), errors.Is(err, rpctypes.ErrPermissionDenied),
+		errors.Is(err, rpctypes.ErrInvalidAuthToken):
+		return true, nil
+	}
+	return false, fmt.Errorf("probing etcd auth: %w", err)
 }
 
 // UpdateRootPassword sets the root password (as root) for a rotation.
