@@ -1,0 +1,229 @@
+package charm_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgjuju/pgjuju/internal/localjuju/controller"
+)
+
+// TestStandaloneUnit is issue 3's integration scenario on one unit. Each
+// step builds on the previous one, so the first failing step stops the test.
+func TestStandaloneUnit(t *testing.T) {
+	e := newEnv(t)
+	const unit = app + "/0"
+	var (
+		password  string    // operator's current password
+		startTime time.Time // pg_postmaster_start_time after the last step
+	)
+	const row = "written before any config change"
+
+	// postmasterStart reads when the server last (re)started.
+	postmasterStart := func(t *testing.T) time.Time {
+		t.Helper()
+		var at time.Time
+		err := e.with(t).targetOf(unit).withConn(password, func(ctx context.Context, c *pgx.Conn) error {
+			return c.QueryRow(ctx, "SELECT pg_postmaster_start_time()").Scan(&at)
+		})
+		if err != nil {
+			t.Fatalf("reading pg_postmaster_start_time: %v", err)
+		}
+		return at
+	}
+	// readRow checks the row written in the first steps is still there.
+	readRow := func(t *testing.T) {
+		t.Helper()
+		var got string
+		err := e.with(t).targetOf(unit).withConn(password, func(ctx context.Context, c *pgx.Conn) error {
+			return c.QueryRow(ctx, "SELECT note FROM charm_it WHERE id = $1", 1).Scan(&got)
+		})
+		if err != nil {
+			t.Fatalf("reading the row back: %v", err)
+		}
+		if got != row {
+			t.Fatalf("row = %q, want %q", got, row)
+		}
+	}
+	// settingsAre is a waitStatus condition: every setting shows as wanted.
+	settingsAre := func(t *testing.T, want map[string]string) func() error {
+		return func() error {
+			return e.with(t).targetOf(unit).withConn(password, func(ctx context.Context, c *pgx.Conn) error {
+				for name, w := range want {
+					got, err := show(ctx, c, name)
+					if err != nil {
+						return fmt.Errorf("SHOW %s: %w", name, err)
+					}
+					if got != w {
+						return fmt.Errorf("SHOW %s = %q, want %q", name, got, w)
+					}
+				}
+				return nil
+			})
+		}
+	}
+
+	steps := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"deploy one unit from build/postgresql.charm and wait for active", func(t *testing.T) {
+			if err := e.m.Deploy(controller.DeployArgs{Charm: charmFile, App: app, NumUnits: 1}); err != nil {
+				t.Fatalf("deploy: %v", err)
+			}
+			st := e.with(t).waitStatus(unit, "active", nil)
+			t.Logf("%s: active %q", unit, st.WorkloadStatus.Message)
+			if !st.Leader {
+				t.Errorf("the only unit is not the leader")
+			}
+			if v := e.m.Status().Applications[app].Version; v == "" {
+				t.Errorf("no workload version set (application-version-set)")
+			} else {
+				t.Logf("workload version %q", v)
+			}
+		}},
+		{"get-password returns the operator password", func(t *testing.T) {
+			password = e.with(t).password(unit, "operator")
+			if len(password) < 32 {
+				t.Errorf("generated operator password has %d characters, want at least 32 (DESIGN §7)", len(password))
+			}
+		}},
+		{"connect over the unit's address, write and read a row", func(t *testing.T) {
+			tg := e.with(t).targetOf(unit)
+			err := tg.withConn(password, func(ctx context.Context, c *pgx.Conn) error {
+				if _, err := c.Exec(ctx, "CREATE TABLE charm_it (id int PRIMARY KEY, note text NOT NULL)"); err != nil {
+					return fmt.Errorf("create table: %w", err)
+				}
+				if _, err := c.Exec(ctx, "INSERT INTO charm_it VALUES ($1, $2)", 1, row); err != nil {
+					return fmt.Errorf("insert: %w", err)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("as operator at %s:%d: %v", tg.host, tg.port, err)
+			}
+			readRow(t)
+			startTime = postmasterStart(t)
+		}},
+		{"a reload-only setting (extra_pg_conf work_mem) applies without a restart", func(t *testing.T) {
+			e.with(t).setConfig(map[string]string{"extra_pg_conf": "work_mem = 8MB"})
+			e.with(t).waitStatus(unit, "active", settingsAre(t, map[string]string{"work_mem": "8MB"}))
+			if now := postmasterStart(t); !now.Equal(startTime) {
+				t.Errorf("server restarted for a reload-only setting (start time %s, was %s)", now, startTime)
+				startTime = now
+			}
+			readRow(t)
+		}},
+		{"a restart-requiring setting (max_connections) applies with a restart", func(t *testing.T) {
+			e.with(t).setConfig(map[string]string{"max_connections": "150"})
+			e.with(t).waitStatus(unit, "active", settingsAre(t, map[string]string{"max_connections": "150", "work_mem": "8MB"}))
+			if now := postmasterStart(t); !now.After(startTime) {
+				t.Errorf("SHOW max_connections changed but the server was not restarted (start time %s)", now)
+			} else {
+				startTime = now
+			}
+			readRow(t)
+		}},
+		{"an unknown parameter in extra_pg_conf blocks, naming the option, and changes nothing", func(t *testing.T) {
+			e.with(t).setConfig(map[string]string{"extra_pg_conf": "work_mem = 16MB\nnonsense_param = 1"})
+			st := e.with(t).waitStatus(unit, "blocked", nil)
+			if !strings.Contains(st.WorkloadStatus.Message, "extra_pg_conf") {
+				t.Errorf("blocked message %q does not name extra_pg_conf", st.WorkloadStatus.Message)
+			}
+			// Nothing applied: the valid line beside the bad one neither.
+			if err := settingsAre(t, map[string]string{"work_mem": "8MB", "max_connections": "150"})(); err != nil {
+				t.Errorf("last good configuration not kept: %v", err)
+			}
+			if now := postmasterStart(t); !now.Equal(startTime) {
+				t.Errorf("server restarted after a refused config (start time %s, was %s)", now, startTime)
+			}
+			readRow(t)
+		}},
+		{"reverting the bad value makes the unit active again", func(t *testing.T) {
+			e.with(t).setConfig(map[string]string{"extra_pg_conf": "work_mem = 8MB"})
+			e.with(t).waitStatus(unit, "active", settingsAre(t, map[string]string{"work_mem": "8MB"}))
+			readRow(t)
+		}},
+		{"listen_port=80 (below 1024) blocks, naming the option, and the server keeps serving", func(t *testing.T) {
+			before := e.with(t).targetOf(unit) // port 5432, before the change
+			e.with(t).setConfig(map[string]string{"listen_port": "80"})
+			st := e.with(t).waitStatus(unit, "blocked", nil)
+			if !strings.Contains(st.WorkloadStatus.Message, "listen_port") {
+				t.Errorf("blocked message %q does not name listen_port", st.WorkloadStatus.Message)
+			}
+			err := before.withConn(password, func(ctx context.Context, c *pgx.Conn) error {
+				var n int
+				return c.QueryRow(ctx, "SELECT count(*) FROM charm_it").Scan(&n)
+			})
+			if err != nil {
+				t.Fatalf("server at the old port no longer serving: %v", err)
+			}
+			e.with(t).setConfig(map[string]string{"listen_port": "5432"})
+			e.with(t).waitStatus(unit, "active", nil)
+			readRow(t)
+		}},
+		{"set-password without a password generates a new one; only it connects", func(t *testing.T) {
+			old := password
+			e.with(t).mustAction(unit, "set-password", map[string]any{"username": "operator"})
+			password = e.with(t).password(unit, "operator")
+			if password == old {
+				t.Fatalf("get-password still returns the old password after set-password")
+			}
+			e.with(t).waitStatus(unit, "active", nil)
+			e.with(t).checkOnlyPassword(unit, password, old)
+		}},
+		{"set-password with an explicit password; only it connects", func(t *testing.T) {
+			old := password
+			explicit := "charm-it-Explicit-" + fmt.Sprint(time.Now().UnixNano()%1e6)
+			e.with(t).mustAction(unit, "set-password", map[string]any{"username": "operator", "password": explicit})
+			if got := e.with(t).password(unit, "operator"); got != explicit {
+				t.Fatalf("get-password does not return the password just set")
+			}
+			password = explicit
+			e.with(t).waitStatus(unit, "active", nil)
+			e.with(t).checkOnlyPassword(unit, password, old)
+		}},
+		{"set-password with a 10-character password fails and changes nothing", func(t *testing.T) {
+			r := e.with(t).action(unit, "set-password", map[string]any{"username": "operator", "password": "short12345"})
+			if r.Status == "completed" {
+				t.Fatalf("set-password with a 10-character password completed (results %v)", redactResults(r.Results))
+			}
+			t.Logf("refused: %s", r.Message)
+			if got := e.with(t).password(unit, "operator"); got != password {
+				t.Fatalf("get-password changed after a refused set-password")
+			}
+			e.with(t).waitStatus(unit, "active", nil)
+			e.with(t).checkOnlyPassword(unit, password, "short12345")
+			readRow(t)
+		}},
+	}
+	for _, s := range steps {
+		if !t.Run(s.name, s.run) {
+			t.Fatalf("step %q failed; later steps depend on it", s.name)
+		}
+	}
+}
+
+// checkOnlyPassword checks that operator connects with good and is refused
+// with bad, over the unit's address.
+func (e *env) checkOnlyPassword(unit, good, bad string) {
+	e.t.Helper()
+	tg := e.targetOf(unit)
+	if err := tg.withConn(good, func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, "SELECT 1")
+		return err
+	}); err != nil {
+		e.t.Errorf("operator with the current password: %v", err)
+	}
+	err := tg.withConn(bad, func(ctx context.Context, c *pgx.Conn) error { return nil })
+	switch {
+	case err == nil:
+		e.t.Errorf("operator still connects with the previous password")
+	case !isAuthFailure(err):
+		e.t.Errorf("operator with the previous password: want a password failure (28P01), got %v", err)
+	}
+}
