@@ -32,6 +32,11 @@ relation-list -r "$JUJU_RELATION_ID" --format=json > "$dir/broken-list.$tag.json
 relation-list --format=json > "$dir/departed-list.$tag.$JUJU_RELATION.$r.json"
 relation-get --format=json - "$JUJU_REMOTE_UNIT" > "$dir/departed-get.$tag.$JUJU_RELATION.$r.json"`)
 	}
+	// §3.2/§3.7: the agent's own statuses before install, stop and remove.
+	for _, h := range []string{"install", "stop", "remove"} {
+		e.script("all", h, `status-get --include-data --format=json > "$dir/status-in-`+h+`.$tag.json"`)
+	}
+	e.script("all", "cluster-relation-joined", `relation-list --format=json > "$dir/joined-list.$tag.${JUJU_REMOTE_UNIT/\//-}.json"`)
 	e.script("all", "data-storage-attached", `storage-get --format=json > "$dir/storage.$tag.json"
 storage-get location > "$dir/storage-location.$tag"`)
 }
@@ -139,6 +144,22 @@ func TestConformance(t *testing.T) {
 			}
 		}
 	})
+	t.Run("§3.2 install starts in maintenance", func(t *testing.T) {
+		e := e.with(t)
+		want := `{"message":"installing charm software","status":"maintenance","status-data":{}}` + "\n"
+		if got := e.readFile("status-in-install." + tag("alpha/0") + ".json"); got != want {
+			t.Errorf("status-get in install: %q, want %q", got, want)
+		}
+		if got := e.m.Status().Applications["beta"].Units["beta/0"].WorkloadStatus.Current; got != "unknown" {
+			t.Errorf("§3.2 workload status after start without status-set: %q, want unknown", got)
+		}
+	})
+	t.Run("§2.3 relation-list in -joined lists the joining unit", func(t *testing.T) {
+		e := e.with(t)
+		if got := e.readFile("joined-list." + tag("alpha/0") + ".alpha-1.json"); got != `["alpha/1"]`+"\n" {
+			t.Errorf("relation-list in cluster-relation-joined alpha/1: %q", got)
+		}
+	})
 	t.Run("§2.3 storage-get in storage-attached", func(t *testing.T) {
 		e := e.with(t)
 		loc := strings.TrimSpace(e.readFile("storage-location." + tag("alpha/0")))
@@ -232,6 +253,8 @@ func TestConformance(t *testing.T) {
 			{name: "§2.1 juju-log no message exit 2", unit: l, cmd: "juju-log", code: 2, stderr: "ERROR no message specified\n"},
 			{name: "§2.1 tool --help exit 0", unit: l, cmd: "relation-get --help >/dev/null", code: 0},
 			{name: "§2.1 unknown flag exit 2", unit: l, cmd: "is-leader --bogus 2>/dev/null", code: 2},
+			{name: "§1.7 another context id is refused", unit: l, cmd: `JUJU_CONTEXT_ID=` + l + `-install-0123 is-leader 2>&1 | grep -o 'bad request: wrong context ID; got "[^"]*"'; exit ${PIPESTATUS[0]}`,
+				code: 1, stdout: `bad request: wrong context ID; got "` + l + `-install-0123"` + "\n"},
 		})
 	})
 	t.Run("§2.3 network-get full structure", func(t *testing.T) {
@@ -464,6 +487,20 @@ func TestConformance(t *testing.T) {
 				stderr: "ERROR expected \"key=value\", got \"novalue\"\n"},
 			{name: "§2.1 relation-set duplicate key exit 2", unit: "alpha/0", cmd: "relation-set -r " + src + " a=1 a=2", code: 2,
 				stderr: "ERROR key \"a\" specified more than once\n"},
+			{name: "§2.1 JSON escapes <>&", unit: "alpha/0",
+				cmd: "relation-set -r " + src + " 'html=<a&b>' && relation-get -r " + src + " --format=json html alpha/0", stdout: `"\u003ca\u0026b\u003e"` + "\n"},
+			{name: "§2.1 empty value deletes", unit: "alpha/0",
+				cmd: "relation-set -r " + src + " gone=x && relation-set -r " + src + " gone= && relation-get -r " + src + " --format=json gone alpha/0", stdout: "null\n"},
+			{name: "§2.1 --file - reads JSON from stdin", unit: "alpha/0",
+				cmd:    `echo '{"f1":"v1","f2":" keep "}' | relation-set -r ` + src + ` --file - f2=over && relation-get -r ` + src + ` --format=json - alpha/0 | grep -o '"f[12]":"[^"]*"'`,
+				stdout: "\"f1\":\"v1\"\n\"f2\":\"over\"\n"},
+			{name: "§2.1 -o writes relative to cwd", unit: "alpha/0", cmd: `cd "$(mktemp -d)" && relation-ids source -o out && cat out`, stdout: src + "\n"},
+			{name: "§2.3 open-port transactional, opened-ports excludes this context's", unit: "alpha/0",
+				cmd: "open-port 8000/udp && opened-ports --format=json", stdout: "[]\n"},
+			{name: "§2.3 opened-ports after commit", unit: "alpha/0", cmd: "opened-ports --format=json", stdout: `["8000/udp"]` + "\n"},
+			{name: "§2.3 open-port without args exit 2", unit: "alpha/0", cmd: "open-port", code: 2, stderr: "ERROR no port or range specified\n"},
+			{name: "§2.3 state-get --strict missing", unit: "alpha/0", cmd: "state-get nosuch --strict", code: 1, stderr: "ERROR \"nosuch\" not found\n"},
+			{name: "§2.3 state-get missing prints nothing", unit: "alpha/0", cmd: "state-get nosuch", stdout: ""},
 			{name: "§2.4 own pending writes visible, TrimSpace", unit: "alpha/0",
 				cmd: "relation-set -r " + src + " ' spaced = padded ' && relation-get -r " + src + " spaced alpha/0", stdout: "padded\n"},
 		})
@@ -539,6 +576,22 @@ func TestConformance(t *testing.T) {
 		}
 	})
 
+	t.Run("§3.5 no app-level -changed for a peer leader about its own app bag", func(t *testing.T) {
+		e := e.with(t)
+		e.waitIdle()
+		mk := e.mark()
+		e.mustExec(leader, "relation-set -r $(relation-ids cluster) --app peer-key=1")
+		e.waitFor(follower+" app-level cluster-relation-changed", func([]event) bool {
+			return count(e.since(mk, follower), func(ev event) bool { return ev.Hook == "cluster-relation-changed" && ev.Remote == "" }) == 1
+		})
+		e.waitIdle()
+		if evs := e.since(mk, leader); len(evs) != 0 {
+			t.Errorf("peer leader got hooks for its own app bag write: %v", evs)
+		}
+		if got := e.mustExec(follower, "relation-get -r $(relation-ids cluster) --app peer-key alpha"); got != "1\n" {
+			t.Errorf("follower reads peer app bag: %q", got)
+		}
+	})
 	t.Run("§3.2 config change", func(t *testing.T) {
 		e := e.with(t)
 		mk := e.mark()
@@ -742,6 +795,24 @@ action-set a.b-c=nested`)
 				"ERROR -no-context cannot be passed with an explicit unit-name (-u \"alpha/0\")\n"},
 			{"--no-context has no hook context", "alpha/0", []string{"--no-context", "echo ${JUJU_CONTEXT_ID:-none}"}, 0, "none\n", ""},
 		}
+		t.Run("§5.5 custom event through dispatch", func(t *testing.T) {
+			e := e.with(t)
+			mk := e.mark()
+			r := jujuExec("alpha/1", "-u", "alpha/1", "JUJU_DISPATCH_PATH=hooks/role-changed $CHARM_DIR/dispatch")
+			if r.Code != 0 {
+				t.Fatalf("juju-exec dispatch: %+v", r)
+			}
+			evs := e.since(mk, "alpha/1")
+			if len(evs) != 1 || evs[0].Hook != "role-changed" {
+				t.Fatalf("events: %v", evs)
+			}
+			got := e.hookEnv(evs[0])
+			checkEnvKeys(t, "custom event", got, true)
+			checkCommonValues(t, e, "custom event", "alpha/1", "run-commands", got)
+			if got["JUJU_HOOK_NAME"] != "" || got["JUJU_DISPATCH_PATH"] != "hooks/role-changed" {
+				t.Errorf("§5.5 JUJU_HOOK_NAME=%q JUJU_DISPATCH_PATH=%q", got["JUJU_HOOK_NAME"], got["JUJU_DISPATCH_PATH"])
+			}
+		})
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				r := jujuExec(c.unit, c.args...)
@@ -942,6 +1013,14 @@ secret-get "$JUJU_SECRET_ID" foo > "$dir/secret-pinned-after-peek"`)
 		evsB := e.since(mk, "beta/0")
 		if len(evsB) != 1 || evsB[0].Hook != "sink-relation-departed" || evsB[0].Remote != nu || evsB[0].Departing != nu {
 			t.Errorf("§3.7 beta/0 when %s leaves: %v", nu, evsB)
+		}
+		for _, h := range []struct{ hook, want string }{
+			{"stop", `{"message":"stopping charm software","status":"maintenance","status-data":{}}`},
+			{"remove", `{"message":"cleaning up prior to charm deletion","status":"maintenance","status-data":{}}`},
+		} {
+			if got := strings.TrimSpace(e.readFile("status-in-" + h.hook + "." + tag(nu) + ".json")); got != h.want {
+				t.Errorf("§3.7 status-get in %s: %s, want %s", h.hook, got, h.want)
+			}
 		}
 		if st := e.m.Status().Applications["alpha"].Units; len(st) != 2 {
 			t.Errorf("status after remove-unit: %d units", len(st))
