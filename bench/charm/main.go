@@ -1,0 +1,243 @@
+// Command charm-bench prints issue 3's figures for the postgresql charm:
+//
+//   - deploy to active: time from Deploy of build/postgresql.charm until the
+//     one unit's workload status is active, with the distro packages already
+//     installed on the host; median of -deploys runs, each in a fresh model
+//     (issue 3 aims under 10 s);
+//   - no-op dispatch: process time of the charm's dispatch binary for an
+//     event it has no handler for, with a fake juju-log first on PATH
+//     (issue 3 aims under 20 ms), against /bin/true exec'd the same way in
+//     the same run; median of -n runs.
+//
+// It prints figures and asserts nothing. Deploys need root (machines are
+// network namespaces). Usage:
+//
+//	go run ./bench/charm -tools bin/localjuju -charm build/postgresql.charm
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pgjuju/pgjuju/internal/localjuju/controller"
+)
+
+func main() {
+	tools := flag.String("tools", "bin/localjuju", "the localjuju binary (hook tools)")
+	charm := flag.String("charm", "build/postgresql.charm", "the packed charm")
+	charmDir := flag.String("charm-dir", "build/charm", "the unpacked charm (its dispatch is timed)")
+	deploys := flag.Int("deploys", 3, "deploy-to-active runs, each in a fresh model")
+	n := flag.Int("n", 50, "no-op dispatch runs")
+	hook := flag.String("hook", "bench-noop", "event of the no-op dispatch: JUJU_DISPATCH_PATH=hooks/<hook> (a custom event no handler takes, as juju-exec runs one)")
+	timeout := flag.Duration("timeout", 5*time.Minute, "give up on one deploy after this long")
+	flag.Parse()
+
+	failed := false
+	if err := benchDispatch(*charmDir, *hook, *n); err != nil {
+		fmt.Fprintln(os.Stderr, "charm-bench: no-op dispatch:", err)
+		failed = true
+	}
+	if err := benchDeploy(*tools, *charm, *deploys, *timeout); err != nil {
+		fmt.Fprintln(os.Stderr, "charm-bench: deploy to active:", err)
+		failed = true
+	}
+	if failed {
+		os.Exit(1)
+	}
+}
+
+// benchDeploy times Deploy → workload status active in fresh models.
+func benchDeploy(tools, charm string, runs int, timeout time.Duration) error {
+	if runs <= 0 {
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("needs root (localjuju machines are network namespaces)")
+	}
+	toolsAbs, err := filepath.Abs(tools)
+	if err != nil {
+		return err
+	}
+	charmAbs, err := filepath.Abs(charm)
+	if err != nil {
+		return err
+	}
+	var idle, active []time.Duration
+	for i := 0; i < runs; i++ {
+		ti, ta, err := deployOnce(toolsAbs, charmAbs, timeout)
+		if err != nil {
+			return fmt.Errorf("run %d: %w", i+1, err)
+		}
+		fmt.Printf("  run %d: hooks settled %s, active %s\n", i+1, ms(ti), ms(ta))
+		idle = append(idle, ti)
+		active = append(active, ta)
+	}
+	fmt.Printf("postgresql charm, one unit, packages installed, median of %d fresh models\n", runs)
+	fmt.Printf("  deploy -> first hooks settled (wait-idle)           %10s\n", ms(median(idle)))
+	fmt.Printf("  deploy -> workload status active                   %10s   (issue 3 aim: under 10 s)\n", ms(median(active)))
+	return nil
+}
+
+// deployOnce deploys one unit into a fresh model and returns the times from
+// Deploy until the agent was first idle and until the unit was active.
+func deployOnce(tools, charm string, timeout time.Duration) (idle, active time.Duration, err error) {
+	work, err := os.MkdirTemp("", "charm-bench-")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer os.RemoveAll(work)
+	m, err := controller.Open(controller.Options{Home: filepath.Join(work, "model"), ToolsBinary: tools})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if derr := m.Destroy(ctx); derr != nil && err == nil {
+			err = fmt.Errorf("destroying model: %w", derr)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+
+	const unit = "postgresql/0"
+	t0 := time.Now()
+	if err := m.Deploy(controller.DeployArgs{Charm: charm, App: "postgresql"}); err != nil {
+		return 0, 0, err
+	}
+	// Status is polled alongside: Patroni may make the unit active before
+	// or after the hooks settle.
+	idleCh := make(chan time.Duration, 1)
+	go func() {
+		const settle = 500 * time.Millisecond
+		if m.WaitIdle(ctx, settle) == nil {
+			idleCh <- time.Since(t0) - settle
+		}
+		close(idleCh)
+	}()
+	for {
+		st := m.Status().Applications["postgresql"].Units[unit]
+		if st.WorkloadStatus.Current == "active" {
+			active = time.Since(t0)
+			break
+		}
+		if st.JujuStatus.Current == "error" {
+			return 0, 0, fmt.Errorf("%s in error: %s\n%s", unit, st.JujuStatus.Message, tail(m, 40))
+		}
+		select {
+		case <-ctx.Done():
+			return 0, 0, fmt.Errorf("%s not active within %s (workload %s %q)\n%s", unit, timeout,
+				st.WorkloadStatus.Current, st.WorkloadStatus.Message, tail(m, 40))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	d, ok := <-idleCh
+	if !ok {
+		return 0, 0, fmt.Errorf("wait-idle: %w", ctx.Err())
+	}
+	return d, active, nil
+}
+
+// benchDispatch times the charm's dispatch for a no-op event against
+// /bin/true, both exec'd with the same environment and directory.
+func benchDispatch(charmDir, hook string, n int) error {
+	if n <= 0 {
+		return nil
+	}
+	charmAbs, err := filepath.Abs(charmDir)
+	if err != nil {
+		return err
+	}
+	dispatch := filepath.Join(charmAbs, "dispatch")
+	tools, err := os.MkdirTemp("", "charm-bench-tools-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tools)
+	logFile := filepath.Join(tools, "juju-log.out")
+	fake := "#!/bin/sh\necho \"$@\" >> " + logFile + "\n"
+	if err := os.WriteFile(filepath.Join(tools, "juju-log"), []byte(fake), 0o755); err != nil {
+		return err
+	}
+	env := []string{
+		"PATH=" + tools,
+		"JUJU_CHARM_DIR=" + charmAbs,
+		"JUJU_UNIT_NAME=postgresql/0",
+		"JUJU_MODEL_NAME=bench",
+		"JUJU_VERSION=" + controller.JujuVersion,
+		"JUJU_DISPATCH_PATH=hooks/" + hook,
+	}
+	runOnce := func(bin string) (time.Duration, error) {
+		cmd := exec.Command(bin)
+		cmd.Env = env
+		cmd.Dir = charmAbs
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		t0 := time.Now()
+		err := cmd.Run()
+		d := time.Since(t0)
+		if err != nil {
+			return d, fmt.Errorf("%s: %v: %s", bin, err, stderr.Bytes())
+		}
+		return d, nil
+	}
+	// One run first, to check the event really is a no-op for the charm.
+	if _, err := runOnce(dispatch); err != nil {
+		logged, _ := os.ReadFile(logFile)
+		return fmt.Errorf("hooks/%s is not a no-op dispatch: %w\njuju-log:\n%s", hook, err, logged)
+	}
+	logged, _ := os.ReadFile(logFile)
+	handled := !strings.Contains(string(logged), "no handler for event")
+
+	var base, disp []time.Duration
+	for i := 0; i < n; i++ {
+		// Interleaved, so both see the same machine load.
+		tb, err := runOnce("/bin/true")
+		if err != nil {
+			return err
+		}
+		td, err := runOnce(dispatch)
+		if err != nil {
+			return err
+		}
+		base = append(base, tb)
+		disp = append(disp, td)
+	}
+	fmt.Printf("postgresql charm dispatch, JUJU_DISPATCH_PATH=hooks/%s, fake juju-log, medians of %d\n", hook, n)
+	if handled {
+		fmt.Printf("  note: a handler ran for hooks/%s; this is not a no-op dispatch\n", hook)
+	}
+	fmt.Printf("  baseline: /bin/true exec'd the same way             %10s\n", ms(median(base)))
+	fmt.Printf("  no-op dispatch of the charm binary                 %10s   (issue 3 aim: under 20 ms)\n", ms(median(disp)))
+	fmt.Printf("  dispatch - baseline                                %10s\n", ms(median(disp)-median(base)))
+	return nil
+}
+
+// tail returns the model's last n debug-log lines.
+func tail(m *controller.Model, n int) string {
+	lines := m.DebugLog(0, 0, nil)
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		b.WriteString("    " + l.String() + "\n")
+	}
+	return b.String()
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }

@@ -1,0 +1,101 @@
+#!/bin/bash
+# Demo (`make demo`, after `make deps build`): a fresh localjuju model with one
+# postgresql unit deployed from build/postgresql.charm; waits until it is
+# active, shows status, fetches the operator password with the get-password
+# action and runs one query with psql from the unit's machine. The model is
+# left running. Needs root (localjuju machines are network namespaces).
+#
+# Environment: LOCALJUJU_HOME (default /tmp/localjuju-demo),
+# DEMO_TIMEOUT (seconds to wait for active, default 300).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export LOCALJUJU_HOME="${LOCALJUJU_HOME:-/tmp/localjuju-demo}"
+timeout="${DEMO_TIMEOUT:-300}"
+lj=bin/localjuju
+app=postgresql
+unit=$app/0
+
+for f in "$lj" build/postgresql.charm; do
+  if [ ! -e "$f" ]; then
+    echo "demo: $f missing: run 'make build' first" >&2
+    exit 1
+  fi
+done
+if [ "$(id -u)" -ne 0 ]; then
+  echo "demo: needs root (localjuju machines are network namespaces)" >&2
+  exit 1
+fi
+
+# unit_field <python expression over u, the unit's status> prints it.
+unit_field() {
+  "$lj" status --format json | python3 -c '
+import json, sys
+u = json.load(sys.stdin).get("applications", {}).get(sys.argv[1], {}).get("units", {}).get(sys.argv[2], {})
+print(eval(sys.argv[3]))' "$app" "$unit" "$1"
+}
+
+echo "== model in $LOCALJUJU_HOME"
+if [ -e "$LOCALJUJU_HOME/model.json" ] || [ -S "$LOCALJUJU_HOME/controller.sock" ]; then
+  echo "destroying the previous demo model"
+  "$lj" destroy
+fi
+
+echo "== deploying $app from build/postgresql.charm"
+"$lj" deploy ./build/postgresql.charm "$app"
+
+echo "== waiting until $unit is active (up to ${timeout}s)"
+"$lj" wait-idle --timeout "${timeout}s"
+deadline=$((SECONDS + timeout))
+last=""
+while :; do
+  state=$(unit_field '"|".join([u.get("juju-status", {}).get("current", ""), u.get("workload-status", {}).get("current", ""), u.get("workload-status", {}).get("message", "")])')
+  IFS='|' read -r agent workload message <<<"$state" || true
+  if [ "$state" != "$last" ]; then
+    echo "  $unit: $workload${message:+: $message}"
+    last=$state
+  fi
+  if [ "$workload" = active ]; then
+    break
+  fi
+  if [ "$agent" = error ] || [ $SECONDS -ge $deadline ]; then
+    echo "demo: $unit did not become active (agent $agent, workload $workload${message:+: $message})" >&2
+    "$lj" debug-log --replay --no-tail --include "$unit" -n 60 >&2 || true
+    echo "the model is left running for inspection; destroy it with: LOCALJUJU_HOME=$LOCALJUJU_HOME $lj destroy" >&2
+    exit 1
+  fi
+  sleep 1
+done
+
+echo
+"$lj" status
+echo
+
+addr=$(unit_field 'u["public-address"]')
+port=$("$lj" config "$app" listen_port)
+echo "== operator password: $lj run $unit get-password username=operator"
+PGPASSWORD=$("$lj" run "$unit" get-password username=operator --format json | python3 -c '
+import json, sys
+r = json.load(sys.stdin)[sys.argv[1]]
+if r.get("status") != "completed":
+    sys.exit("get-password failed: %s" % r.get("message", r.get("status")))
+print(r["results"]["password"])' "$unit")
+export PGPASSWORD
+echo "  (fetched; not shown here)"
+
+conninfo="host=$addr port=$port user=operator dbname=postgres"
+echo "== SELECT version() with psql from $unit's machine"
+"$lj" ssh "$unit" -- psql "$conninfo" -X -A -t -c "SELECT version()"
+
+cat <<EOF
+
+The model is left running. To connect with psql from the unit's machine:
+
+  export LOCALJUJU_HOME=$LOCALJUJU_HOME
+  export PGPASSWORD=\$($lj run $unit get-password username=operator --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["$unit"]["results"]["password"])')
+  $lj ssh $unit -- psql "$conninfo"
+
+To destroy it:
+
+  LOCALJUJU_HOME=$LOCALJUJU_HOME $lj destroy
+EOF
