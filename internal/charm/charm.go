@@ -1,0 +1,569 @@
+package charm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/pgjuju/pgjuju/internal/juju"
+	"github.com/pgjuju/pgjuju/internal/juju/model"
+	"github.com/pgjuju/pgjuju/internal/patroni"
+	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/postgres"
+	"github.com/pgjuju/pgjuju/internal/service"
+)
+
+// Names the charm uses in Juju.
+const (
+	PeerEndpoint = "database-peers"
+	SecretLabel  = "system-users"
+	// peer app databag key holding the system-users secret id, so units
+	// other than the leader can read it.
+	secretIDKey = "system-users-secret"
+	// peer unit databag key with the unit's address.
+	addressKey = "address"
+	// unit state key with the parameters last applied (JSON).
+	appliedKey = "applied-parameters"
+)
+
+// secretKeys maps system users to their key in the secret.
+var secretKeys = map[string]string{
+	pgconf.OperatorUser:    "operator-password",
+	pgconf.ReplicationUser: "replication-password",
+	pgconf.RewindUser:      "rewind-password",
+	pgconf.PatroniAPIUser:  "patroni-password",
+	"etcd":                 "etcd-password",
+}
+
+// Charm holds the handlers' dependencies.
+type Charm struct {
+	Workload Workload
+}
+
+// Register wires the charm's handlers into d with the real workload.
+func Register(d *juju.Dispatcher) {
+	self := []string{"/proc/self/exe", "supervise"}
+	if exe, err := os.Executable(); err == nil {
+		self = []string{exe, "supervise"}
+	}
+	(&Charm{Workload: &System{Self: self}}).Register(d)
+}
+
+// Register wires the handlers into d.
+func (c *Charm) Register(d *juju.Dispatcher) {
+	d.HandleHook("stop", c.stop)
+	d.HandleHook("remove", c.remove)
+	d.HandleAction("get-password", c.getPassword)
+	d.HandleAction("set-password", c.setPassword)
+	d.HandleAction("get-primary", c.getPrimary)
+	d.HandleAction("restart", c.restartAction)
+	d.HandleAction("reload", c.reloadAction)
+	// install, start, config-changed, leader-elected, upgrade-charm,
+	// update-status, peer and secret events: the one reconcile pass.
+	d.HandleOther(c.reconcile)
+}
+
+// RunSubcommand handles the charm binary's non-hook roles: "supervise
+// <spec>" (the daemon supervisor) and "patroni-callback <action> <role>
+// <scope>". The main function calls it first; ok is false for anything
+// else.
+func RunSubcommand(args []string) (code int, ok bool) {
+	if len(args) < 2 {
+		return 0, false
+	}
+	switch args[1] {
+	case "supervise":
+		if len(args) != 3 {
+			fmt.Fprintln(os.Stderr, "usage: dispatch supervise <spec.json>")
+			return 2, true
+		}
+		return service.RunSupervisor(args[2]), true
+	case "patroni-callback":
+		// Role changes reach Juju by push (DESIGN §3); publishing through
+		// juju-exec is the replication work. Accept the call so Patroni
+		// logs no failure.
+		return 0, true
+	}
+	return 0, false
+}
+
+// reconcile is the one-hook-one-pass handler.
+func (c *Charm) reconcile(ctx context.Context, h *juju.Hook) error {
+	m := model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})
+	var plan Plan
+	for pass := 0; pass < 3; pass++ {
+		snap, err := c.snapshot(ctx, h, m)
+		if err != nil {
+			return err
+		}
+		plan = Decide(snap)
+		for _, st := range plan.Steps {
+			h.Log.Debug("planned step", "step", string(st.Kind), "reason", st.Reason)
+		}
+		if err := c.apply(ctx, h, m, plan); err != nil {
+			return err
+		}
+		if !plan.Again {
+			break
+		}
+	}
+	var node *patroni.NodeStatus
+	if plan.Status.Level == "" && plan.Config.Unit != "" {
+		node = c.waitPatroni(ctx, plan.Config, 60*time.Second)
+		if node != nil && node.ServerVersion > 0 {
+			v := fmt.Sprintf("%d.%d", node.ServerVersion/10000, node.ServerVersion%10000)
+			if err := h.Backend.ApplicationVersionSet(ctx, v); err != nil {
+				h.Log.Warn("setting workload version", "err", err)
+			}
+		}
+	}
+	h.Status.Add(DecideStatus(plan, node))
+	return nil
+}
+
+// waitPatroni polls this member's Patroni until it reports PostgreSQL
+// running, or the timeout passes; nil if it never answered.
+func (c *Charm) waitPatroni(ctx context.Context, cfg pgconf.UnitConfig, timeout time.Duration) *patroni.NodeStatus {
+	api := c.Workload.Patroni(cfg)
+	deadline := time.Now().Add(timeout)
+	var last *patroni.NodeStatus
+	for {
+		cl, err := api.Cluster(ctx)
+		st, err2 := api.Patroni(ctx)
+		if err == nil && err2 == nil {
+			last = &st
+			for _, mbr := range cl.Members {
+				if mbr.Name == pgconf.UnitSlug(cfg.Unit) && mbr.State == "running" {
+					return last
+				}
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return last
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// snapshot reads everything Decide needs.
+func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Snapshot, error) {
+	s := Snapshot{Unit: m.Unit(), App: m.App()}
+	var err error
+	if s.Leader, err = m.IsLeader(ctx); err != nil {
+		return s, err
+	}
+	if exe, err := os.Executable(); err == nil {
+		s.CharmBinary = exe
+	} else {
+		s.CharmBinary = filepath.Join(h.Env.CharmDir, "dispatch")
+	}
+	cfg, err := m.Config(ctx)
+	if err != nil {
+		return s, err
+	}
+	s.Options = optionsFromConfig(cfg)
+	s.MissingPackages = c.Workload.MissingPackages(ctx)
+	if len(s.MissingPackages) > 0 {
+		return s, nil
+	}
+	s.PGVersion = c.Workload.PGVersion()
+	if s.Catalogue, err = c.Workload.Catalogue(ctx, s.PGVersion); err != nil {
+		return s, err
+	}
+	s.MemBytes = c.Workload.MemBytes()
+
+	if loc, err := m.StorageLocation(ctx, "pgdata"); err == nil {
+		s.Storage = loc
+	} else if !errors.Is(err, juju.ErrNotFound) {
+		return s, err
+	}
+	if s.Address, err = unitAddress(ctx, h.Backend); err != nil {
+		h.Log.Warn("reading unit address", "err", err)
+	}
+	if s.Passwords, err = readPasswords(ctx, m, s.Leader); err != nil {
+		return s, err
+	}
+	state, err := h.Backend.StateGet(ctx)
+	if err != nil {
+		return s, fmt.Errorf("reading unit state: %w", err)
+	}
+	if raw := state[appliedKey]; raw != "" {
+		if err := json.Unmarshal([]byte(raw), &s.Applied); err != nil {
+			h.Log.Warn("ignoring unreadable applied parameters", "err", err)
+		}
+	}
+	if peers, err := m.PeerRelation(ctx, PeerEndpoint); err == nil && peers != nil {
+		for _, u := range peers.Units {
+			bag, err := peers.UnitData(ctx, u)
+			if err != nil {
+				continue
+			}
+			if a, err := netip.ParseAddr(bag.Get(addressKey)); err == nil {
+				s.Peers = append(s.Peers, pgconf.Member{Unit: u, Address: a})
+			}
+		}
+		if s.Address.IsValid() {
+			if mine, err := peers.LocalUnitData(ctx); err == nil && mine.Get(addressKey) != s.Address.String() {
+				if err := peers.SetLocalUnitData(ctx, map[string]string{addressKey: s.Address.String()}); err != nil {
+					return s, err
+				}
+			}
+		}
+	}
+	return s, nil
+}
+
+func optionsFromConfig(cfg *model.Config) pgconf.Options {
+	str := func(k string) string { v, _ := cfg.String(k); return v }
+	num := func(k string) int { v, _, _ := cfg.Int(k); return v }
+	return pgconf.Options{
+		AdminAddresses: str("admin_addresses"), ExtraPgConf: str("extra_pg_conf"),
+		ExtraPgAuth: str("extra_pg_auth"), ListenPort: num("listen_port"),
+		MaxConnections: num("max_connections"), SharedBuffers: str("shared_buffers"),
+		Locale: str("locale"), Encoding: str("encoding"),
+	}
+}
+
+// unitAddress is the unit's ingress address on the peer binding, falling
+// back to unit-get private-address.
+func unitAddress(ctx context.Context, b juju.Backend) (netip.Addr, error) {
+	if ni, err := b.NetworkGet(ctx, PeerEndpoint, ""); err == nil {
+		for _, s := range []string{ni.BindAddress(), ni.IngressAddress()} {
+			if a, err := netip.ParseAddr(s); err == nil {
+				return a, nil
+			}
+		}
+	}
+	s, err := b.UnitGet(ctx, "private-address")
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	return netip.ParseAddr(s)
+}
+
+// readPasswords reads the system-users secret: by label on the leader (its
+// owner), by the id the leader shared in the peer app databag elsewhere. nil
+// when it does not exist yet.
+func readPasswords(ctx context.Context, m *model.Model, leader bool) (*pgconf.Passwords, error) {
+	var content map[string]string
+	var err error
+	if leader {
+		content, err = m.GetSecret(ctx, "", juju.SecretGetOptions{Label: SecretLabel})
+	} else {
+		peers, perr := m.PeerRelation(ctx, PeerEndpoint)
+		if perr != nil || peers == nil {
+			return nil, nil
+		}
+		bag, berr := peers.LocalAppData(ctx)
+		if berr != nil || bag.Get(secretIDKey) == "" {
+			return nil, nil
+		}
+		content, err = m.GetSecret(ctx, bag.Get(secretIDKey), juju.SecretGetOptions{Label: SecretLabel, Refresh: true})
+	}
+	if errors.Is(err, juju.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading system users: %w", err)
+	}
+	return &pgconf.Passwords{
+		Operator: content[secretKeys[pgconf.OperatorUser]], Replication: content[secretKeys[pgconf.ReplicationUser]],
+		Rewind: content[secretKeys[pgconf.RewindUser]], PatroniAPI: content[secretKeys[pgconf.PatroniAPIUser]],
+		Etcd: content[secretKeys["etcd"]],
+	}, nil
+}
+
+// createSecret generates every system password and stores them in an
+// application-owned secret, sharing its id in the peer app databag.
+func createSecret(ctx context.Context, m *model.Model) error {
+	content := map[string]string{}
+	for _, k := range secretKeys {
+		p, err := postgres.GeneratePassword()
+		if err != nil {
+			return err
+		}
+		content[k] = p
+	}
+	id, err := m.AddSecret(ctx, content, juju.SecretAddOptions{
+		Label: SecretLabel, Owner: juju.SecretOwnerApplication,
+		Description: "PostgreSQL system users (operator, replication, rewind, Patroni API, etcd)",
+	})
+	if err != nil {
+		return fmt.Errorf("creating system users secret: %w", err)
+	}
+	if peers, err := m.PeerRelation(ctx, PeerEndpoint); err == nil && peers != nil {
+		if err := peers.SetLocalAppData(ctx, map[string]string{secretIDKey: id}); err != nil {
+			return fmt.Errorf("sharing system users secret: %w", err)
+		}
+	}
+	return nil
+}
+
+// apply runs a plan's steps in order; the first failure fails the hook
+// (Juju retries it), except that what a user can fix never gets here.
+func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, plan Plan) error {
+	w, cfg := c.Workload, plan.Config
+	for _, st := range plan.Steps {
+		var changed bool
+		var err error
+		switch st.Kind {
+		case StepInstallPackages:
+			err = w.InstallPackages(ctx, st.Packages)
+			changed = err == nil
+		case StepCreateSecret:
+			err = createSecret(ctx, m)
+			changed = err == nil
+		case StepWriteFiles:
+			changed, err = w.WriteFiles(ctx, cfg)
+		case StepStartEtcd:
+			changed, err = w.StartEtcd(ctx, cfg)
+		case StepEnsureEtcdAuth:
+			changed, err = w.EnsureEtcdAuth(ctx, cfg)
+		case StepStartPatroni:
+			changed, err = w.StartPatroni(ctx, cfg)
+		case StepPatchDCS:
+			patch := map[string]any{}
+			for k, v := range st.Params {
+				if v == "" {
+					patch[k] = nil
+				} else {
+					patch[k] = v
+				}
+			}
+			err = w.Patroni(cfg).PatchConfig(ctx, map[string]any{"postgresql": map[string]any{"parameters": patch}})
+			changed = err == nil
+		case StepReload:
+			if node := c.waitPatroni(ctx, cfg, 60*time.Second); node == nil {
+				err = errors.New("patroni is not answering")
+			} else {
+				err = w.Patroni(cfg).Reload(ctx)
+			}
+			changed = err == nil
+		case StepRestart:
+			err = w.Patroni(cfg).Restart(ctx)
+			changed = err == nil
+		case StepOpenPort:
+			err = h.Backend.OpenPort(ctx, juju.TCP(st.Port))
+		case StepSaveApplied:
+			data, _ := json.Marshal(st.Params)
+			err = h.Backend.StateSet(ctx, map[string]string{appliedKey: string(data)})
+		}
+		if err != nil {
+			return fmt.Errorf("%s (%s): %w", st.Kind, st.Reason, err)
+		}
+		if changed {
+			h.Log.Info("applied step", "step", string(st.Kind), "reason", st.Reason)
+		}
+	}
+	return nil
+}
+
+func (c *Charm) stop(ctx context.Context, h *juju.Hook) error {
+	changed, err := c.Workload.StopServices(ctx, h.Env.UnitName)
+	if changed {
+		h.Log.Info("stopped services", "unit", h.Env.UnitName)
+	}
+	return err
+}
+
+func (c *Charm) remove(ctx context.Context, h *juju.Hook) error {
+	// Services go; the data on pgdata stays (DESIGN §7).
+	_, err := c.Workload.RemoveServices(ctx, h.Env.UnitName)
+	return err
+}
+
+// unitConfig rebuilds the unit's config for actions (address and
+// passwords are all they need).
+func (c *Charm) unitConfig(ctx context.Context, h *juju.Hook, m *model.Model) (pgconf.UnitConfig, error) {
+	leader, err := m.IsLeader(ctx)
+	if err != nil {
+		return pgconf.UnitConfig{}, err
+	}
+	pw, err := readPasswords(ctx, m, leader)
+	if err != nil {
+		return pgconf.UnitConfig{}, err
+	}
+	if pw == nil {
+		return pgconf.UnitConfig{}, errors.New("the system users are not created yet")
+	}
+	addr, err := unitAddress(ctx, h.Backend)
+	if err != nil {
+		return pgconf.UnitConfig{}, err
+	}
+	return pgconf.UnitConfig{App: m.App(), Unit: m.Unit(), Address: addr, Passwords: *pw}, nil
+}
+
+func actionFail(ctx context.Context, h *juju.Hook, msg string) error {
+	return h.Backend.ActionFail(ctx, msg)
+}
+
+func (c *Charm) getPassword(ctx context.Context, h *juju.Hook) error {
+	m := model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})
+	params, err := h.Backend.ActionGet(ctx)
+	if err != nil {
+		return err
+	}
+	user, _ := params["username"].(string)
+	if user == "" {
+		user = pgconf.OperatorUser
+	}
+	key, ok := secretKeys[user]
+	if !ok {
+		return actionFail(ctx, h, fmt.Sprintf("unknown system user %q", user))
+	}
+	leader, err := m.IsLeader(ctx)
+	if err != nil {
+		return err
+	}
+	if !leader {
+		return actionFail(ctx, h, "run get-password on the leader unit")
+	}
+	content, err := m.GetSecret(ctx, "", juju.SecretGetOptions{Label: SecretLabel})
+	if err != nil {
+		return actionFail(ctx, h, "the system users are not created yet")
+	}
+	return h.Backend.ActionSet(ctx, map[string]string{"username": user, "password": content[key]})
+}
+
+func (c *Charm) setPassword(ctx context.Context, h *juju.Hook) error {
+	m := model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})
+	params, err := h.Backend.ActionGet(ctx)
+	if err != nil {
+		return err
+	}
+	user, _ := params["username"].(string)
+	if user == "" {
+		user = pgconf.OperatorUser
+	}
+	key, ok := secretKeys[user]
+	if !ok {
+		return actionFail(ctx, h, fmt.Sprintf("unknown system user %q", user))
+	}
+	pw, _ := params["password"].(string)
+	if pw == "" {
+		if pw, err = postgres.GeneratePassword(); err != nil {
+			return err
+		}
+	} else if err := postgres.CheckPassword(pw); err != nil {
+		return actionFail(ctx, h, err.Error())
+	}
+	h.Redactor.Register(pw)
+	leader, err := m.IsLeader(ctx)
+	if err != nil {
+		return err
+	}
+	if !leader {
+		return actionFail(ctx, h, "run set-password on the leader unit")
+	}
+	cfg, err := c.unitConfig(ctx, h, m)
+	if err != nil {
+		return actionFail(ctx, h, err.Error())
+	}
+	switch user {
+	case pgconf.OperatorUser, pgconf.ReplicationUser, pgconf.RewindUser:
+		// Change the role first, connected with the current operator
+		// password, then the secret; a failure leaves the old password
+		// valid everywhere.
+		cur := cfg.Passwords.Operator
+		conn, err := postgres.Connect(ctx, postgres.ConnConfig{Host: cfg.Address.String(), Port: uint16(listenPort(ctx, m)), User: pgconf.OperatorUser, Password: cur})
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		attrs := map[string][]postgres.RoleAttr{
+			pgconf.OperatorUser: {postgres.AttrSuperuser}, pgconf.ReplicationUser: {postgres.AttrReplication},
+		}[user]
+		if _, err := postgres.EnsureUser(ctx, conn, user, pw, attrs...); err != nil {
+			return err
+		}
+	default:
+		return actionFail(ctx, h, fmt.Sprintf("rotating the %s password is not supported yet", user))
+	}
+	content, err := m.GetSecret(ctx, "", juju.SecretGetOptions{Label: SecretLabel})
+	if err != nil {
+		return err
+	}
+	content[key] = pw
+	ids, err := h.Backend.SecretInfoGet(ctx, "", SecretLabel)
+	if err != nil {
+		return err
+	}
+	for id := range ids {
+		if err := m.SetSecret(ctx, id, content, juju.SecretSetOptions{}); err != nil {
+			return err
+		}
+	}
+	// Patroni keeps the new password in patroni.yml; the next pass (this
+	// unit's secret-changed, or now) rewrites it and reloads.
+	return h.Backend.ActionSet(ctx, map[string]string{"username": user, "password": pw})
+}
+
+func listenPort(ctx context.Context, m *model.Model) int {
+	cfg, err := m.Config(ctx)
+	if err != nil {
+		return pgconf.DefaultPostgresPort
+	}
+	if p, ok, _ := cfg.Int("listen_port"); ok && p > 0 {
+		return p
+	}
+	return pgconf.DefaultPostgresPort
+}
+
+func (c *Charm) getPrimary(ctx context.Context, h *juju.Hook) error {
+	m := model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})
+	cfg, err := c.unitConfig(ctx, h, m)
+	if err != nil {
+		return actionFail(ctx, h, err.Error())
+	}
+	cl, err := c.Workload.Patroni(cfg).Cluster(ctx)
+	if err != nil {
+		return actionFail(ctx, h, "Patroni is not answering: "+err.Error())
+	}
+	leader, ok := cl.Leader()
+	if !ok {
+		return actionFail(ctx, h, "there is no primary")
+	}
+	return h.Backend.ActionSet(ctx, map[string]string{
+		"primary": unitOfMember(m.App(), leader.Name), "member": leader.Name,
+		"address": leader.Host, "timeline": strconv.Itoa(leader.Timeline),
+	})
+}
+
+// unitOfMember turns a Patroni member name ("postgresql-0") back into a
+// unit name ("postgresql/0").
+func unitOfMember(app, member string) string {
+	if len(member) > len(app)+1 && member[:len(app)+1] == app+"-" {
+		return app + "/" + member[len(app)+1:]
+	}
+	return member
+}
+
+func (c *Charm) restartAction(ctx context.Context, h *juju.Hook) error {
+	m := model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})
+	cfg, err := c.unitConfig(ctx, h, m)
+	if err != nil {
+		return actionFail(ctx, h, err.Error())
+	}
+	if err := c.Workload.Patroni(cfg).Restart(ctx); err != nil {
+		return actionFail(ctx, h, "restarting through Patroni: "+err.Error())
+	}
+	return h.Backend.ActionSet(ctx, map[string]string{"result": "restarted"})
+}
+
+func (c *Charm) reloadAction(ctx context.Context, h *juju.Hook) error {
+	m := model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})
+	cfg, err := c.unitConfig(ctx, h, m)
+	if err != nil {
+		return actionFail(ctx, h, err.Error())
+	}
+	if err := c.Workload.Patroni(cfg).Reload(ctx); err != nil {
+		return actionFail(ctx, h, "reloading through Patroni: "+err.Error())
+	}
+	return h.Backend.ActionSet(ctx, map[string]string{"result": "reloaded"})
+}

@@ -1,0 +1,247 @@
+package charm
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/pgjuju/pgjuju/internal/juju"
+	"github.com/pgjuju/pgjuju/internal/patroni"
+	"github.com/pgjuju/pgjuju/internal/pgconf"
+)
+
+// Snapshot is everything a pass decides on. It is read once per dispatch.
+type Snapshot struct {
+	Unit, App string
+	Leader    bool
+	// Address is the unit's own address; invalid until network-get answers.
+	Address netip.Addr
+	// Storage is where pgdata is mounted; empty until it is attached.
+	Storage string
+	Options pgconf.Options
+	// Peers are the other units with the address they published.
+	Peers []pgconf.Member
+	// Passwords are the system users' passwords; nil until the leader has
+	// created the secret (and, for other units, shared its id).
+	Passwords *pgconf.Passwords
+	// MissingPackages are distro packages still to install.
+	MissingPackages []string
+	// PGVersion is the installed PostgreSQL major version ("15").
+	PGVersion string
+	// Catalogue is the installed server's parameter catalogue.
+	Catalogue pgconf.Catalogue
+	MemBytes  uint64
+	// Applied are the PostgreSQL parameters last applied (local ones by
+	// name, DCS ones prefixed "dcs:"); empty before the first bootstrap.
+	Applied map[string]string
+	// CharmBinary is the dispatch binary, for Patroni's callback.
+	CharmBinary string
+}
+
+// StepKind names what a step does.
+type StepKind string
+
+// Step kinds, in the order a plan runs them.
+const (
+	StepInstallPackages StepKind = "install-packages"
+	StepCreateSecret    StepKind = "create-system-users-secret"
+	StepWriteFiles      StepKind = "write-files"
+	StepStartEtcd       StepKind = "start-etcd"
+	StepEnsureEtcdAuth  StepKind = "ensure-etcd-auth"
+	StepStartPatroni    StepKind = "start-patroni"
+	StepPatchDCS        StepKind = "patch-dcs"
+	StepReload          StepKind = "reload"
+	StepRestart         StepKind = "restart"
+	StepOpenPort        StepKind = "open-port"
+	StepSaveApplied     StepKind = "save-applied"
+)
+
+// Step is one effect with the reason it is needed.
+type Step struct {
+	Kind     StepKind
+	Reason   string
+	Packages []string          // install-packages
+	Params   map[string]string // patch-dcs: DCS parameters; save-applied: all
+	Port     int               // open-port
+}
+
+// Plan is the outcome of Decide.
+type Plan struct {
+	Steps []Step
+	// Config is what the unit's files are rendered from; valid when the
+	// plan writes files.
+	Config pgconf.UnitConfig
+	// Status is the status when the plan cannot proceed (blocked or
+	// waiting); empty when the status is to be read from Patroni after the
+	// plan ran.
+	Status juju.Status
+	// Again asks for a new snapshot and decision after these steps (after
+	// installing packages or creating the secret).
+	Again bool
+}
+
+// Kinds lists the plan's step kinds, for tests and logs.
+func (p Plan) Kinds() []StepKind {
+	var k []StepKind
+	for _, s := range p.Steps {
+		k = append(k, s.Kind)
+	}
+	return k
+}
+
+// Decide returns the plan for a snapshot. It is pure: no tools, files,
+// clock or randomness.
+func Decide(s Snapshot) Plan {
+	if len(s.MissingPackages) > 0 {
+		return Plan{
+			Steps: []Step{{Kind: StepInstallPackages, Packages: s.MissingPackages,
+				Reason: "not installed: " + strings.Join(s.MissingPackages, ", ")}},
+			Again: true,
+		}
+	}
+	settings, err := pgconf.Validate(s.Options, s.Catalogue, s.MemBytes)
+	if err != nil {
+		return Plan{Status: juju.Blocked(blockedMessage(err))}
+	}
+	if s.Passwords == nil {
+		if s.Leader {
+			return Plan{Steps: []Step{{Kind: StepCreateSecret, Reason: "no system-users secret yet"}}, Again: true}
+		}
+		return Plan{Status: juju.Waiting("waiting for the leader to create the system users")}
+	}
+	if s.Storage == "" {
+		return Plan{Status: juju.Waiting("waiting for pgdata storage")}
+	}
+	if !s.Address.IsValid() {
+		return Plan{Status: juju.Waiting("waiting for the unit's address")}
+	}
+	if !s.Leader && len(s.Applied) == 0 {
+		// Replicas join an existing cluster; that is the replication
+		// work, not this pass.
+		return Plan{Status: juju.Waiting("waiting to join the cluster as a replica")}
+	}
+
+	cfg := pgconf.UnitConfig{
+		App: s.App, Unit: s.Unit, Address: s.Address, Peers: s.Peers,
+		Layout: pgconf.DefaultLayout(s.Unit, s.Storage), PGVersion: s.PGVersion,
+		Settings: settings, Passwords: *s.Passwords,
+		OnRoleChange:            s.CharmBinary + " patroni-callback",
+		EtcdInitialClusterState: "new",
+	}
+	plan := Plan{Config: cfg}
+	add := func(st Step) { plan.Steps = append(plan.Steps, st) }
+
+	add(Step{Kind: StepWriteFiles, Reason: "render patroni.yml and etcd configuration"})
+	add(Step{Kind: StepStartEtcd, Reason: "etcd is Patroni's consensus store"})
+	if s.Leader {
+		add(Step{Kind: StepEnsureEtcdAuth, Reason: "etcd requires the root password"})
+	}
+	add(Step{Kind: StepStartPatroni, Reason: "Patroni runs PostgreSQL"})
+
+	local, dcs := pgconf.Parameters(cfg)
+	want := map[string]string{}
+	for k, v := range local {
+		want[k] = v
+	}
+	for k, v := range dcs {
+		want["dcs:"+k] = v
+	}
+	if len(s.Applied) > 0 {
+		changed := changedKeys(s.Applied, want)
+		var dcsChanged map[string]string
+		var restart []string
+		for _, k := range changed {
+			name := strings.TrimPrefix(k, "dcs:")
+			if strings.HasPrefix(k, "dcs:") {
+				if dcsChanged == nil {
+					dcsChanged = map[string]string{}
+				}
+				dcsChanged[name] = dcs[name] // "" deletes
+			}
+			if s.Catalogue.RequiresRestart(name) {
+				restart = append(restart, name)
+			}
+		}
+		if len(dcsChanged) > 0 && s.Leader {
+			add(Step{Kind: StepPatchDCS, Params: dcsChanged, Reason: "changed cluster-wide: " + strings.Join(slices.Sorted(maps.Keys(dcsChanged)), ", ")})
+		}
+		if len(changed) > 0 {
+			names := make([]string, len(changed))
+			for i, k := range changed {
+				names[i] = strings.TrimPrefix(k, "dcs:")
+			}
+			add(Step{Kind: StepReload, Reason: "changed: " + strings.Join(names, ", ")})
+		}
+		if len(restart) > 0 {
+			sort.Strings(restart)
+			add(Step{Kind: StepRestart, Reason: "needs a restart: " + strings.Join(restart, ", ")})
+		}
+	}
+	add(Step{Kind: StepOpenPort, Port: settings.ListenPort, Reason: "clients connect on listen_port"})
+	add(Step{Kind: StepSaveApplied, Params: want, Reason: "remember what was applied"})
+	return plan
+}
+
+// changedKeys returns, sorted, the keys whose values differ between a and b
+// (including keys present in only one).
+func changedKeys(a, b map[string]string) []string {
+	var out []string
+	for k, v := range b {
+		if old, ok := a[k]; !ok || old != v {
+			out = append(out, k)
+		}
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// blockedMessage turns a validation error into one status line: the first
+// problem, and how many more there are.
+func blockedMessage(err error) string {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	var oe *pgconf.OptionError
+	msg := err.Error()
+	if errors.As(errs[0], &oe) {
+		msg = oe.Error()
+	}
+	if len(errs) > 1 {
+		msg += fmt.Sprintf(" (and %d more)", len(errs)-1)
+	}
+	return msg
+}
+
+// DecideStatus is the unit's status after a plan ran, from Patroni's view
+// of this member (nil when Patroni did not answer).
+func DecideStatus(plan Plan, node *patroni.NodeStatus) juju.Status {
+	if plan.Status.Level != "" {
+		return plan.Status
+	}
+	if node == nil {
+		return juju.Waiting("waiting for Patroni to start")
+	}
+	switch {
+	case node.State != "running":
+		return juju.Waiting("PostgreSQL is " + node.State)
+	case node.Role.IsPrimary():
+		if node.PendingRestart {
+			return juju.Active("Primary (pending restart)")
+		}
+		return juju.Active("Primary")
+	default:
+		return juju.Active("Replica")
+	}
+}

@@ -1,0 +1,10 @@
+// Package charm wires the postgresql charm's events to its handlers.
+//
+// Every hook runs one pass (DESIGN §4): read a Snapshot (config, leadership,
+// peers, the system-users secret, storage, installed packages, the server's
+// parameter catalogue, Patroni's view), Decide a Plan purely (each Step
+// carries its reason), apply the steps with idempotent effects behind the
+// Workload interface, then compute the status once from what Patroni
+// reports. Handlers never call status-set; the dispatcher applies the
+// collected status.
+package charm

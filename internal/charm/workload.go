@@ -1,0 +1,335 @@
+package charm
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pgjuju/pgjuju/internal/etcd"
+	"github.com/pgjuju/pgjuju/internal/patroni"
+	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/service"
+)
+
+// Workload is the machine side of the charm: packages, files, daemons and
+// the clients of etcd and Patroni. System is the real one; tests use a fake.
+type Workload interface {
+	MissingPackages(ctx context.Context) []string
+	InstallPackages(ctx context.Context, pkgs []string) error
+	PGVersion() string
+	Catalogue(ctx context.Context, version string) (pgconf.Catalogue, error)
+	MemBytes() uint64
+	WriteFiles(ctx context.Context, cfg pgconf.UnitConfig) (bool, error)
+	StartEtcd(ctx context.Context, cfg pgconf.UnitConfig) (bool, error)
+	EnsureEtcdAuth(ctx context.Context, cfg pgconf.UnitConfig) (bool, error)
+	StartPatroni(ctx context.Context, cfg pgconf.UnitConfig) (bool, error)
+	StopServices(ctx context.Context, unit string) (bool, error)
+	RemoveServices(ctx context.Context, unit string) (bool, error)
+	RestartPatroniService(ctx context.Context, unit string) error
+	Patroni(cfg pgconf.UnitConfig) *patroni.Client
+}
+
+// Distro packages the charm needs, and a file each installs.
+var packages = []struct{ name, file string }{
+	{"postgresql", "/usr/lib/postgresql"},
+	{"patroni", "/usr/bin/patroni"},
+	{"etcd-server", "/usr/bin/etcd"},
+	{"etcd-client", "/usr/bin/etcdctl"},
+}
+
+// System is the real Workload.
+type System struct {
+	// Self is the supervisor command (the charm binary and "supervise").
+	Self []string
+}
+
+// MissingPackages lists the packages whose files are absent.
+func (s *System) MissingPackages(context.Context) []string {
+	var out []string
+	for _, p := range packages {
+		if _, err := os.Stat(p.file); err != nil {
+			out = append(out, p.name)
+		}
+	}
+	return out
+}
+
+// InstallPackages installs with apt-get, waiting for the dpkg lock (up to
+// ten minutes) instead of failing while another installer runs. On a
+// systemd machine it stops and disables the default cluster and etcd the
+// packages start, which would hold the ports.
+func (s *System) InstallPackages(ctx context.Context, pkgs []string) error {
+	apt := func(args ...string) error {
+		cmd := exec.CommandContext(ctx, "apt-get", append([]string{"-o", "DPkg::Lock::Timeout=600", "-y", "-q"}, args...)...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("apt-get %s: %w: %s", strings.Join(args, " "), err, lastLines(out, 5))
+		}
+		return nil
+	}
+	if err := apt(append([]string{"install", "--no-install-recommends"}, pkgs...)...); err != nil {
+		if uerr := apt("update"); uerr != nil {
+			return uerr
+		}
+		if err := apt(append([]string{"install", "--no-install-recommends"}, pkgs...)...); err != nil {
+			return err
+		}
+	}
+	if service.SystemdRunning() {
+		units := []string{"etcd.service", "postgresql.service"}
+		if v := s.PGVersion(); v != "" {
+			units = append(units, "postgresql@"+v+"-main.service")
+		}
+		for _, u := range units {
+			exec.CommandContext(ctx, "systemctl", "disable", "--now", u).Run()
+		}
+	}
+	return nil
+}
+
+func lastLines(b []byte, n int) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " / ")
+}
+
+// PGVersion is the newest installed PostgreSQL major version.
+func (s *System) PGVersion() string {
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
+	best := 0
+	for _, m := range matches {
+		if v, err := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(m)))); err == nil && v > best {
+			best = v
+		}
+	}
+	if best == 0 {
+		return ""
+	}
+	return strconv.Itoa(best)
+}
+
+// Catalogue runs postgres --describe-config.
+func (s *System) Catalogue(ctx context.Context, version string) (pgconf.Catalogue, error) {
+	out, err := exec.CommandContext(ctx, filepath.Join(pgconf.BinDir(version), "postgres"), "--describe-config").Output()
+	if err != nil {
+		return nil, fmt.Errorf("reading parameter catalogue: %w", err)
+	}
+	return pgconf.ParseCatalogue(bytes.NewReader(out))
+}
+
+// MemBytes is MemTotal from /proc/meminfo.
+func (s *System) MemBytes() uint64 {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) >= 2 && f[0] == "MemTotal:" {
+			kb, _ := strconv.ParseUint(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+func ids(name string) (int, int, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return 0, 0, fmt.Errorf("looking up user %s: %w", name, err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return uid, gid, nil
+}
+
+// WriteFiles creates the unit's directories and writes its files.
+func (s *System) WriteFiles(_ context.Context, cfg pgconf.UnitConfig) (bool, error) {
+	uid, gid, err := ids("postgres")
+	if err != nil {
+		return false, err
+	}
+	l := cfg.Layout
+	for _, d := range []struct {
+		path  string
+		mode  os.FileMode
+		owned bool
+	}{
+		{l.ConfDir, 0o700, true}, {l.RunDir, 0o755, true}, {l.LogDir, 0o755, false},
+		{filepath.Dir(l.PGData), 0o755, false}, {l.PGData, 0o700, true},
+	} {
+		if err := os.MkdirAll(d.path, d.mode); err != nil {
+			return false, fmt.Errorf("creating %s: %w", d.path, err)
+		}
+		if d.owned {
+			if err := os.Chown(d.path, uid, gid); err != nil {
+				return false, fmt.Errorf("owning %s: %w", d.path, err)
+			}
+		}
+	}
+	patroniYML, err := pgconf.RenderPatroni(cfg)
+	if err != nil {
+		return false, err
+	}
+	etcdYML, err := pgconf.RenderEtcd(cfg)
+	if err != nil {
+		return false, err
+	}
+	c1, err := writeFile(l.PatroniConfigPath(), []byte(patroniYML), 0o600, uid, gid)
+	if err != nil {
+		return false, err
+	}
+	c2, err := writeFile(l.EtcdConfigPath(), []byte(etcdYML), 0o600, 0, 0)
+	return c1 || c2, err
+}
+
+func writeFile(path string, data []byte, mode os.FileMode, uid, gid int) (bool, error) {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return false, nil
+	}
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return false, fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Chown(tmp, uid, gid); err != nil {
+		return false, fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return false, fmt.Errorf("writing %s: %w", path, err)
+	}
+	return true, nil
+}
+
+func (s *System) manager(l pgconf.Layout) service.Manager {
+	return service.New(l.RunDir, s.Self)
+}
+
+func etcdSpec(cfg pgconf.UnitConfig) service.Spec {
+	return service.Spec{
+		Name: pgconf.ServiceName(cfg.Unit, "etcd"), Description: "etcd for " + cfg.Unit,
+		Exec:    []string{"/usr/bin/etcd", "--config-file", cfg.Layout.EtcdConfigPath()},
+		LogFile: filepath.Join(cfg.Layout.LogDir, "etcd.log"), StopTimeout: 30 * time.Second,
+	}
+}
+
+func patroniSpec(cfg pgconf.UnitConfig) service.Spec {
+	return service.Spec{
+		Name: pgconf.ServiceName(cfg.Unit, "patroni"), Description: "Patroni for " + cfg.Unit,
+		Exec: []string{"/usr/bin/patroni", cfg.Layout.PatroniConfigPath()}, User: "postgres",
+		LogFile: filepath.Join(cfg.Layout.LogDir, "patroni.log"), KillMode: "process",
+	}
+}
+
+func (s *System) start(ctx context.Context, l pgconf.Layout, spec service.Spec) (bool, error) {
+	m := s.manager(l)
+	c1, err := m.Install(ctx, spec)
+	if err != nil {
+		return false, err
+	}
+	c2, err := m.Start(ctx, spec.Name)
+	return c1 || c2, err
+}
+
+// StartEtcd installs and starts the unit's etcd and waits until it answers.
+func (s *System) StartEtcd(ctx context.Context, cfg pgconf.UnitConfig) (bool, error) {
+	changed, err := s.start(ctx, cfg.Layout, etcdSpec(cfg))
+	if err != nil {
+		return changed, err
+	}
+	// Without credentials: MemberList answers before and after auth is
+	// enabled, so readiness does not depend on the auth step.
+	c, err := etcd.Connect(etcd.Config{Endpoints: []string{pgconf.EtcdClientURL(cfg.Address)}})
+	if err != nil {
+		return changed, err
+	}
+	defer c.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := c.Members(cctx)
+		cancel()
+		if err == nil || strings.Contains(err.Error(), "user name is empty") {
+			return changed, nil
+		}
+		if time.Now().After(deadline) {
+			return changed, fmt.Errorf("waiting for etcd: %w", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// EnsureEtcdAuth enables etcd authentication with the root password.
+func (s *System) EnsureEtcdAuth(ctx context.Context, cfg pgconf.UnitConfig) (bool, error) {
+	c, err := etcd.Connect(etcd.Config{Endpoints: []string{pgconf.EtcdClientURL(cfg.Address)}})
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return c.EnsureAuth(cctx, cfg.Passwords.Etcd)
+}
+
+// StartPatroni installs and starts the unit's Patroni.
+func (s *System) StartPatroni(ctx context.Context, cfg pgconf.UnitConfig) (bool, error) {
+	return s.start(ctx, cfg.Layout, patroniSpec(cfg))
+}
+
+func (s *System) unitManager(unit string) (service.Manager, pgconf.Layout) {
+	l := pgconf.DefaultLayout(unit, "")
+	return s.manager(l), l
+}
+
+// StopServices stops Patroni (which stops PostgreSQL) and then etcd.
+func (s *System) StopServices(ctx context.Context, unit string) (bool, error) {
+	m, _ := s.unitManager(unit)
+	c1, err := m.Stop(ctx, pgconf.ServiceName(unit, "patroni"))
+	if err != nil {
+		return c1, err
+	}
+	c2, err := m.Stop(ctx, pgconf.ServiceName(unit, "etcd"))
+	return c1 || c2, err
+}
+
+// RemoveServices stops and removes both services; the data stays.
+func (s *System) RemoveServices(ctx context.Context, unit string) (bool, error) {
+	m, _ := s.unitManager(unit)
+	c1, err := m.Remove(ctx, pgconf.ServiceName(unit, "patroni"))
+	if err != nil {
+		return c1, err
+	}
+	c2, err := m.Remove(ctx, pgconf.ServiceName(unit, "etcd"))
+	return c1 || c2, err
+}
+
+// RestartPatroniService restarts the Patroni daemon itself (not PostgreSQL).
+func (s *System) RestartPatroniService(ctx context.Context, unit string) error {
+	m, _ := s.unitManager(unit)
+	return m.Restart(ctx, pgconf.ServiceName(unit, "patroni"))
+}
+
+// Patroni returns a client of the unit's Patroni REST API.
+func (s *System) Patroni(cfg pgconf.UnitConfig) *patroni.Client {
+	port := cfg.PatroniPort
+	if port == 0 {
+		port = pgconf.DefaultPatroniPort
+	}
+	return &patroni.Client{
+		BaseURL:  "http://" + cfg.Address.String() + ":" + strconv.Itoa(port),
+		Username: pgconf.PatroniAPIUser, Password: cfg.Passwords.PatroniAPI,
+		HTTP: &http.Client{Timeout: 5 * time.Second},
+	}
+}
