@@ -348,6 +348,28 @@ func TestConformance(t *testing.T) {
 		}
 	})
 
+	t.Run("§1.3 one operation at a time per unit", func(t *testing.T) {
+		e := e.with(t)
+		f := filepath.Join(e.dir, "serial")
+		e.script("alpha/0", "sh", `echo action >> "$dir/serial"`)
+		done := make(chan execResult, 1)
+		go func() { done <- e.exec("alpha/0", "echo start >> "+f+"; sleep 1; echo end >> "+f) }()
+		waitUntil(t, "the command started", func() bool { b, _ := os.ReadFile(f); return len(b) > 0 })
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		id, err := e.m.EnqueueAction("alpha/0", "sh", map[string]any{"cmd": "true"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.m.WaitAction(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		if got := e.readFile("serial"); got != "start\nend\naction\n" {
+			t.Errorf("an action overlapped a juju-exec command: %q", got)
+		}
+		e.removeScript("alpha/0", "sh")
+	})
 	t.Run("§3.8 leader-set triggers leader-settings-changed on the others", func(t *testing.T) {
 		e := e.with(t)
 		mk := e.mark()
@@ -1021,6 +1043,9 @@ secret-get "$JUJU_SECRET_ID" foo > "$dir/secret-pinned-after-peek"`)
 			if got := strings.TrimSpace(e.readFile("status-in-" + h.hook + "." + tag(nu) + ".json")); got != h.want {
 				t.Errorf("§3.7 status-get in %s: %s, want %s", h.hook, got, h.want)
 			}
+		}
+		if r := e.exec("beta/0", "relation-get -r "+snk+" private-address "+nu); r.Code != 0 || r.Stdout == "" {
+			t.Errorf("§2.3 a departed unit's settings stay readable until the relation is removed: %+v", r)
 		}
 		if st := e.m.Status().Applications["alpha"].Units; len(st) != 2 {
 			t.Errorf("status after remove-unit: %d units", len(st))
