@@ -309,6 +309,10 @@ func createSecret(ctx context.Context, m *model.Model) error {
 // (Juju retries it), except that what a user can fix never gets here.
 func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, plan Plan) error {
 	w, cfg := c.Workload, plan.Config
+	// filesChanged makes a running Patroni re-read patroni.yml: pg_hba
+	// rules and passwords change no parameter, so no reload step covers
+	// them.
+	filesChanged, reloaded := false, false
 	for _, st := range plan.Steps {
 		var changed bool
 		var err error
@@ -321,12 +325,21 @@ func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, plan Pl
 			changed = err == nil
 		case StepWriteFiles:
 			changed, err = w.WriteFiles(ctx, cfg)
+			filesChanged = changed
 		case StepStartEtcd:
 			changed, err = w.StartEtcd(ctx, cfg)
 		case StepEnsureEtcdAuth:
 			changed, err = w.EnsureEtcdAuth(ctx, cfg)
 		case StepStartPatroni:
 			changed, err = w.StartPatroni(ctx, cfg)
+			if err == nil && !changed && filesChanged {
+				// Already running with older files.
+				if node := c.waitPatroni(ctx, cfg, 60*time.Second); node != nil {
+					err = w.Patroni(cfg).Reload(ctx)
+					reloaded = err == nil
+					h.Log.Info("reloaded Patroni", "reason", "configuration files changed")
+				}
+			}
 		case StepPatchDCS:
 			patch := map[string]any{}
 			for k, v := range st.Params {
@@ -339,6 +352,9 @@ func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, plan Pl
 			err = w.Patroni(cfg).PatchConfig(ctx, map[string]any{"postgresql": map[string]any{"parameters": patch}})
 			changed = err == nil
 		case StepReload:
+			if reloaded {
+				break
+			}
 			if node := c.waitPatroni(ctx, cfg, 60*time.Second); node == nil {
 				err = errors.New("patroni is not answering")
 			} else {
@@ -346,7 +362,7 @@ func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, plan Pl
 			}
 			changed = err == nil
 		case StepRestart:
-			err = w.Patroni(cfg).Restart(ctx)
+			err = c.restartWhenPending(ctx, cfg)
 			changed = err == nil
 		case StepOpenPort:
 			err = h.Backend.OpenPort(ctx, juju.TCP(st.Port))
@@ -362,6 +378,27 @@ func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, plan Pl
 		}
 	}
 	return nil
+}
+
+// restartWhenPending restarts PostgreSQL through Patroni once Patroni
+// reports the restart pending. Patroni applies a reload (and a DCS change)
+// in its next HA loop, not during the request, so a restart sent at once
+// could run before the new settings are in postgresql.conf. After 15 s
+// (several loop_wait periods) it restarts anyway.
+func (c *Charm) restartWhenPending(ctx context.Context, cfg pgconf.UnitConfig) error {
+	api := c.Workload.Patroni(cfg)
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if st, err := api.Patroni(ctx); err == nil && st.PendingRestart {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return api.Restart(ctx)
 }
 
 func (c *Charm) stop(ctx context.Context, h *juju.Hook) error {

@@ -171,6 +171,11 @@ func (s *System) WriteFiles(_ context.Context, cfg pgconf.UnitConfig) (bool, err
 		{l.ConfDir, 0o700, true}, {l.RunDir, 0o755, true}, {l.LogDir, 0o755, false},
 		{filepath.Dir(l.PGData), 0o755, false}, {l.PGData, 0o700, true},
 	} {
+		// Parents are traversable (0755) so the postgres user reaches its
+		// own directories; MkdirAll would give them d.mode.
+		if err := os.MkdirAll(filepath.Dir(d.path), 0o755); err != nil {
+			return false, fmt.Errorf("creating %s: %w", filepath.Dir(d.path), err)
+		}
 		if err := os.MkdirAll(d.path, d.mode); err != nil {
 			return false, fmt.Errorf("creating %s: %w", d.path, err)
 		}
