@@ -1,0 +1,111 @@
+package clientdb
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/pgjuju/pgjuju/internal/pgconf"
+)
+
+// AllDatabases is the pg_hba database column of a db-admin rule.
+const AllDatabases = "all"
+
+// HBARules returns the pg_hba rules of one relation: for each client
+// subnet, user may connect to database (AllDatabases for db-admin) with
+// scram-sha-256. Rules use internal/pgconf's HBARule so the charm passes
+// them straight to pgconf.RenderHBARules as its clients argument. Output
+// is sorted by address and free of duplicates.
+//
+// The database and user columns are quoted when needed (hbaToken), so a
+// client database named "all" or "replication" admits only that database.
+func HBARules(database, user string, subnets []netip.Prefix) []pgconf.HBARule {
+	db := AllDatabases
+	if database != AllDatabases {
+		db = hbaToken(database)
+	}
+	var rules []pgconf.HBARule
+	for _, p := range SortPrefixes(subnets) {
+		rules = append(rules, pgconf.HBARule{
+			Type: "host", Database: db, User: hbaToken(user),
+			Address: p.String(), Method: pgconf.MethodScram,
+		})
+	}
+	return rules
+}
+
+// hbaKeywords mean something special in pg_hba.conf's database or user
+// column unless quoted.
+var hbaKeywords = []string{"all", "sameuser", "samerole", "samegroup", "replication"}
+
+// hbaToken quotes a name for pg_hba.conf when it is a keyword or holds
+// anything besides [A-Za-z0-9_.$-] (letters of other scripts). Names have
+// passed CheckName, so they hold no '"', ',', '+', '@' or spaces that would
+// need more than quoting.
+func hbaToken(name string) string {
+	plain := !slices.Contains(hbaKeywords, strings.ToLower(name))
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_.$-", r)) {
+			plain = false
+		}
+	}
+	if plain {
+		return name
+	}
+	return `"` + name + `"`
+}
+
+// ClientSubnets returns the subnets a client unit connects from, read from
+// its unit databag: Juju's egress-subnets (comma-separated CIDRs), else
+// ingress-address, else private-address, as a /32 or /128. Egress subnets
+// are used as Juju gives them: they are the operator's statement of where
+// the unit's traffic comes from (a NAT range for cross-model relations).
+func ClientSubnets(unitData map[string]string) ([]netip.Prefix, error) {
+	if s := strings.TrimSpace(unitData["egress-subnets"]); s != "" {
+		var out []netip.Prefix
+		for _, f := range strings.Split(s, ",") {
+			f = strings.TrimSpace(f)
+			if f == "" {
+				continue
+			}
+			p, err := netip.ParsePrefix(f)
+			if err != nil || p.Addr().Zone() != "" {
+				return nil, fmt.Errorf("egress-subnets: %s is not a CIDR", Display(f))
+			}
+			out = append(out, p.Masked())
+		}
+		if len(out) > 0 {
+			return SortPrefixes(out), nil
+		}
+	}
+	for _, k := range []string{"ingress-address", "private-address"} {
+		if s := strings.TrimSpace(unitData[k]); s != "" {
+			a, err := netip.ParseAddr(s)
+			if err != nil || a.Zone() != "" {
+				return nil, fmt.Errorf("%s: %s is not an IP address", k, Display(s))
+			}
+			a = a.Unmap()
+			return []netip.Prefix{netip.PrefixFrom(a, a.BitLen())}, nil
+		}
+	}
+	return nil, fmt.Errorf("no egress-subnets, ingress-address or private-address")
+}
+
+// SortPrefixes returns the prefixes masked, sorted by address then length,
+// without duplicates. The input is not modified.
+func SortPrefixes(in []netip.Prefix) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(in))
+	for _, p := range in {
+		if p.IsValid() {
+			out = append(out, p.Masked())
+		}
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	return slices.Compact(out)
+}
