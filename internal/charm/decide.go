@@ -150,8 +150,17 @@ func Decide(s Snapshot) Plan {
 	for k, v := range dcs {
 		want["dcs:"+k] = v
 	}
+	// locale and encoding are initdb's: recorded with the parameters, and
+	// a later change blocks until reverted (the data cannot follow).
+	want["initdb:locale"], want["initdb:encoding"] = settings.Locale, settings.Encoding
+	for _, k := range []string{"initdb:locale", "initdb:encoding"} {
+		if old, ok := s.Applied[k]; ok && old != want[k] {
+			opt := strings.TrimPrefix(k, "initdb:")
+			return Plan{Status: juju.Blocked(fmt.Sprintf("invalid %s: the cluster was initialised with %s; set it back", opt, old))}
+		}
+	}
 	if len(s.Applied) > 0 {
-		changed := changedKeys(s.Applied, want)
+		changed := changedKeys(withoutInitdb(s.Applied), withoutInitdb(want))
 		var dcsChanged map[string]string
 		var restart []string
 		for _, k := range changed {
@@ -184,6 +193,16 @@ func Decide(s Snapshot) Plan {
 	add(Step{Kind: StepOpenPort, Port: settings.ListenPort, Reason: "clients connect on listen_port"})
 	add(Step{Kind: StepSaveApplied, Params: want, Reason: "remember what was applied"})
 	return plan
+}
+
+func withoutInitdb(m map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range m {
+		if !strings.HasPrefix(k, "initdb:") {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // changedKeys returns, sorted, the keys whose values differ between a and b

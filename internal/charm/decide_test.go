@@ -94,6 +94,16 @@ func TestDecide(t *testing.T) {
 		{"max_connections changed: patch the DCS, reload, restart",
 			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Options.MaxConnections = 300; return s },
 			[]StepKind{StepWriteFiles, StepStartEtcd, StepEnsureEtcdAuth, StepStartPatroni, StepPatchDCS, StepReload, StepRestart, StepOpenPort, StepSaveApplied}, juju.Status{}, false, "changed cluster-wide: max_connections"},
+		{"locale changed after bootstrap: blocked until reverted",
+			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Options.Locale = "en_US.UTF-8"; return s },
+			nil, juju.Blocked("invalid locale: the cluster was initialised with C.UTF-8; set it back"), false, ""},
+		{"encoding changed after bootstrap: blocked until reverted",
+			func(s Snapshot) Snapshot {
+				s = bootstrapped(s)
+				s.Options.Locale, s.Options.Encoding = "C", "LATIN1"
+				return s
+			},
+			nil, juju.Blocked("invalid locale: the cluster was initialised with C.UTF-8; set it back"), false, ""},
 		{"non-leader never bootstrapped waits to join",
 			func(s Snapshot) Snapshot { s.Leader = false; return s },
 			nil, juju.Waiting("waiting to join the cluster as a replica"), false, ""},
