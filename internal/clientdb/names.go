@@ -45,28 +45,31 @@ func (e *NameError) Error() string {
 // Unwrap makes errors.Is(err, ErrInvalidName) hold.
 func (e *NameError) Unwrap() error { return ErrInvalidName }
 
-// displayMax bounds how much of a refused value is shown: status messages
-// are one line and the value is the client's, not ours.
+// displayMax bounds how much of a refused value is shown, escaped, in
+// bytes: status messages are one line and the value is the client's, not
+// ours.
 const displayMax = 40
 
-// Display returns a value safe to show in a status message or log: at most
-// displayMax bytes of it (cut on a rune boundary, "…" appended when cut),
-// Go-quoted so control characters, NUL, quotes and invalid UTF-8 are
-// escaped and the value cannot forge a line or a second field.
+// Display returns a value safe to show in a status message or log:
+// Go-quoted, so control characters, NUL, quotes and invalid UTF-8 are
+// escaped and the value cannot forge a line or a second field, and cut
+// ("…") once the escaped text would pass displayMax bytes.
 func Display(s string) string {
-	cut := false
-	if len(s) > displayMax {
-		n := displayMax
-		for n > 0 && !utf8.RuneStart(s[n]) {
-			n--
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		q := strconv.Quote(s[i : i+size])
+		piece := q[1 : len(q)-1]
+		if b.Len()-1+len(piece) > displayMax {
+			b.WriteString("…")
+			break
 		}
-		s, cut = s[:n], true
+		b.WriteString(piece)
+		i += size
 	}
-	q := strconv.Quote(s)
-	if cut {
-		q = q[:len(q)-1] + `…"`
-	}
-	return q
+	b.WriteByte('"')
+	return b.String()
 }
 
 // CheckName applies the rules every client-supplied name obeys (DESIGN §7):
