@@ -97,7 +97,7 @@ func TestDecide(t *testing.T) {
 		{"locale changed after bootstrap: blocked until reverted",
 			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Options.Locale = "en_US.UTF-8"; return s },
 			nil, juju.Blocked("invalid locale: the cluster was initialised with C.UTF-8; set it back"), false, ""},
-		{"encoding changed after bootstrap: blocked until reverted",
+		{"locale and encoding changed after bootstrap: the first is named",
 			func(s Snapshot) Snapshot {
 				s = bootstrapped(s)
 				s.Options.Locale, s.Options.Encoding = "C", "LATIN1"
