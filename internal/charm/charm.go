@@ -96,6 +96,12 @@ func RunSubcommand(args []string) (code int, ok bool) {
 // reconcile is the one-hook-one-pass handler.
 func (c *Charm) reconcile(ctx context.Context, h *juju.Hook) error {
 	m := model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})
+	return c.pass(ctx, h, m)
+}
+
+// pass is snapshot → Decide → apply → status, repeated (at most three
+// times) while a plan asks to decide again.
+func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model) error {
 	var plan Plan
 	for pass := 0; pass < 3; pass++ {
 		snap, err := c.snapshot(ctx, h, m)
@@ -536,8 +542,12 @@ func (c *Charm) setPassword(ctx context.Context, h *juju.Hook) error {
 			return err
 		}
 	}
-	// Patroni keeps the new password in patroni.yml; the next pass (this
-	// unit's secret-changed, or now) rewrites it and reloads.
+	// The owner gets no secret-changed: run the pass now, which rewrites
+	// patroni.yml with the new password and reloads Patroni. Other units
+	// follow on their secret-changed.
+	if err := c.pass(ctx, h, model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})); err != nil {
+		return fmt.Errorf("applying the new %s password: %w", user, err)
+	}
 	return h.Backend.ActionSet(ctx, map[string]string{"username": user, "password": pw})
 }
 

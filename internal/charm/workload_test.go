@@ -228,7 +228,6 @@ func reconcileScenario(t *testing.T) {
 	if len(newPw) < 32 || newPw == pw {
 		t.Fatalf("new password %d chars", len(newPw))
 	}
-	st2 = step("secret-changed", st2)
 	if err := connect(newPw); err != nil {
 		t.Errorf("new password: %v", err)
 	}
@@ -245,6 +244,10 @@ func reconcileScenario(t *testing.T) {
 	if st2.UnitStatus != juju.Active("Primary") {
 		t.Errorf("after rotation and restart: %v", st2.UnitStatus)
 	}
+	if b, _ := os.ReadFile(layout.PatroniConfigPath()); !strings.Contains(string(b), newPw) {
+		t.Error("patroni.yml does not carry the new operator password")
+	}
+	st2 = step("secret-changed", st2)
 	// An admin_addresses change touches only pg_hba: it must reach
 	// PostgreSQL too.
 	st2.Config["admin_addresses"] = "192.0.2.0/24"
