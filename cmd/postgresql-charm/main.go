@@ -13,10 +13,16 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/pgjuju/pgjuju/internal/charm"
 	"github.com/pgjuju/pgjuju/internal/juju"
 )
 
 func main() {
+	// The binary is also the unit's service supervisor and Patroni's
+	// callback; those roles are subcommands, not events.
+	if code, ok := charm.RunSubcommand(os.Args); ok {
+		os.Exit(code)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[0], juju.LoadEnv(), os.Stderr)
 	stop()

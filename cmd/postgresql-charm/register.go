@@ -1,8 +1,11 @@
+//go:build !nohandlers
+
 package main
 
-import "github.com/pgjuju/pgjuju/internal/juju"
+import (
+	"github.com/pgjuju/pgjuju/internal/charm"
+	"github.com/pgjuju/pgjuju/internal/juju"
+)
 
-// register wires the charm's handlers into d. Package internal/charm does
-// not exist yet; once it does, this becomes `charm.Register(d)`. Until then
-// every event is a successful no-op (logged at debug level).
-func register(d *juju.Dispatcher) {}
+// register wires the charm's handlers into d.
+func register(d *juju.Dispatcher) { charm.Register(d) }
