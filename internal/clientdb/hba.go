@@ -9,19 +9,21 @@ import (
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 )
 
-// AllDatabases is the pg_hba database column of a db-admin rule.
-const AllDatabases = "all"
+// AllDatabases, as HBARules' database, admits every database (db-admin).
+// It is "" so that no client-chosen name can mean it: a client database
+// named "all" is quoted and admits only itself.
+const AllDatabases = ""
 
 // HBARules returns the pg_hba rules of one relation: for each client
-// subnet, user may connect to database (AllDatabases for db-admin) with
-// scram-sha-256. Rules use internal/pgconf's HBARule so the charm passes
+// subnet, user may connect to database (every database when database is
+// AllDatabases) with scram-sha-256. Rules use internal/pgconf's HBARule so the charm passes
 // them straight to pgconf.RenderHBARules as its clients argument. Output
 // is sorted by address and free of duplicates.
 //
 // The database and user columns are quoted when needed (hbaToken), so a
 // client database named "all" or "replication" admits only that database.
 func HBARules(database, user string, subnets []netip.Prefix) []pgconf.HBARule {
-	db := AllDatabases
+	db := "all"
 	if database != AllDatabases {
 		db = hbaToken(database)
 	}

@@ -166,6 +166,8 @@ func TestHBARules(t *testing.T) {
 			}},
 		{"db-admin admits all databases", clientdb.AllDatabases, "relation_3_admin", []netip.Prefix{p("fd00::5/128")},
 			[]pgconf.HBARule{{Type: "host", Database: "all", User: "relation_3_admin", Address: "fd00::5/128", Method: "scram-sha-256"}}},
+		{"a client database named all is quoted and admits only itself", "all", "relation_5_app", []netip.Prefix{p("10.0.0.3/32")},
+			[]pgconf.HBARule{{Type: "host", Database: `"all"`, User: "relation_5_app", Address: "10.0.0.3/32", Method: "scram-sha-256"}}},
 		{"a database named like a keyword is quoted", "replication", "relation_5_app", []netip.Prefix{p("10.0.0.3/32")},
 			[]pgconf.HBARule{{Type: "host", Database: `"replication"`, User: "relation_5_app", Address: "10.0.0.3/32", Method: "scram-sha-256"}}},
 		{"a database with letters of other scripts is quoted", "données", "relation_5_app", []netip.Prefix{p("10.0.0.3/32")},
