@@ -159,7 +159,7 @@ func (c *Charm) waitPatroni(ctx context.Context, cfg pgconf.UnitConfig, timeout 
 
 // snapshot reads everything Decide needs.
 func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Snapshot, error) {
-	s := Snapshot{Unit: m.Unit(), App: m.App()}
+	s := Snapshot{Model: h.Env.ModelUUID, Unit: m.Unit(), App: m.App()}
 	var err error
 	if s.Leader, err = m.IsLeader(ctx); err != nil {
 		return s, err
@@ -408,7 +408,7 @@ func (c *Charm) restartWhenPending(ctx context.Context, cfg pgconf.UnitConfig) e
 }
 
 func (c *Charm) stop(ctx context.Context, h *juju.Hook) error {
-	changed, err := c.Workload.StopServices(ctx, h.Env.UnitName)
+	changed, err := c.Workload.StopServices(ctx, h.Env.ModelUUID, h.Env.UnitName)
 	if changed {
 		h.Log.Info("stopped services", "unit", h.Env.UnitName)
 	}
@@ -417,7 +417,7 @@ func (c *Charm) stop(ctx context.Context, h *juju.Hook) error {
 
 func (c *Charm) remove(ctx context.Context, h *juju.Hook) error {
 	// Services go; the data on pgdata stays (DESIGN §7).
-	_, err := c.Workload.RemoveServices(ctx, h.Env.UnitName)
+	_, err := c.Workload.RemoveServices(ctx, h.Env.ModelUUID, h.Env.UnitName)
 	return err
 }
 

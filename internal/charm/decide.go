@@ -16,6 +16,8 @@ import (
 
 // Snapshot is everything a pass decides on. It is read once per dispatch.
 type Snapshot struct {
+	// Model is the model uuid; it scopes the unit's directories.
+	Model     string
 	Unit, App string
 	Leader    bool
 	// Address is the unit's own address; invalid until network-get answers.
@@ -127,7 +129,7 @@ func Decide(s Snapshot) Plan {
 
 	cfg := pgconf.UnitConfig{
 		App: s.App, Unit: s.Unit, Address: s.Address, Peers: s.Peers,
-		Layout: pgconf.DefaultLayout(s.Unit, s.Storage), PGVersion: s.PGVersion,
+		Layout: pgconf.DefaultLayout(s.Model, s.Unit, s.Storage), PGVersion: s.PGVersion,
 		Settings: settings, Passwords: *s.Passwords,
 		OnRoleChange:            s.CharmBinary + " patroni-callback",
 		EtcdInitialClusterState: "new",

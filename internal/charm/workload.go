@@ -32,9 +32,9 @@ type Workload interface {
 	StartEtcd(ctx context.Context, cfg pgconf.UnitConfig) (bool, error)
 	EnsureEtcdAuth(ctx context.Context, cfg pgconf.UnitConfig) (bool, error)
 	StartPatroni(ctx context.Context, cfg pgconf.UnitConfig) (bool, error)
-	StopServices(ctx context.Context, unit string) (bool, error)
-	RemoveServices(ctx context.Context, unit string) (bool, error)
-	RestartPatroniService(ctx context.Context, unit string) error
+	StopServices(ctx context.Context, model, unit string) (bool, error)
+	RemoveServices(ctx context.Context, model, unit string) (bool, error)
+	RestartPatroniService(ctx context.Context, model, unit string) error
 	Patroni(cfg pgconf.UnitConfig) *patroni.Client
 }
 
@@ -318,14 +318,14 @@ func (s *System) StartPatroni(ctx context.Context, cfg pgconf.UnitConfig) (bool,
 	return s.start(ctx, cfg.Layout, patroniSpec(cfg))
 }
 
-func (s *System) unitManager(unit string) (service.Manager, pgconf.Layout) {
-	l := pgconf.DefaultLayout(unit, "")
+func (s *System) unitManager(model, unit string) (service.Manager, pgconf.Layout) {
+	l := pgconf.DefaultLayout(model, unit, "")
 	return s.manager(l), l
 }
 
 // StopServices stops Patroni (which stops PostgreSQL) and then etcd.
-func (s *System) StopServices(ctx context.Context, unit string) (bool, error) {
-	m, _ := s.unitManager(unit)
+func (s *System) StopServices(ctx context.Context, model, unit string) (bool, error) {
+	m, _ := s.unitManager(model, unit)
 	c1, err := m.Stop(ctx, pgconf.ServiceName(unit, "patroni"))
 	if err != nil {
 		return c1, err
@@ -335,8 +335,8 @@ func (s *System) StopServices(ctx context.Context, unit string) (bool, error) {
 }
 
 // RemoveServices stops and removes both services; the data stays.
-func (s *System) RemoveServices(ctx context.Context, unit string) (bool, error) {
-	m, _ := s.unitManager(unit)
+func (s *System) RemoveServices(ctx context.Context, model, unit string) (bool, error) {
+	m, _ := s.unitManager(model, unit)
 	c1, err := m.Remove(ctx, pgconf.ServiceName(unit, "patroni"))
 	if err != nil {
 		return c1, err
@@ -346,8 +346,8 @@ func (s *System) RemoveServices(ctx context.Context, unit string) (bool, error) 
 }
 
 // RestartPatroniService restarts the Patroni daemon itself (not PostgreSQL).
-func (s *System) RestartPatroniService(ctx context.Context, unit string) error {
-	m, _ := s.unitManager(unit)
+func (s *System) RestartPatroniService(ctx context.Context, model, unit string) error {
+	m, _ := s.unitManager(model, unit)
 	return m.Restart(ctx, pgconf.ServiceName(unit, "patroni"))
 }
 

@@ -115,7 +115,7 @@ func reconcileScenario(t *testing.T) {
 	if err := os.MkdirAll(storage, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	layout := pgconf.DefaultLayout(unit, storage)
+	layout := pgconf.DefaultLayout("", unit, storage)
 	defer func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(layout.LogDir, "patroni.log"))
@@ -129,7 +129,7 @@ func reconcileScenario(t *testing.T) {
 	c := &Charm{Workload: &System{Self: []string{exe, superviseFlag}}}
 	d := juju.NewDispatcher()
 	c.Register(d)
-	defer c.Workload.RemoveServices(context.Background(), unit)
+	defer c.Workload.RemoveServices(context.Background(), "", unit)
 
 	st := jujutest.State{
 		UnitName: unit, Leader: true, PrivateAddress: "10.201.0.10",

@@ -43,7 +43,7 @@ func FuzzExtraPgConf(f *testing.F) {
 		}
 		cfg := UnitConfig{
 			App: "postgresql", Unit: "postgresql/0", Address: netip.MustParseAddr("10.201.0.10"),
-			Layout: DefaultLayout("postgresql/0", "/srv/pgdata"), PGVersion: "15", Settings: s,
+			Layout: DefaultLayout("", "postgresql/0", "/srv/pgdata"), PGVersion: "15", Settings: s,
 			Passwords: testPasswords,
 		}
 		out, err := RenderPatroni(cfg)

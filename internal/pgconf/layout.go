@@ -55,10 +55,16 @@ type Layout struct {
 	EtcdDataDir string
 }
 
-// DefaultLayout is the layout of a unit whose pgdata storage is mounted at
-// storage.
-func DefaultLayout(unit, storage string) Layout {
+// DefaultLayout is the layout of a unit of the model (its uuid) whose pgdata
+// storage is mounted at storage. The directories carry the model's short id
+// as well as the unit: units of the same name in two models may share a
+// host's filesystem (localjuju machines do, and so do co-located test
+// models), while Juju only guarantees a unit name unique within a model.
+func DefaultLayout(model, unit, storage string) Layout {
 	slug := UnitSlug(unit)
+	if len(model) >= 8 {
+		slug = model[:8] + "-" + slug
+	}
 	conf := filepath.Join("/var/lib/postgresql-charm", slug)
 	return Layout{
 		ConfDir:     conf,

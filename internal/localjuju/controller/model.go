@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -442,7 +443,7 @@ func (m *Model) addUnitLocked(a *appState) (*unitState, error) {
 	if err := os.Chmod(m.machineDir(id), 0o755); err != nil {
 		return nil, err
 	}
-	if err := charmdir.CopyDir(a.CharmDir, m.charmDir(u)); err != nil {
+	if err := copyTree(a.CharmDir, m.charmDir(u)); err != nil {
 		return nil, fmt.Errorf("unpacking charm for %s: %w", u.Name, err)
 	}
 	if err := m.writeToolsLocked(u); err != nil {
@@ -868,4 +869,50 @@ func randomHex(n int) string {
 	b := make([]byte, n/2)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// copyTree copies an unpacked charm directory file by file, keeping modes and
+// (already validated, in-tree) symlinks. Units get their charm this way: the
+// application's copy was checked when it was unpacked, and repacking a large
+// binary for every unit would cost seconds.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, info.Mode().Perm()|0o700)
+		case info.Mode()&os.ModeSymlink != 0:
+			link, err := os.Readlink(path)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
+		default:
+			in, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, info.Mode().Perm())
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(out, in); err != nil {
+				out.Close()
+				return err
+			}
+			return out.Close()
+		}
+	})
 }
