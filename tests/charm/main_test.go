@@ -41,6 +41,10 @@ const (
 	updateStatus = 10 * time.Second
 )
 
+// charmEnv names a packed charm to test instead of build/postgresql.charm
+// (for example a candidate build); `make build` still runs for localjuju.
+const charmEnv = "PGJUJU_TEST_CHARM"
+
 var (
 	// toolsBin is bin/localjuju, built by TestMain: every hook tool and
 	// juju-exec.
@@ -75,6 +79,10 @@ func run(m *testing.M) int {
 	}
 	toolsBin = filepath.Join(root, "bin", "localjuju")
 	charmFile = filepath.Join(root, "build", "postgresql.charm")
+	if f := os.Getenv(charmEnv); f != "" {
+		charmFile = f
+		fmt.Printf("testing %s (from %s)\n", f, charmEnv)
+	}
 	return m.Run()
 }
 
@@ -110,8 +118,9 @@ func newEnv(t *testing.T) *env {
 	if skipReason != "" {
 		t.Skip(skipReason)
 	}
+	home := modelHome(t)
 	m, err := controller.Open(controller.Options{
-		Home:                 filepath.Join(t.TempDir(), "model"),
+		Home:                 home,
 		ToolsBinary:          toolsBin,
 		UpdateStatusInterval: updateStatus,
 	})
@@ -126,13 +135,45 @@ func newEnv(t *testing.T) *env {
 			t.Errorf("destroying model: %v", err)
 		}
 	})
-	// Registered after Destroy, so it runs first.
+	// Registered after Destroy, so it runs first: the whole debug log goes
+	// to a file that outlives the test, and its tail (without localjuju's
+	// update-status lines) into the test output.
 	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("debug-log (last 300 lines):\n%s", e.debugLog(300))
+		if !t.Failed() {
+			return
 		}
+		path := filepath.Join(os.TempDir(), "charm-it-"+strings.ReplaceAll(t.Name(), "/", "_")+".debug.log")
+		if err := os.WriteFile(path, []byte(e.debugLog(0)), 0o600); err == nil {
+			t.Logf("full debug-log in %s", path)
+		}
+		t.Logf("debug-log (last 200 lines):\n%s", e.debugLog(200))
 	})
 	return e
+}
+
+// modelHome returns a fresh model home that daemons running as other users
+// (postgres) can traverse to reach their storage, as on a Juju machine,
+// where /var/lib/juju/storage is world-searchable. t.TempDir and the
+// directories localjuju creates itself (home and machines/, mode 0700) are
+// not, so they are made here first; localjuju keeps modes of directories
+// that exist.
+func modelHome(t *testing.T) string {
+	t.Helper()
+	base, err := os.MkdirTemp("", "charm-it-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	home := filepath.Join(base, "model")
+	for _, d := range []string{base, home, filepath.Join(home, "machines")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return home
 }
 
 // with returns a copy of e whose failures go to t (a step).
@@ -142,18 +183,21 @@ func (e *env) with(t *testing.T) *env {
 	return &c
 }
 
-// debugLog returns the model's last n debug-log lines.
+// debugLog returns the model's last n debug-log lines (all when n is 0),
+// without localjuju's lines for update-status runs, which fill it otherwise.
 func (e *env) debugLog(n int) string {
-	lines := e.m.DebugLog(0, 0, nil)
-	if len(lines) > n {
+	var lines []string
+	for _, l := range e.m.DebugLog(0, 0, nil) {
+		s := l.String()
+		if n > 0 && strings.Contains(s, `ran "update-status" hook`) {
+			continue
+		}
+		lines = append(lines, s)
+	}
+	if n > 0 && len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
-	var b strings.Builder
-	for _, l := range lines {
-		b.WriteString(l.String())
-		b.WriteByte('\n')
-	}
-	return b.String()
+	return strings.Join(lines, "\n") + "\n"
 }
 
 // unitStatus returns the unit's status as `juju status` shows it.
