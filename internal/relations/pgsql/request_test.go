@@ -49,7 +49,7 @@ func TestParseRequest(t *testing.T) {
 			in: pgsql.Input{RelationID: "db:5", ClientApp: "app", UnitData: bags{"app/0": {
 				"extensions": "citext:myschema, pg_trgm(other) ,uuid-ossp,,citext:myschema"}}},
 			want: pgsql.Request{RelationID: "db:5", Endpoint: "db", ClientApp: "app", User: "relation_5_app", Database: "app",
-				Extensions: []clientdb.Extension{{Name: "citext", Schema: "myschema"}, {Name: "pg_trgm", Schema: "other"}, {Name: "uuid-ossp", Schema: "public"}},
+				Extensions:     []clientdb.Extension{{Name: "citext", Schema: "myschema"}, {Name: "pg_trgm", Schema: "other"}, {Name: "uuid-ossp", Schema: "public"}},
 				ExtensionsEcho: "citext:myschema, pg_trgm(other) ,uuid-ossp,,citext:myschema"},
 		},
 		{
