@@ -10,6 +10,7 @@ import (
 
 	"github.com/pgjuju/pgjuju/internal/clientdb"
 	"github.com/pgjuju/pgjuju/internal/postgres"
+	"github.com/pgjuju/pgjuju/internal/relations/pgsql"
 )
 
 // ok returns a function that fails the test on err and returns changed:
@@ -331,6 +332,36 @@ func TestAgainstPostgres(t *testing.T) {
 		var n int
 		if err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_database WHERE datname = 'app'`).Scan(&n); err != nil || n != 1 {
 			t.Errorf("database app: %d, %v", n, err)
+		}
+	})
+
+	t.Run("a db request parsed by pgsql is served end to end and a bad one runs no SQL", func(t *testing.T) {
+		req, err := pgsql.ParseRequest(pgsql.Input{RelationID: "db:11", ClientApp: "legacy", UnitData: map[string]map[string]string{
+			"legacy/0": {"database": "legacy_db", "roles": "reporting", "extensions": "citext(exts)"},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pw := newPassword(t)
+		secrets = append(secrets, pw)
+		serve(t, c, req.User, pw, req.Database)
+		for _, r := range req.Roles {
+			ok(t)(clientdb.EnsureRole(ctx, admin, r))
+		}
+		ok(t)(clientdb.GrantRoles(ctx, admin, req.User, req.Roles))
+		ok(t)(clientdb.EnsureExtensions(ctx, c.admin(t, req.Database), req.Extensions))
+		conn, err := c.connect(ctx, req.User, pw, req.Database)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var eq, member bool
+		if err := conn.QueryRow(ctx, `SELECT 'A'::exts.citext OPERATOR(exts.=) 'a'::exts.citext, pg_has_role('reporting', 'MEMBER')`).Scan(&eq, &member); err != nil || !eq || !member {
+			t.Errorf("citext in exts: %v, member of reporting: %v, %v", eq, member, err)
+		}
+		if _, err := pgsql.ParseRequest(pgsql.Input{RelationID: "db:12", ClientApp: "evil",
+			AppData: map[string]string{"database": `x"; DROP DATABASE legacy_db; --`}}); !errors.Is(err, clientdb.ErrInvalidName) {
+			t.Errorf("malicious request: %v", err)
 		}
 	})
 

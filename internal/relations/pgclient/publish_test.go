@@ -3,6 +3,7 @@ package pgclient_test
 import (
 	"encoding/json"
 	"flag"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgjuju/pgjuju/internal/clientdb"
+	"github.com/pgjuju/pgjuju/internal/pgconf"
 	"github.com/pgjuju/pgjuju/internal/relations/pgclient"
 )
 
@@ -154,4 +157,19 @@ func FuzzURI(f *testing.F) {
 			t.Errorf("%q hosts read back as %v", s, got)
 		}
 	})
+}
+
+func TestHBARules(t *testing.T) {
+	req := pgclient.Request{User: "relation_7_myapp", Database: "app"}
+	units := []clientdb.ClientUnit{
+		{Unit: "myapp/1", Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.0.9/32")}},
+		{Unit: "myapp/0", Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.0.8/32"), netip.MustParsePrefix("10.0.0.9/32")}},
+	}
+	want := []pgconf.HBARule{
+		{Type: "host", Database: "app", User: "relation_7_myapp", Address: "10.0.0.8/32", Method: "scram-sha-256"},
+		{Type: "host", Database: "app", User: "relation_7_myapp", Address: "10.0.0.9/32", Method: "scram-sha-256"},
+	}
+	if diff := cmp.Diff(want, pgclient.HBARules(req, units)); diff != "" {
+		t.Errorf("one rule per distinct subnet of the related units: -want +got\n%s", diff)
+	}
 }

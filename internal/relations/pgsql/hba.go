@@ -1,8 +1,6 @@
 package pgsql
 
 import (
-	"net/netip"
-
 	"github.com/pgjuju/pgjuju/internal/clientdb"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 )
@@ -18,9 +16,5 @@ func HBARules(req Request, units []ClientUnit) []pgconf.HBARule {
 	if req.Admin() {
 		db = clientdb.AllDatabases
 	}
-	var subnets []netip.Prefix
-	for _, u := range units {
-		subnets = append(subnets, u.Subnets...)
-	}
-	return clientdb.HBARules(db, req.User, subnets)
+	return clientdb.HBARules(db, req.User, clientdb.Subnets(units))
 }

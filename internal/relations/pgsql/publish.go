@@ -35,10 +35,7 @@ type Credentials struct {
 }
 
 // ClientUnit is a related client unit and the subnets it connects from.
-type ClientUnit struct {
-	Unit    string
-	Subnets []netip.Prefix
-}
+type ClientUnit = clientdb.ClientUnit
 
 // Server is what a server unit knows about itself and the cluster when it
 // publishes.
@@ -110,7 +107,7 @@ func allowedLists(allowed []ClientUnit) (units, subnets string) {
 		names = append(names, u.Unit)
 		prefixes = append(prefixes, u.Subnets...)
 	}
-	slices.SortFunc(names, CompareUnits)
+	slices.SortFunc(names, clientdb.CompareUnits)
 	names = slices.Compact(names)
 	var ps []string
 	for _, p := range clientdb.SortPrefixes(prefixes) {
@@ -147,31 +144,8 @@ func ConninfoValue(v string) string {
 	return "'" + r.Replace(v) + "'"
 }
 
-// ClientUnits reads the subnets of each client unit from its databag
-// (clientdb.ClientSubnets). Units whose addresses cannot be read are left
-// out, with one error each in skipped (for a log line): they cannot be
-// admitted until Juju gives them an address.
+// ClientUnits reads the subnets of each client unit (see
+// clientdb.ClientUnits).
 func ClientUnits(unitData map[string]map[string]string) (units []ClientUnit, skipped []error) {
-	names := make([]string, 0, len(unitData))
-	for u := range unitData {
-		names = append(names, u)
-	}
-	slices.SortFunc(names, CompareUnits)
-	for _, u := range names {
-		s, err := clientdb.ClientSubnets(unitData[u])
-		if err != nil {
-			skipped = append(skipped, &unitError{unit: u, err: err})
-			continue
-		}
-		units = append(units, ClientUnit{Unit: u, Subnets: s})
-	}
-	return units, skipped
+	return clientdb.ClientUnits(unitData)
 }
-
-type unitError struct {
-	unit string
-	err  error
-}
-
-func (e *unitError) Error() string { return "unit " + e.unit + ": " + e.err.Error() }
-func (e *unitError) Unwrap() error { return e.err }

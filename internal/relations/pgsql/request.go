@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/pgjuju/pgjuju/internal/clientdb"
@@ -169,7 +168,7 @@ func lookup(in Input, key string) (string, bool) {
 	for u := range in.UnitData {
 		units = append(units, u)
 	}
-	slices.SortFunc(units, CompareUnits)
+	slices.SortFunc(units, clientdb.CompareUnits)
 	for _, u := range units {
 		if v := in.UnitData[u][key]; v != "" {
 			return v, true
@@ -179,23 +178,8 @@ func lookup(in Input, key string) (string, bool) {
 }
 
 // CompareUnits orders unit names by application, then unit number
-// (pg-client/2 before pg-client/10); malformed names sort by text.
-func CompareUnits(a, b string) int {
-	appA, numA, okA := strings.Cut(a, "/")
-	appB, numB, okB := strings.Cut(b, "/")
-	if c := strings.Compare(appA, appB); c != 0 || !okA || !okB {
-		if c != 0 {
-			return c
-		}
-		return strings.Compare(a, b)
-	}
-	na, errA := strconv.Atoi(numA)
-	nb, errB := strconv.Atoi(numB)
-	if errA != nil || errB != nil || na == nb {
-		return strings.Compare(a, b)
-	}
-	return na - nb
-}
+// (clientdb.CompareUnits).
+func CompareUnits(a, b string) int { return clientdb.CompareUnits(a, b) }
 
 // ParseRoles splits a roles value (comma-separated, §A.1): blanks around
 // items and empty items are ignored; each name passes
