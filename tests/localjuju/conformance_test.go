@@ -763,19 +763,18 @@ action-set a.b-c=nested`)
 
 	t.Run("§5 juju-exec command line", func(t *testing.T) {
 		e := e.with(t)
-		st := e.m.Status()
-		machineOf := func(u string) string {
-			app, _, _ := strings.Cut(u, "/")
-			return st.Applications[app].Units[u].Machine
-		}
 		jujuExec := func(unit string, args ...string) execResult {
 			t.Helper()
-			bin := filepath.Join(e.m.Home(), "machines", machineOf(unit), "tools", tag(unit), "juju-exec")
+			tools, err := e.m.ToolsDir(unit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bin := filepath.Join(tools, "juju-exec")
 			cmd := exec.Command(bin, args...)
 			cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 			var so, se strings.Builder
 			cmd.Stdout, cmd.Stderr = &so, &se
-			err := cmd.Run()
+			err = cmd.Run()
 			code := 0
 			if ee, ok := err.(*exec.ExitError); ok {
 				code = ee.ExitCode()

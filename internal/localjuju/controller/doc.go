@@ -12,8 +12,13 @@
 //
 //	<home>/model.json                     persisted state
 //	<home>/controller.sock                CLI socket
-//	<home>/machines/<n>/agents/unit-<app>-<i>/charm   JUJU_CHARM_DIR
-//	<home>/machines/<n>/agents/unit-<app>-<i>/agent.socket, run.socket
-//	<home>/machines/<n>/tools/unit-<app>-<i>/         hook tools, first on PATH
-//	<home>/machines/<n>/storage/<name>-<id>/          storage instances
+//	<home>/debug.log                      debug log
+//
+// and, outside the home so that daemons running as other users can reach
+// them (as under /var/lib/juju), with <root> = /var/lib/localjuju/<netns>:
+//
+//	<root>/<n>/agents/unit-<app>-<i>/charm   JUJU_CHARM_DIR
+//	<root>/<n>/agents/unit-<app>-<i>/agent.socket, run.socket (0700)
+//	<root>/<n>/tools/unit-<app>-<i>/         hook tools, first on PATH
+//	<root>/<n>/storage/<name>-<id>/          storage instances
 package controller

@@ -162,3 +162,15 @@ func (m *Model) Resolved(unit string, noRetry bool) error {
 	m.notifyAllLocked()
 	return m.saveLocked()
 }
+
+// ToolsDir is the unit's hook tools directory (also holding juju-exec), as
+// a process on its machine finds it first on PATH.
+func (m *Model) ToolsDir(unit string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u := m.units[unit]
+	if u == nil {
+		return "", fmt.Errorf("unit %q not found", unit)
+	}
+	return m.toolsDir(u), nil
+}

@@ -114,6 +114,12 @@ func Open(opts Options) (*Model, error) {
 		return nil, err
 	}
 	m.st, m.units = st, units
+	if m.st.MachinesRoot == "" {
+		m.st.MachinesRoot = filepath.Join(MachinesBase, m.st.NetNS)
+	}
+	if err := mkdirTraversable(m.st.MachinesRoot); err != nil {
+		return nil, err
+	}
 	if opts.UpdateStatusInterval > 0 {
 		m.st.UpdateStatusInterval = opts.UpdateStatusInterval
 	}
@@ -230,6 +236,9 @@ func (m *Model) Destroy(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("destroying model network: %w", err)
 	}
+	if err := os.RemoveAll(m.st.MachinesRoot); err != nil {
+		return err
+	}
 	return os.RemoveAll(m.home)
 }
 
@@ -237,8 +246,12 @@ func (m *Model) Destroy(ctx context.Context) error {
 
 func unitTag(unit string) string { return "unit-" + strings.ReplaceAll(unit, "/", "-") }
 
+// machineDir is a machine's root directory. Machines live outside the model
+// home, under MachinesRoot (world-traversable, like /var/lib/juju), because
+// daemons a charm runs as other users (postgres) must reach their storage and
+// the charm binary, while a home made by a test's t.TempDir is private.
 func (m *Model) machineDir(id int) string {
-	return filepath.Join(m.home, "machines", strconv.Itoa(id))
+	return filepath.Join(m.st.MachinesRoot, strconv.Itoa(id))
 }
 func (m *Model) agentDir(u *unitState) string {
 	return filepath.Join(m.machineDir(u.Machine), "agents", unitTag(u.Name))
@@ -436,12 +449,9 @@ func (m *Model) addUnitLocked(a *appState) (*unitState, error) {
 	}
 	a.NextUnit++
 	for _, dir := range []string{m.agentDir(u), m.toolsDir(u)} {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
 		}
-	}
-	if err := os.Chmod(m.machineDir(id), 0o755); err != nil {
-		return nil, err
 	}
 	if err := copyTree(a.CharmDir, m.charmDir(u)); err != nil {
 		return nil, fmt.Errorf("unpacking charm for %s: %w", u.Name, err)
@@ -915,4 +925,15 @@ func copyTree(src, dst string) error {
 			return out.Close()
 		}
 	})
+}
+
+// MachinesBase holds every model's machine directories.
+const MachinesBase = "/var/lib/localjuju"
+
+// mkdirTraversable creates dir and its missing parents with mode 0755.
+func mkdirTraversable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o755)
 }

@@ -28,6 +28,8 @@ type state struct {
 	Name   string
 	Subnet string // machine network, e.g. 10.150.0.0/24
 	NetNS  string // model namespace name; machines are <NetNS>-m<id>
+	// MachinesRoot holds the machines' directories (agents, tools, storage).
+	MachinesRoot string
 
 	UpdateStatusInterval time.Duration
 	LeaseDuration        time.Duration
