@@ -4,10 +4,13 @@
 //     one unit's workload status is active, with the distro packages already
 //     installed on the host; median of -deploys runs, each in a fresh model
 //     (issue 3 aims under 10 s);
+//   - update-status on the active unit of the last deploy: process time of
+//     the dispatch with real hook tools when there is nothing to change;
 //   - no-op dispatch: process time of the charm's dispatch binary for an
-//     event it has no handler for, with a fake juju-log first on PATH
-//     (issue 3 aims under 20 ms), against /bin/true exec'd the same way in
-//     the same run; median of -n runs.
+//     event it has no handler for (every hook runs the charm's reconcile
+//     pass, so an action actions.yaml does not declare), with a fake
+//     juju-log first on PATH (issue 3 aims under 20 ms), against /bin/true
+//     exec'd the same way in the same run; median of -n runs.
 //
 // It prints figures and asserts nothing. Deploys need root (machines are
 // network namespaces). Usage:
@@ -36,16 +39,17 @@ func main() {
 	charmDir := flag.String("charm-dir", "build/charm", "the unpacked charm (its dispatch is timed)")
 	deploys := flag.Int("deploys", 3, "deploy-to-active runs, each in a fresh model")
 	n := flag.Int("n", 50, "no-op dispatch runs")
-	hook := flag.String("hook", "bench-noop", "event of the no-op dispatch: JUJU_DISPATCH_PATH=hooks/<hook> (a custom event no handler takes, as juju-exec runs one)")
+	event := flag.String("event", "actions/bench-noop", "JUJU_DISPATCH_PATH of the no-op dispatch: an event no handler takes (every hook runs the reconcile pass, so an unknown action)")
+	updates := flag.Int("update-status", 10, "update-status runs timed on the active unit of the last deploy")
 	timeout := flag.Duration("timeout", 5*time.Minute, "give up on one deploy after this long")
 	flag.Parse()
 
 	failed := false
-	if err := benchDispatch(*charmDir, *hook, *n); err != nil {
+	if err := benchDispatch(*charmDir, *event, *n); err != nil {
 		fmt.Fprintln(os.Stderr, "charm-bench: no-op dispatch:", err)
 		failed = true
 	}
-	if err := benchDeploy(*tools, *charm, *deploys, *timeout); err != nil {
+	if err := benchDeploy(*tools, *charm, *deploys, *updates, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "charm-bench: deploy to active:", err)
 		failed = true
 	}
@@ -55,7 +59,7 @@ func main() {
 }
 
 // benchDeploy times Deploy → workload status active in fresh models.
-func benchDeploy(tools, charm string, runs int, timeout time.Duration) error {
+func benchDeploy(tools, charm string, runs, updates int, timeout time.Duration) error {
 	if runs <= 0 {
 		return nil
 	}
@@ -70,9 +74,16 @@ func benchDeploy(tools, charm string, runs int, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	var idle, active []time.Duration
+	var idle, active, steady []time.Duration
 	for i := 0; i < runs; i++ {
-		ti, ta, err := deployOnce(toolsAbs, charmAbs, timeout)
+		after := func(*controller.Model) error { return nil }
+		if i == runs-1 && updates > 0 {
+			after = func(m *controller.Model) error {
+				steady, err = timeUpdateStatus(m, updates, timeout)
+				return err
+			}
+		}
+		ti, ta, err := deployOnce(toolsAbs, charmAbs, timeout, after)
 		if err != nil {
 			return fmt.Errorf("run %d: %w", i+1, err)
 		}
@@ -83,12 +94,49 @@ func benchDeploy(tools, charm string, runs int, timeout time.Duration) error {
 	fmt.Printf("postgresql charm, one unit, packages installed, median of %d fresh models\n", runs)
 	fmt.Printf("  deploy -> first hooks settled (wait-idle)           %10s\n", ms(median(idle)))
 	fmt.Printf("  deploy -> workload status active                   %10s   (issue 3 aim: under 10 s)\n", ms(median(active)))
+	if len(steady) > 0 {
+		fmt.Printf("  update-status on the active unit, process time     %10s   (median of %d, real hook tools, nothing to change)\n", ms(median(steady)), len(steady))
+	}
 	return nil
+}
+
+// timeUpdateStatus shortens the update-status interval of an active model
+// and returns the process time (dispatch start to exit, hook tools
+// included) of n update-status runs.
+func timeUpdateStatus(m *controller.Model, n int, timeout time.Duration) ([]time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := m.WaitIdle(ctx, time.Second); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	if err := m.SetModelConfig(time.Second, 0); err != nil {
+		return nil, err
+	}
+	for {
+		var out []time.Duration
+		for _, t := range m.HookTimings() {
+			if t.Hook == "update-status" && t.Started.After(t0) && !t.Exited.IsZero() {
+				out = append(out, t.Exited.Sub(t.Started))
+			}
+		}
+		if len(out) >= n {
+			if st := m.Status().Applications["postgresql"].Units["postgresql/0"].WorkloadStatus; st.Current != "active" {
+				return nil, fmt.Errorf("unit left active during update-status runs: %s %q", st.Current, st.Message)
+			}
+			return out[:n], nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%d of %d update-status runs: %w", len(out), n, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // deployOnce deploys one unit into a fresh model and returns the times from
 // Deploy until the agent was first idle and until the unit was active.
-func deployOnce(tools, charm string, timeout time.Duration) (idle, active time.Duration, err error) {
+func deployOnce(tools, charm string, timeout time.Duration, after func(*controller.Model) error) (idle, active time.Duration, err error) {
 	work, err := os.MkdirTemp("", "charm-bench-")
 	if err != nil {
 		return 0, 0, err
@@ -143,12 +191,15 @@ func deployOnce(tools, charm string, timeout time.Duration) (idle, active time.D
 	if !ok {
 		return 0, 0, fmt.Errorf("wait-idle: %w", ctx.Err())
 	}
+	if err := after(m); err != nil {
+		return 0, 0, err
+	}
 	return d, active, nil
 }
 
 // benchDispatch times the charm's dispatch for a no-op event against
 // /bin/true, both exec'd with the same environment and directory.
-func benchDispatch(charmDir, hook string, n int) error {
+func benchDispatch(charmDir, event string, n int) error {
 	if n <= 0 {
 		return nil
 	}
@@ -173,7 +224,10 @@ func benchDispatch(charmDir, hook string, n int) error {
 		"JUJU_UNIT_NAME=postgresql/0",
 		"JUJU_MODEL_NAME=bench",
 		"JUJU_VERSION=" + controller.JujuVersion,
-		"JUJU_DISPATCH_PATH=hooks/" + hook,
+		"JUJU_DISPATCH_PATH=" + event,
+	}
+	if name, ok := strings.CutPrefix(event, "actions/"); ok {
+		env = append(env, "JUJU_ACTION_NAME="+name)
 	}
 	runOnce := func(bin string) (time.Duration, error) {
 		cmd := exec.Command(bin)
@@ -192,7 +246,7 @@ func benchDispatch(charmDir, hook string, n int) error {
 	// One run first, to check the event really is a no-op for the charm.
 	if _, err := runOnce(dispatch); err != nil {
 		logged, _ := os.ReadFile(logFile)
-		return fmt.Errorf("hooks/%s is not a no-op dispatch: %w\njuju-log:\n%s", hook, err, logged)
+		return fmt.Errorf("%s is not a no-op dispatch: %w\njuju-log:\n%s", event, err, logged)
 	}
 	logged, _ := os.ReadFile(logFile)
 	handled := !strings.Contains(string(logged), "no handler for event")
@@ -211,9 +265,9 @@ func benchDispatch(charmDir, hook string, n int) error {
 		base = append(base, tb)
 		disp = append(disp, td)
 	}
-	fmt.Printf("postgresql charm dispatch, JUJU_DISPATCH_PATH=hooks/%s, fake juju-log, medians of %d\n", hook, n)
+	fmt.Printf("postgresql charm dispatch, JUJU_DISPATCH_PATH=%s, fake juju-log, medians of %d\n", event, n)
 	if handled {
-		fmt.Printf("  note: a handler ran for hooks/%s; this is not a no-op dispatch\n", hook)
+		fmt.Printf("  note: a handler ran for %s; this is not a no-op dispatch\n", event)
 	}
 	fmt.Printf("  baseline: /bin/true exec'd the same way             %10s\n", ms(median(base)))
 	fmt.Printf("  no-op dispatch of the charm binary                 %10s   (issue 3 aim: under 20 ms)\n", ms(median(disp)))

@@ -118,9 +118,8 @@ func newEnv(t *testing.T) *env {
 	if skipReason != "" {
 		t.Skip(skipReason)
 	}
-	home := modelHome(t)
 	m, err := controller.Open(controller.Options{
-		Home:                 home,
+		Home:                 filepath.Join(t.TempDir(), "model"),
 		ToolsBinary:          toolsBin,
 		UpdateStatusInterval: updateStatus,
 	})
@@ -149,31 +148,6 @@ func newEnv(t *testing.T) *env {
 		t.Logf("debug-log (last 200 lines):\n%s", e.debugLog(200))
 	})
 	return e
-}
-
-// modelHome returns a fresh model home that daemons running as other users
-// (postgres) can traverse to reach their storage, as on a Juju machine,
-// where /var/lib/juju/storage is world-searchable. t.TempDir and the
-// directories localjuju creates itself (home and machines/, mode 0700) are
-// not, so they are made here first; localjuju keeps modes of directories
-// that exist.
-func modelHome(t *testing.T) string {
-	t.Helper()
-	base, err := os.MkdirTemp("", "charm-it-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	home := filepath.Join(base, "model")
-	for _, d := range []string{base, home, filepath.Join(home, "machines")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return home
 }
 
 // with returns a copy of e whose failures go to t (a step).
