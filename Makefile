@@ -7,7 +7,7 @@ export PATH := $(PATH):/usr/local/go/bin
 
 all: build
 
-build: bin/localjuju build/postgresql.charm
+build: bin/localjuju build/postgresql.charm build/pgclient.charm
 
 bin/localjuju: $(shell find cmd/localjuju internal -name '*.go' 2>/dev/null) go.mod
 	$(GO) build -o $@ ./cmd/localjuju
@@ -18,6 +18,14 @@ build/postgresql.charm: bin/localjuju $(shell find cmd/postgresql-charm internal
 	cp metadata.yaml config.yaml actions.yaml manifest.yaml build/charm/
 	for h in install start upgrade-charm; do ln -sf ../dispatch build/charm/hooks/$$h; done
 	bin/localjuju pack build/charm $@
+
+# The test client charm of the relation tests and benchmarks (tests/relations,
+# bench/relations).
+build/pgclient.charm: bin/localjuju $(shell find tests/charms/pgclient internal/juju -name '*.go' -o -name '*.yaml' 2>/dev/null)
+	rm -rf build/pgclient && mkdir -p build/pgclient
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o build/pgclient/dispatch ./tests/charms/pgclient
+	cp tests/charms/pgclient/*.yaml build/pgclient/
+	bin/localjuju pack build/pgclient $@
 
 # deps installs what the charm and the tests need on the host: localjuju
 # machines share the host's packages and have no route to package mirrors.
