@@ -44,6 +44,12 @@ var secretKeys = map[string]string{
 // Charm holds the handlers' dependencies.
 type Charm struct {
 	Workload Workload
+	// ClientDB runs the client relations' SQL; nil means PostgresClientDB.
+	ClientDB ClientDB
+	// pendingPasswords are relation passwords set earlier in this
+	// dispatch (rotate-relation-password), which the pass must use even
+	// if secret-get still returns the committed revision.
+	pendingPasswords map[string]string
 }
 
 // Register wires the charm's handlers into d with the real workload.
@@ -64,6 +70,7 @@ func (c *Charm) Register(d *juju.Dispatcher) {
 	d.HandleAction("get-primary", c.getPrimary)
 	d.HandleAction("restart", c.restartAction)
 	d.HandleAction("reload", c.reloadAction)
+	d.HandleAction("rotate-relation-password", c.rotateRelationPassword)
 	// install, start, config-changed, leader-elected, upgrade-charm,
 	// update-status, peer and secret events: the one reconcile pass.
 	d.HandleOther(c.reconcile)
@@ -100,11 +107,16 @@ func (c *Charm) reconcile(ctx context.Context, h *juju.Hook) error {
 }
 
 // pass is snapshot → Decide → apply → status, repeated (at most three
-// times) while a plan asks to decide again.
+// times) while a plan asks to decide again, and once more when client
+// relations waited for a PostgreSQL that this pass started. The client
+// relations' part runs last, once.
 func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model) error {
 	var plan Plan
-	for pass := 0; pass < 3; pass++ {
-		snap, err := c.snapshot(ctx, h, m)
+	var snap Snapshot
+	waitedForClients := false
+	for pass := 0; pass < 4; pass++ {
+		var err error
+		snap, err = c.snapshot(ctx, h, m)
 		if err != nil {
 			return err
 		}
@@ -115,8 +127,27 @@ func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model) error {
 		if err := c.apply(ctx, h, m, plan); err != nil {
 			return err
 		}
-		if !plan.Again {
-			break
+		if plan.Again && pass < 2 {
+			continue
+		}
+		if plan.Status.Level == "" && plan.Clients.NeedFacts && snap.DB == nil && !waitedForClients {
+			waitedForClients = true
+			if node := c.waitPatroni(ctx, plan.Config, 60*time.Second); node != nil && node.State == "running" {
+				continue
+			}
+		}
+		break
+	}
+	if plan.Status.Level == "" {
+		for _, st := range plan.Clients.Statuses {
+			h.Status.Add(st)
+		}
+		statuses, err := c.applyClients(ctx, h, m, snap, plan)
+		for _, st := range statuses {
+			h.Status.Add(st)
+		}
+		if err != nil {
+			return fmt.Errorf("client relations: %w", err)
 		}
 	}
 	var node *patroni.NodeStatus
@@ -199,6 +230,7 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Sna
 	if err != nil {
 		return s, fmt.Errorf("reading unit state: %w", err)
 	}
+	s.hbaLoaded = state[hbaLoadedKey]
 	if raw := state[appliedKey]; raw != "" {
 		if err := json.Unmarshal([]byte(raw), &s.Applied); err != nil {
 			h.Log.Warn("ignoring unreadable applied parameters", "err", err)
@@ -222,6 +254,10 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Sna
 			}
 		}
 	}
+	if err := c.readClients(ctx, h, m, &s); err != nil {
+		return s, fmt.Errorf("reading client relations: %w", err)
+	}
+	c.readFacts(ctx, h, &s)
 	return s, nil
 }
 

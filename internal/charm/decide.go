@@ -42,6 +42,18 @@ type Snapshot struct {
 	Applied map[string]string
 	// CharmBinary is the dispatch binary, for Patroni's callback.
 	CharmBinary string
+
+	// Clients are the live client relations (db, db-admin, database).
+	Clients []ClientRelation
+	// Served are the leader's records of served relations, by id.
+	Served map[string]ServedRelation
+	// ClientPasswords are the relation users' passwords, by relation id.
+	ClientPasswords map[string]string
+	// DB is what Patroni and PostgreSQL said; nil when they did not
+	// answer or no client relation needs them.
+	DB *DBFacts
+	// hbaLoaded is the hash of the pg_hba rules last seen loaded.
+	hbaLoaded string
 }
 
 // StepKind names what a step does.
@@ -84,6 +96,8 @@ type Plan struct {
 	// Again asks for a new snapshot and decision after these steps (after
 	// installing packages or creating the secret).
 	Again bool
+	// Clients is the client relations' part, applied after the steps.
+	Clients ClientPlan
 }
 
 // Kinds lists the plan's step kinds, for tests and logs.
@@ -134,7 +148,9 @@ func Decide(s Snapshot) Plan {
 		OnRoleChange:            s.CharmBinary + " patroni-callback",
 		EtcdInitialClusterState: "new",
 	}
-	plan := Plan{Config: cfg}
+	clients := DecideClients(s.clientInput())
+	cfg.Clients = clients.HBA
+	plan := Plan{Config: cfg, Clients: clients}
 	add := func(st Step) { plan.Steps = append(plan.Steps, st) }
 
 	add(Step{Kind: StepWriteFiles, Reason: "render patroni.yml and etcd configuration"})

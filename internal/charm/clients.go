@@ -1,0 +1,725 @@
+package charm
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgjuju/pgjuju/internal/clientdb"
+	"github.com/pgjuju/pgjuju/internal/juju"
+	"github.com/pgjuju/pgjuju/internal/juju/model"
+	"github.com/pgjuju/pgjuju/internal/patroni"
+	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/postgres"
+	"github.com/pgjuju/pgjuju/internal/relations/pgclient"
+	"github.com/pgjuju/pgjuju/internal/relations/pgsql"
+)
+
+// Names of the client-relation records.
+const (
+	// ClientSecretLabel labels the application-owned secret holding every
+	// relation user's password, keyed by clientSecretKey.
+	ClientSecretLabel = "client-relations"
+	// peer app databag key with that secret's id, for other units.
+	clientSecretIDKey = "client-relations-secret"
+	// servedKeyPrefix + relation id ("served:db:5") is the peer app
+	// databag key of a ServedRelation (JSON).
+	servedKeyPrefix = "served:"
+	// unit state key: hash of the pg_hba rules PostgreSQL was last seen
+	// running with.
+	hbaLoadedKey = "hba-loaded"
+)
+
+// clientSecretKey is a relation's key in the client-relations secret:
+// "db:5" → "db-5" (Juju's key rule allows no colon).
+func clientSecretKey(id string) string { return strings.ReplaceAll(id, ":", "-") }
+
+// Target is a PostgreSQL server the charm connects to as the operator.
+type Target struct {
+	Host     string
+	Port     int
+	Password string `json:"-"`
+}
+
+// ClientDB is the PostgreSQL side of client relations. The real one runs
+// clientdb's effects over pgx; harness tests use a fake.
+type ClientDB interface {
+	// Facts reads the cluster's roles from Patroni and the server's
+	// version, grantable roles and available extensions from self.
+	Facts(ctx context.Context, api *patroni.Client, member string, self Target) (*DBFacts, error)
+	// Serve runs one relation's SQL on the primary.
+	Serve(ctx context.Context, primary Target, s ClientServe, password string) error
+	// Revoke removes LOGIN from a gone relation's user and ends its sessions.
+	Revoke(ctx context.Context, primary Target, user string) error
+	// Rotate gives a relation user a new password.
+	Rotate(ctx context.Context, primary Target, user, password string) error
+	// LoadHBA returns once self's pg_hba.conf holds exactly lines and
+	// PostgreSQL has reloaded it; nudge asks Patroni to rewrite the file.
+	LoadHBA(ctx context.Context, self Target, lines []string, nudge func(context.Context) error) error
+}
+
+// readClients fills the snapshot's client-relation part: the live client
+// relations (without the one breaking in this hook and without a departing
+// unit), the leader's served records, the relation passwords and, when
+// PostgreSQL answers, its facts.
+func (c *Charm) readClients(ctx context.Context, h *juju.Hook, m *model.Model, s *Snapshot) error {
+	ev := h.Event
+	for _, ep := range ClientEndpoints {
+		if !m.Meta().HasEndpoint(ep) {
+			continue
+		}
+		rels, err := m.Relations(ctx, ep)
+		if err != nil {
+			return err
+		}
+		for _, r := range rels {
+			if ev.Kind == juju.KindRelationBroken && ev.RelationID == r.ID {
+				continue // Juju lists it no more; the fake may
+			}
+			cr := ClientRelation{ID: r.ID, Endpoint: ep, App: r.RemoteApp, UnitData: map[string]map[string]string{}}
+			if app, err := r.RemoteAppData(ctx); err == nil {
+				cr.AppData = app.Map()
+			} else {
+				return err
+			}
+			for _, u := range r.Units {
+				if ev.Kind == juju.KindRelationDeparted && ev.RelationID == r.ID && u == ev.RemoteUnit {
+					continue
+				}
+				bag, err := r.UnitData(ctx, u)
+				if err != nil {
+					return err
+				}
+				cr.UnitData[u] = bag.Map()
+			}
+			if s.Leader {
+				if bag, err := r.LocalAppData(ctx); err == nil {
+					cr.LocalAppData = bag.Map()
+				} else {
+					return err
+				}
+			}
+			if ni, err := h.Backend.NetworkGet(ctx, ep, r.ID); err == nil && ni.IngressAddress() != "" {
+				cr.Host = ni.IngressAddress()
+			} else if s.Address.IsValid() {
+				cr.Host = s.Address.String()
+			}
+			s.Clients = append(s.Clients, cr)
+		}
+	}
+	peers, err := m.PeerRelation(ctx, PeerEndpoint)
+	if err != nil || peers == nil {
+		return err
+	}
+	bag, err := peers.LocalAppData(ctx)
+	if err != nil {
+		return err
+	}
+	for k, v := range bag.Map() {
+		id, ok := strings.CutPrefix(k, servedKeyPrefix)
+		if !ok {
+			continue
+		}
+		var rec ServedRelation
+		if err := json.Unmarshal([]byte(v), &rec); err != nil {
+			h.Log.Warn("ignoring unreadable served record", "relation", id, "err", err)
+			continue
+		}
+		if s.Served == nil {
+			s.Served = map[string]ServedRelation{}
+		}
+		s.Served[id] = rec
+	}
+	if s.ClientPasswords, err = readClientPasswords(ctx, m, s.Leader, bag.Get(clientSecretIDKey)); err != nil {
+		return err
+	}
+	return nil
+}
+
+// readClientPasswords reads the client-relations secret into a map by
+// relation id; nil when it does not exist yet.
+func readClientPasswords(ctx context.Context, m *model.Model, leader bool, id string) (map[string]string, error) {
+	opts := juju.SecretGetOptions{Label: ClientSecretLabel}
+	if !leader {
+		if id == "" {
+			return nil, nil
+		}
+		opts.Refresh = true
+	} else {
+		id = ""
+	}
+	content, err := m.GetSecret(ctx, id, opts)
+	if errors.Is(err, juju.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading client relation passwords: %w", err)
+	}
+	out := map[string]string{}
+	for k, v := range content {
+		// "db-admin-6" → "db-admin:6": the id is after the last hyphen.
+		if i := strings.LastIndexByte(k, '-'); i > 0 {
+			out[k[:i]+":"+k[i+1:]] = v
+		}
+	}
+	return out, nil
+}
+
+// readFacts asks Patroni and PostgreSQL, when the unit is bootstrapped and
+// some client relation needs them. Failure is not an error: relations wait.
+func (c *Charm) readFacts(ctx context.Context, h *juju.Hook, s *Snapshot) {
+	if len(s.Clients) == 0 && len(s.Served) == 0 {
+		return
+	}
+	if s.Passwords == nil || !s.Address.IsValid() || len(s.Applied) == 0 {
+		return
+	}
+	cfg := pgconf.UnitConfig{App: s.App, Unit: s.Unit, Address: s.Address, Passwords: *s.Passwords}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	db, err := c.clientDB().Facts(cctx, c.Workload.Patroni(cfg), pgconf.UnitSlug(s.Unit), s.selfTarget())
+	if err != nil {
+		h.Log.Debug("client relations wait for PostgreSQL", "err", err)
+		return
+	}
+	s.DB = db
+}
+
+func (s Snapshot) port() int {
+	if s.Options.ListenPort > 0 {
+		return s.Options.ListenPort
+	}
+	return pgconf.DefaultPostgresPort
+}
+
+func (s Snapshot) selfTarget() Target {
+	t := Target{Host: s.Address.String(), Port: s.port()}
+	if s.Passwords != nil {
+		t.Password = s.Passwords.Operator
+	}
+	return t
+}
+
+func (c *Charm) clientDB() ClientDB {
+	if c.ClientDB != nil {
+		return c.ClientDB
+	}
+	return PostgresClientDB{}
+}
+
+// clientInput is DecideClients' view of the snapshot.
+func (s Snapshot) clientInput() ClientInput {
+	return ClientInput{Leader: s.Leader, Relations: s.Clients, Served: s.Served,
+		Passwords: s.ClientPasswords, DB: s.DB, SecretsAvailable: true}
+}
+
+// applyClients runs the client part of a plan after the core steps:
+// passwords, SQL on the primary (leader), pg_hba loaded on this unit, then
+// every relation's data published in one relation-set each, then the
+// records. It returns the statuses of relations refused while applying.
+func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, s Snapshot, plan Plan) ([]juju.Status, error) {
+	cp := plan.Clients
+	db := c.clientDB()
+	passwords := maps.Clone(s.ClientPasswords)
+	if passwords == nil {
+		passwords = map[string]string{}
+	}
+	maps.Copy(passwords, c.pendingPasswords)
+	dirty := len(c.pendingPasswords) > 0
+	for _, sv := range cp.Serve {
+		if passwords[sv.ID] == "" {
+			pw, err := postgres.GeneratePassword()
+			if err != nil {
+				return nil, err
+			}
+			h.Redactor.Register(pw)
+			passwords[sv.ID], dirty = pw, true
+		}
+	}
+	for _, rv := range cp.Revoke {
+		if _, ok := passwords[rv.ID]; ok {
+			delete(passwords, rv.ID)
+			dirty = true
+		}
+	}
+	if dirty && s.Leader {
+		if err := writeClientPasswords(ctx, m, passwords); err != nil {
+			return nil, err
+		}
+	}
+
+	var statuses []juju.Status
+	failed := map[string]bool{}
+	var errs []error
+	if s.Leader && s.DB != nil && s.DB.Primary != "" {
+		primary := Target{Host: s.DB.Primary, Port: s.DB.Port, Password: s.Passwords.Operator}
+		for _, rv := range cp.Revoke {
+			if err := db.Revoke(ctx, primary, rv.Served.User); err != nil {
+				errs = append(errs, fmt.Errorf("revoking %s of %s: %w", rv.Served.User, rv.ID, err))
+				continue
+			}
+			h.Log.Info("revoked relation user", "relation", rv.ID, "user", rv.Served.User)
+			if rv.Served.Endpoint == EndpointDatabase {
+				removeRelationSecrets(ctx, h, rv.ID)
+			}
+		}
+		for _, sv := range cp.Serve {
+			err := db.Serve(ctx, primary, sv, passwords[sv.ID])
+			var unavailable *clientdb.ExtensionUnavailableError
+			switch {
+			case errors.As(err, &unavailable):
+				statuses = append(statuses, juju.Blocked(sv.ID+": "+unavailable.Error()))
+				failed[sv.ID] = true
+			case err != nil:
+				errs = append(errs, fmt.Errorf("serving %s: %w", sv.ID, err))
+				failed[sv.ID] = true
+			default:
+				h.Log.Debug("served relation", "relation", sv.ID, "reason", sv.Reason)
+			}
+		}
+	}
+
+	// pg_hba: this unit's PostgreSQL must run with the rules before any
+	// client unit is listed as allowed (§A.4).
+	if len(cp.Publish) > 0 || len(cp.Revoke) > 0 || len(cp.HBA) > 0 || s.hbaLoaded != "" {
+		var lines []string
+		for _, r := range pgconf.HBARules(plan.Config) {
+			lines = append(lines, r.String())
+		}
+		sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+		hash := hex.EncodeToString(sum[:])
+		if hash != s.hbaLoaded {
+			api := c.Workload.Patroni(plan.Config)
+			if err := db.LoadHBA(ctx, s.selfTarget(), lines, api.Reload); err != nil {
+				return statuses, fmt.Errorf("loading pg_hba: %w", err)
+			}
+			if err := h.Backend.StateSet(ctx, map[string]string{hbaLoadedKey: hash}); err != nil {
+				return statuses, err
+			}
+			h.Log.Info("pg_hba loaded", "client-rules", len(cp.HBA))
+		}
+	}
+
+	for _, pub := range cp.Publish {
+		if failed[pub.ID] {
+			continue
+		}
+		if err := c.publish(ctx, h, m, pub, passwords[pub.ID]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.Leader && len(cp.Record) > 0 {
+		changes := map[string]string{}
+		for id, rec := range cp.Record {
+			if failed[id] {
+				continue
+			}
+			v := ""
+			if rec != nil {
+				b, _ := json.Marshal(rec)
+				v = string(b)
+			}
+			changes[servedKeyPrefix+id] = v
+		}
+		if peers, err := m.PeerRelation(ctx, PeerEndpoint); err == nil && peers != nil {
+			if err := peers.SetLocalAppData(ctx, changes); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return statuses, errors.Join(errs...)
+}
+
+// writeClientPasswords stores the passwords in the client-relations secret
+// (created on first use, its id shared with the other units), or removes
+// the secret when no relation is left.
+func writeClientPasswords(ctx context.Context, m *model.Model, passwords map[string]string) error {
+	content := map[string]string{}
+	for id, pw := range passwords {
+		content[clientSecretKey(id)] = pw
+	}
+	ids, err := m.Backend().SecretInfoGet(ctx, "", ClientSecretLabel)
+	if err != nil && !errors.Is(err, juju.ErrNotFound) {
+		return fmt.Errorf("reading client relation secret: %w", err)
+	}
+	peers, _ := m.PeerRelation(ctx, PeerEndpoint)
+	for id := range ids {
+		if len(content) == 0 {
+			if err := m.Backend().SecretRemove(ctx, id, 0); err != nil {
+				return err
+			}
+			if peers != nil {
+				return peers.SetLocalAppData(ctx, map[string]string{clientSecretIDKey: ""})
+			}
+			return nil
+		}
+		return m.SetSecret(ctx, id, content, juju.SecretSetOptions{})
+	}
+	if len(content) == 0 {
+		return nil
+	}
+	id, err := m.AddSecret(ctx, content, juju.SecretAddOptions{Label: ClientSecretLabel, Owner: juju.SecretOwnerApplication,
+		Description: "PostgreSQL client relation users' passwords"})
+	if err != nil {
+		return err
+	}
+	if peers != nil {
+		return peers.SetLocalAppData(ctx, map[string]string{clientSecretIDKey: id})
+	}
+	return nil
+}
+
+// publish writes one relation's data: the unit databag on db and
+// db-admin, the application databag and the credential secrets on
+// database (leader).
+func (c *Charm) publish(ctx context.Context, h *juju.Hook, m *model.Model, pub ClientPublish, password string) error {
+	rel, err := m.Relation(ctx, pub.ID)
+	if err != nil {
+		return err
+	}
+	if pub.Legacy != nil {
+		data := pgsql.RenderUnitData(*pub.Legacy, pub.Server, pgsql.Credentials{User: pub.Legacy.User, Password: password}, pub.Allowed)
+		return rel.SetLocalUnitData(ctx, data)
+	}
+	req, cred := *pub.Client, pgclient.Credentials{User: pub.Client.User, Password: password}
+	if password == "" {
+		return nil
+	}
+	var uris map[pgclient.SecretGroup]string
+	if pub.UseSecrets {
+		uris = map[pgclient.SecretGroup]string{}
+		for g, content := range pgclient.RenderSecrets(req, pub.Cluster, cred, true) {
+			uri, err := ensureRelationSecret(ctx, m, pub.ID, g, content)
+			if err != nil {
+				return err
+			}
+			uris[g] = uri
+		}
+	}
+	return rel.SetLocalAppData(ctx, pgclient.RenderAppData(req, pub.Cluster, cred, uris))
+}
+
+// ensureRelationSecret creates or updates the group's secret (labelled as
+// the data_interfaces library does) and grants it to the relation.
+func ensureRelationSecret(ctx context.Context, m *model.Model, relID string, g pgclient.SecretGroup, content map[string]string) (string, error) {
+	label := g.Label(relID)
+	ids, err := m.Backend().SecretInfoGet(ctx, "", label)
+	if err != nil && !errors.Is(err, juju.ErrNotFound) {
+		return "", fmt.Errorf("reading secret %s: %w", label, err)
+	}
+	var uri string
+	for id := range ids {
+		uri = id
+	}
+	if uri == "" {
+		if uri, err = m.AddSecret(ctx, content, juju.SecretAddOptions{Label: label, Owner: juju.SecretOwnerApplication,
+			Description: "credentials of relation " + relID}); err != nil {
+			return "", err
+		}
+		if err := m.Backend().SecretGrant(ctx, uri, relID, ""); err != nil {
+			return "", fmt.Errorf("granting %s to %s: %w", label, relID, err)
+		}
+		return uri, nil
+	}
+	cur, err := m.GetSecret(ctx, uri, juju.SecretGetOptions{Peek: true})
+	if err != nil {
+		return "", err
+	}
+	if !maps.Equal(cur, content) {
+		if err := m.SetSecret(ctx, uri, content, juju.SecretSetOptions{}); err != nil {
+			return "", err
+		}
+	}
+	return uri, nil
+}
+
+// removeRelationSecrets removes a gone relation's credential secrets; a
+// failure only leaves a secret nobody can read any more.
+func removeRelationSecrets(ctx context.Context, h *juju.Hook, relID string) {
+	for _, g := range []pgclient.SecretGroup{pgclient.GroupUser, pgclient.GroupTLS} {
+		ids, err := h.Backend.SecretInfoGet(ctx, "", g.Label(relID))
+		if err != nil {
+			continue
+		}
+		for id := range ids {
+			if err := h.Backend.SecretRemove(ctx, id, 0); err != nil {
+				h.Log.Warn("removing relation secret", "relation", relID, "err", err)
+			}
+		}
+	}
+}
+
+// PostgresClientDB is the real ClientDB.
+type PostgresClientDB struct{}
+
+func (t Target) connect(ctx context.Context, database string) (*pgx.Conn, error) {
+	return postgres.Connect(ctx, postgres.ConnConfig{Host: t.Host, Port: uint16(t.Port), User: pgconf.OperatorUser,
+		Password: t.Password, Database: database, ConnectTimeout: 5 * time.Second})
+}
+
+// Facts implements ClientDB.
+func (PostgresClientDB) Facts(ctx context.Context, api *patroni.Client, member string, self Target) (*DBFacts, error) {
+	cl, err := api.Cluster(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the cluster from Patroni: %w", err)
+	}
+	f := &DBFacts{Port: self.Port, Extensions: map[string]bool{}}
+	for _, mb := range cl.Members {
+		running := mb.State == "running" || mb.State == "streaming"
+		switch {
+		case mb.Role.IsPrimary() && running:
+			f.Primary = mb.Host
+			f.SelfPrimary = f.SelfPrimary || mb.Name == member
+		case (mb.Role == patroni.RoleReplica || mb.Role == patroni.RoleSyncStandby) && running:
+			f.Replicas = append(f.Replicas, mb.Host)
+			f.SelfReplica = f.SelfReplica || mb.Name == member
+		}
+	}
+	slices.Sort(f.Replicas)
+	conn, err := self.connect(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	if f.Version, _, err = postgres.ServerVersion(ctx, conn); err != nil {
+		return nil, err
+	}
+	if f.Grantable, err = clientdb.ListGrantableRoles(ctx, conn); err != nil {
+		return nil, err
+	}
+	rows, err := conn.Query(ctx, `SELECT name FROM pg_available_extensions`)
+	if err != nil {
+		return nil, fmt.Errorf("reading available extensions: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("reading available extensions: %w", err)
+	}
+	for _, n := range names {
+		f.Extensions[n] = true
+	}
+	return f, nil
+}
+
+// Serve implements ClientDB, in clientdb's order. CREATE DATABASE runs
+// outside any transaction; the database's own grants and extensions run
+// connected to it.
+func (PostgresClientDB) Serve(ctx context.Context, primary Target, s ClientServe, password string) error {
+	conn, err := primary.connect(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	steps := []func() (bool, error){
+		func() (bool, error) { return clientdb.EnsureLoginUser(ctx, conn, s.User, password) },
+		func() (bool, error) { return clientdb.EnsureAttributes(ctx, conn, s.User, s.Attributes) },
+		func() (bool, error) { return clientdb.EnsureDatabase(ctx, conn, s.Database) },
+	}
+	for _, st := range steps {
+		if _, err := st(); err != nil {
+			return err
+		}
+	}
+	dbConn, err := primary.connect(ctx, s.Database)
+	if err != nil {
+		return err
+	}
+	defer dbConn.Close(ctx)
+	if _, err := clientdb.EnsureDatabaseAccess(ctx, conn, dbConn, s.Database, s.User); err != nil {
+		return err
+	}
+	for _, r := range s.CreateRoles {
+		if _, err := clientdb.EnsureRole(ctx, conn, r); err != nil {
+			return err
+		}
+	}
+	if _, err := clientdb.GrantRoles(ctx, conn, s.User, s.Roles); err != nil {
+		return err
+	}
+	if _, err := clientdb.EnsureExtensions(ctx, dbConn, s.Extensions); err != nil {
+		return err
+	}
+	if s.Admin {
+		if _, err := clientdb.EnsureAdminMembership(ctx, conn, s.User); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Revoke implements ClientDB.
+func (PostgresClientDB) Revoke(ctx context.Context, primary Target, user string) error {
+	conn, err := primary.connect(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = clientdb.RevokeAccess(ctx, conn, user)
+	return err
+}
+
+// Rotate implements ClientDB.
+func (PostgresClientDB) Rotate(ctx context.Context, primary Target, user, password string) error {
+	conn, err := primary.connect(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = clientdb.RotatePassword(ctx, conn, user, password)
+	return err
+}
+
+// LoadHBA implements ClientDB. Patroni writes pg_hba.conf from patroni.yml
+// when it reloads, in its next loop; the charm waits until the file holds
+// exactly lines, then reloads PostgreSQL itself and waits until a new
+// session shows a later pg_conf_load_time(): new sessions are forked by
+// the postmaster after it has reloaded pg_hba.conf, so from then on a
+// client listed as allowed is admitted.
+func (PostgresClientDB) LoadHBA(ctx context.Context, self Target, lines []string, nudge func(context.Context) error) error {
+	want := normaliseHBA(lines)
+	deadline := time.Now().Add(45 * time.Second)
+	nudged := time.Now().Add(4 * time.Second)
+	for {
+		conn, err := self.connect(ctx, "")
+		if err == nil {
+			var text string
+			err = conn.QueryRow(ctx, `SELECT pg_read_file(current_setting('hba_file'))`).Scan(&text)
+			if err == nil && slices.Equal(normaliseHBA(strings.Split(text, "\n")), want) {
+				var before time.Time
+				if err = conn.QueryRow(ctx, `SELECT pg_conf_load_time()`).Scan(&before); err == nil {
+					_, err = conn.Exec(ctx, `SELECT pg_reload_conf()`)
+				}
+				conn.Close(ctx)
+				if err != nil {
+					return err
+				}
+				return waitReloaded(ctx, self, before, deadline)
+			}
+			conn.Close(ctx)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pg_hba.conf does not hold the rendered rules after 45 s (last error: %v)", err)
+		}
+		if nudge != nil && time.Now().After(nudged) {
+			_ = nudge(ctx) // Patroni may have missed the reload
+			nudge = nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func waitReloaded(ctx context.Context, self Target, before, deadline time.Time) error {
+	for {
+		conn, err := self.connect(ctx, "")
+		if err == nil {
+			var at time.Time
+			err = conn.QueryRow(ctx, `SELECT pg_conf_load_time()`).Scan(&at)
+			conn.Close(ctx)
+			if err == nil && at.After(before) {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("PostgreSQL did not reload pg_hba.conf (last error: %v)", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// normaliseHBA drops comments and blank lines and collapses whitespace.
+func normaliseHBA(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		out = append(out, strings.Join(strings.Fields(l), " "))
+	}
+	return out
+}
+
+// rotateRelationPassword is the rotate-relation-password action (leader):
+// a new password for the relation's user, stored, set on the primary, and
+// republished by a pass in this same dispatch. The old password stops
+// working at once; open sessions stay (clientdb.RotatePassword).
+func (c *Charm) rotateRelationPassword(ctx context.Context, h *juju.Hook) error {
+	m := model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})
+	params, err := h.Backend.ActionGet(ctx)
+	if err != nil {
+		return err
+	}
+	raw := strings.TrimSpace(fmt.Sprint(params["relation-id"]))
+	n := relationNumber("x:" + raw[strings.LastIndexByte(raw, ':')+1:])
+	if n < 0 {
+		return actionFail(ctx, h, fmt.Sprintf("relation-id %q is not a relation id (5 or db:5)", raw))
+	}
+	leader, err := m.IsLeader(ctx)
+	if err != nil {
+		return err
+	}
+	if !leader {
+		return actionFail(ctx, h, "run rotate-relation-password on the leader unit")
+	}
+	snap, err := c.snapshot(ctx, h, m)
+	if err != nil {
+		return err
+	}
+	var id string
+	for _, r := range snap.Clients {
+		if relationNumber(r.ID) == n {
+			id = r.ID
+		}
+	}
+	rec, served := snap.Served[id]
+	switch {
+	case id == "":
+		return actionFail(ctx, h, fmt.Sprintf("there is no db, db-admin or database relation with id %d", n))
+	case !served || snap.ClientPasswords[id] == "":
+		return actionFail(ctx, h, fmt.Sprintf("relation %s is not served yet", id))
+	case snap.DB == nil || snap.DB.Primary == "":
+		return actionFail(ctx, h, "there is no primary to change the password on")
+	}
+	pw, err := postgres.GeneratePassword()
+	if err != nil {
+		return err
+	}
+	h.Redactor.Register(pw)
+	// The secret first (committed only if the action succeeds), then the
+	// role: if anything after fails, the next pass sets the stored
+	// password back on the role (EnsureLoginUser), so the client's
+	// credentials never go stale.
+	passwords := maps.Clone(snap.ClientPasswords)
+	passwords[id] = pw
+	if err := writeClientPasswords(ctx, m, passwords); err != nil {
+		return err
+	}
+	primary := Target{Host: snap.DB.Primary, Port: snap.DB.Port, Password: snap.Passwords.Operator}
+	if err := c.clientDB().Rotate(ctx, primary, rec.User, pw); err != nil {
+		return actionFail(ctx, h, "changing the password: "+err.Error())
+	}
+	c.pendingPasswords = map[string]string{id: pw}
+	defer func() { c.pendingPasswords = nil }()
+	if err := c.pass(ctx, h, m); err != nil {
+		return fmt.Errorf("republishing %s: %w", id, err)
+	}
+	h.Log.Info("rotated relation password", "relation", id, "user", rec.User)
+	return h.Backend.ActionSet(ctx, map[string]string{"relation-id": id, "user": rec.User, "result": "rotated and republished"})
+}

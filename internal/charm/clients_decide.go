@@ -1,0 +1,326 @@
+package charm
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+
+	"github.com/pgjuju/pgjuju/internal/clientdb"
+	"github.com/pgjuju/pgjuju/internal/juju"
+	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/relations/pgclient"
+	"github.com/pgjuju/pgjuju/internal/relations/pgsql"
+)
+
+// Client endpoints (shared/interfaces.md §A, §B).
+const (
+	EndpointDB       = string(pgsql.EndpointDB)
+	EndpointDBAdmin  = string(pgsql.EndpointDBAdmin)
+	EndpointDatabase = "database"
+)
+
+// ClientEndpoints are the endpoints client charms relate to, in the order
+// a pass reads them.
+var ClientEndpoints = []string{EndpointDB, EndpointDBAdmin, EndpointDatabase}
+
+// ClientRelation is one live client relation as this unit reads it.
+type ClientRelation struct {
+	ID       string // "db:5"
+	Endpoint string
+	App      string // the client application
+	// AppData is the client application's databag.
+	AppData map[string]string
+	// UnitData holds the databags of the client units in the relation
+	// (a departing unit is already gone).
+	UnitData map[string]map[string]string
+	// LocalAppData is this application's databag (read by the leader
+	// only; nil elsewhere).
+	LocalAppData map[string]string
+	// Host is this unit's ingress address for the relation.
+	Host string
+}
+
+// ServedRelation is what the leader records, in the peer application
+// databag, about a relation it served: enough to keep serving it, to refuse
+// a changed database, and to revoke its user after the relation is gone
+// (in whichever hook the leader notices).
+type ServedRelation struct {
+	Endpoint  string `json:"endpoint"`
+	App       string `json:"app"`
+	User      string `json:"user"`
+	Database  string `json:"database"`
+	Requested bool   `json:"requested,omitempty"`
+}
+
+// DBFacts is what the pass read from Patroni and PostgreSQL; nil in the
+// snapshot when they did not answer (relations then wait, and pg_hba keeps
+// the rules of relations already served).
+type DBFacts struct {
+	// Primary is the primary's address; "" when the cluster has none.
+	Primary string
+	// Replicas are the running replicas' addresses.
+	Replicas []string
+	// SelfPrimary and SelfReplica give this unit's role.
+	SelfPrimary, SelfReplica bool
+	Port                     int
+	Version                  string // "15.10"
+	// Grantable are the existing roles extra-user-roles may name.
+	Grantable []string
+	// Extensions are the extensions the server can create.
+	Extensions map[string]bool
+}
+
+// ClientServe is the SQL the leader runs on the primary for one relation
+// (clientdb's order: login user, attributes, database, access, roles,
+// grants, extensions, admin membership).
+type ClientServe struct {
+	ID         string
+	User       string
+	Database   string
+	Attributes []clientdb.Attribute
+	// CreateRoles are created NOLOGIN when missing (db: roles), then
+	// granted with Roles.
+	CreateRoles []string
+	Roles       []string
+	Extensions  []clientdb.Extension
+	Admin       bool
+	Reason      string
+}
+
+// ClientPublish is the data one relation gets from this unit: the unit
+// databag (db, db-admin) or, on the leader, the application databag and
+// secrets (database). It is rendered at apply time, once the password is
+// known and pg_hba is loaded.
+type ClientPublish struct {
+	ID     string
+	Legacy *pgsql.Request
+	Server pgsql.Server
+	// Allowed are the client units pg_hba admits once loaded.
+	Allowed []clientdb.ClientUnit
+	Client  *pgclient.Request
+	Cluster pgclient.Cluster
+	// UseSecrets: credentials go in Juju secrets (pgclient.UseSecrets).
+	UseSecrets bool
+}
+
+// ClientPlan is the client-relation part of a plan.
+type ClientPlan struct {
+	// HBA are the pg_hba rules of every client relation.
+	HBA []pgconf.HBARule
+	// Serve and Revoke run on the primary, by the leader only.
+	Serve  []ClientServe
+	Revoke []RevokeClient
+	// Publish runs after pg_hba is loaded.
+	Publish []ClientPublish
+	// Record are the served records to write (nil deletes).
+	Record map[string]*ServedRelation
+	// Statuses are the relations' contributions (refusals).
+	Statuses []juju.Status
+	// NeedFacts: relations wait for PostgreSQL to answer.
+	NeedFacts bool
+}
+
+// RevokeClient is a relation gone: its user loses LOGIN.
+type RevokeClient struct {
+	ID     string
+	Served ServedRelation
+}
+
+// ClientInput is what DecideClients reads.
+type ClientInput struct {
+	Leader    bool
+	Relations []ClientRelation
+	// Served are the leader's records, by relation id.
+	Served map[string]ServedRelation
+	// Passwords are the relation users' passwords, by relation id.
+	Passwords map[string]string
+	DB        *DBFacts
+	// SecretsAvailable: the model has Juju secrets (3.0.3+).
+	SecretsAvailable bool
+}
+
+// DecideClients plans the client relations. It is pure. Each relation is
+// decided on its own: a refused one contributes a Blocked status naming it
+// and nothing else (no SQL, no new pg_hba rule, nothing published), and
+// never affects the others.
+func DecideClients(in ClientInput) ClientPlan {
+	var p ClientPlan
+	live := map[string]bool{}
+	rels := slices.Clone(in.Relations)
+	slices.SortFunc(rels, func(a, b ClientRelation) int { return compareRelationIDs(a.ID, b.ID) })
+	for _, r := range rels {
+		live[r.ID] = true
+		decideRelation(in, r, &p)
+	}
+	for _, id := range slices.SortedFunc(maps.Keys(in.Served), compareRelationIDs) {
+		if live[id] || !in.Leader {
+			continue
+		}
+		if in.DB == nil || in.DB.Primary == "" {
+			p.NeedFacts = true
+			continue
+		}
+		p.Revoke = append(p.Revoke, RevokeClient{ID: id, Served: in.Served[id]})
+		p.record(id, nil)
+	}
+	return p
+}
+
+func (p *ClientPlan) record(id string, s *ServedRelation) {
+	if p.Record == nil {
+		p.Record = map[string]*ServedRelation{}
+	}
+	p.Record[id] = s
+}
+
+func (p *ClientPlan) refuse(err error) {
+	p.Statuses = append(p.Statuses, juju.Blocked(err.Error()))
+}
+
+// decideRelation plans one relation.
+func decideRelation(in ClientInput, r ClientRelation, p *ClientPlan) {
+	served, wasServed := in.Served[r.ID]
+	units, _ := clientdb.ClientUnits(r.UnitData)
+	// keepServed keeps pg_hba admitting what was served when the current
+	// request cannot be decided or is refused: the client keeps what
+	// it had, and nothing new comes from the bad value.
+	keepServed := func() {
+		if wasServed {
+			db := served.Database
+			if served.Endpoint == EndpointDBAdmin {
+				db = clientdb.AllDatabases
+			}
+			p.HBA = append(p.HBA, clientdb.HBARules(db, served.User, clientdb.Subnets(units))...)
+		}
+	}
+	switch r.Endpoint {
+	case EndpointDB, EndpointDBAdmin:
+		if len(r.UnitData) == 0 && !wasServed {
+			return // nothing is served before a client unit joins (§A.7)
+		}
+		req, err := pgsql.ParseRequest(pgsql.Input{RelationID: r.ID, ClientApp: r.App, AppData: r.AppData,
+			UnitData: r.UnitData, Served: pgsql.Served{Database: served.Database, Requested: served.Requested}})
+		if err != nil {
+			p.refuse(err)
+			keepServed()
+			return
+		}
+		if in.DB == nil {
+			p.NeedFacts = true
+			keepServed()
+			return
+		}
+		for _, e := range req.Extensions {
+			if !in.DB.Extensions[e.Name] {
+				p.refuse(&pgsql.RequestError{Relation: r.ID, Err: &clientdb.ExtensionUnavailableError{Name: e.Name}})
+				keepServed()
+				return
+			}
+		}
+		p.HBA = append(p.HBA, pgsql.HBARules(req, units)...)
+		servable := wasServed
+		if in.Leader && in.DB.Primary != "" {
+			p.Serve = append(p.Serve, ClientServe{ID: r.ID, User: req.User, Database: req.Database,
+				Attributes: req.Attributes(), CreateRoles: req.Roles, Roles: req.Roles, Extensions: req.Extensions,
+				Reason: fmt.Sprintf("%s requests database %s", r.ID, clientdb.Display(req.Database))})
+			rec := ServedRelation{Endpoint: r.Endpoint, App: r.App, User: req.User, Database: req.Database, Requested: req.DatabaseRequested}
+			if !wasServed || rec != served {
+				p.record(r.ID, &rec)
+			}
+			servable = true
+		}
+		if !servable || (in.Passwords[r.ID] == "" && !in.Leader) {
+			return // a non-leader waits for the leader to serve it
+		}
+		p.Publish = append(p.Publish, ClientPublish{ID: r.ID, Legacy: &req, Server: legacyServer(r, in.DB), Allowed: units})
+	case EndpointDatabase:
+		if in.DB == nil {
+			p.NeedFacts = true
+			keepServed()
+			return
+		}
+		req, err := pgclient.ParseRequest(pgclient.Input{RelationID: r.ID, ClientApp: r.App, AppData: r.AppData,
+			ServedDatabase: served.Database, GrantableRoles: in.DB.Grantable})
+		if errors.Is(err, pgclient.ErrNoDatabase) {
+			return // the requirer writes database in -relation-created; wait
+		}
+		if err != nil {
+			p.refuse(err)
+			keepServed()
+			return
+		}
+		p.HBA = append(p.HBA, pgclient.HBARules(req, units)...)
+		if !in.Leader || in.DB.Primary == "" {
+			return // the app databag is the leader's; it publishes
+		}
+		p.Serve = append(p.Serve, ClientServe{ID: r.ID, User: req.User, Database: req.Database,
+			Attributes: req.Attributes, Roles: req.Roles, Admin: req.Admin,
+			Reason: fmt.Sprintf("%s requests database %s", r.ID, clientdb.Display(req.Database))})
+		rec := ServedRelation{Endpoint: r.Endpoint, App: r.App, User: req.User, Database: req.Database, Requested: true}
+		if !wasServed || rec != served {
+			p.record(r.ID, &rec)
+		}
+		p.Publish = append(p.Publish, ClientPublish{ID: r.ID, Client: &req, Cluster: clientCluster(in.DB),
+			UseSecrets: pgclient.UseSecrets(req, in.SecretsAvailable, r.LocalAppData)})
+	}
+}
+
+// legacyServer is what this unit announces on a db or db-admin relation
+// (§A.2, §A.3): its own host and state, the primary and the standbys.
+func legacyServer(r ClientRelation, db *DBFacts) pgsql.Server {
+	s := pgsql.Server{Self: pgsql.Address{Host: r.Host, Port: db.Port}, Version: db.Version}
+	switch {
+	case db.SelfPrimary && len(db.Replicas) == 0:
+		s.State = pgsql.StateStandalone
+	case db.SelfPrimary:
+		s.State = pgsql.StateMaster
+	case db.SelfReplica:
+		s.State = pgsql.StateHotStandby
+	}
+	if db.Primary != "" {
+		s.Primary = &pgsql.Address{Host: db.Primary, Port: db.Port}
+	}
+	for _, h := range db.Replicas {
+		s.Standbys = append(s.Standbys, pgsql.Address{Host: h, Port: db.Port})
+	}
+	return s
+}
+
+func clientCluster(db *DBFacts) pgclient.Cluster {
+	c := pgclient.Cluster{Primary: pgclient.Address{Host: db.Primary, Port: db.Port}, Version: db.Version}
+	for _, h := range db.Replicas {
+		c.Replicas = append(c.Replicas, pgclient.Address{Host: h, Port: db.Port})
+	}
+	return c
+}
+
+// compareRelationIDs orders "db:5" before "db:12", by number first (ids
+// are unique across endpoints).
+func compareRelationIDs(a, b string) int {
+	na, nb := relationNumber(a), relationNumber(b)
+	if na != nb {
+		return na - nb
+	}
+	if a < b {
+		return -1
+	}
+	if a > b {
+		return 1
+	}
+	return 0
+}
+
+func relationNumber(id string) int {
+	for i := len(id) - 1; i >= 0; i-- {
+		if id[i] == ':' {
+			n, err := strconv.Atoi(id[i+1:])
+			if err == nil {
+				return n
+			}
+			break
+		}
+	}
+	return -1
+}
