@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/pgjuju/pgjuju/internal/localjuju/controller"
+	"github.com/pgjuju/pgjuju/internal/pgconf"
 )
 
 func main() {
@@ -151,6 +152,12 @@ func deployOnce(tools, charm string, timeout time.Duration, after func(*controll
 		defer cancel()
 		if derr := m.Destroy(ctx); derr != nil && err == nil {
 			err = fmt.Errorf("destroying model: %w", derr)
+		}
+		// The unit's directories outside the model (machines share the
+		// host's filesystem; destroying a model runs no remove hook).
+		l := pgconf.DefaultLayout(m.UUID(), "postgresql/0", "")
+		for _, d := range []string{l.ConfDir, l.RunDir, l.LogDir} {
+			_ = os.RemoveAll(d)
 		}
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)

@@ -27,6 +27,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgjuju/pgjuju/internal/localjuju/controller"
+	"github.com/pgjuju/pgjuju/internal/pgconf"
 )
 
 const (
@@ -127,6 +128,11 @@ func newEnv(t *testing.T) *env {
 		t.Fatalf("opening model: %v", err)
 	}
 	e := &env{t: t, m: m}
+	// Cleanups run last-registered first: units are listed, the debug log
+	// dumped on failure, the model destroyed, then the host directories of
+	// its units removed.
+	var units []string
+	t.Cleanup(func() { removeHostDirs(t, m.UUID(), units) })
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
@@ -138,6 +144,9 @@ func newEnv(t *testing.T) *env {
 	// to a file that outlives the test, and its tail (without localjuju's
 	// update-status lines) into the test output.
 	t.Cleanup(func() {
+		for u := range m.Status().Applications[app].Units {
+			units = append(units, u)
+		}
 		if !t.Failed() {
 			return
 		}
@@ -148,6 +157,26 @@ func newEnv(t *testing.T) *env {
 		t.Logf("debug-log (last 200 lines):\n%s", e.debugLog(200))
 	})
 	return e
+}
+
+// removeHostDirs removes what the charm's units leave on the host outside
+// the model once it is destroyed: localjuju machines share the host's
+// filesystem, and destroying the model runs no remove hook (each passing run
+// would otherwise leave about 120 MB of etcd data in
+// /var/lib/postgresql-charm). A failed test keeps them for inspection.
+func removeHostDirs(t *testing.T, model string, units []string) {
+	for _, u := range units {
+		l := pgconf.DefaultLayout(model, u, "")
+		if t.Failed() {
+			t.Logf("%s kept on the host for inspection: %s %s %s", u, l.ConfDir, l.RunDir, l.LogDir)
+			continue
+		}
+		for _, d := range []string{l.ConfDir, l.RunDir, l.LogDir} {
+			if err := os.RemoveAll(d); err != nil {
+				t.Errorf("removing %s: %v", d, err)
+			}
+		}
+	}
 }
 
 // with returns a copy of e whose failures go to t (a step).

@@ -131,6 +131,7 @@ func TestStandaloneUnit(t *testing.T) {
 		{"an unknown parameter in extra_pg_conf blocks, naming the option, and changes nothing", func(t *testing.T) {
 			e.with(t).setConfig(map[string]string{"extra_pg_conf": "work_mem = 16MB\nnonsense_param = 1"})
 			st := e.with(t).waitStatus(unit, "blocked", nil)
+			t.Logf("blocked %q", st.WorkloadStatus.Message)
 			if !strings.Contains(st.WorkloadStatus.Message, "extra_pg_conf") {
 				t.Errorf("blocked message %q does not name extra_pg_conf", st.WorkloadStatus.Message)
 			}
@@ -152,6 +153,7 @@ func TestStandaloneUnit(t *testing.T) {
 			before := e.with(t).targetOf(unit) // port 5432, before the change
 			e.with(t).setConfig(map[string]string{"listen_port": "80"})
 			st := e.with(t).waitStatus(unit, "blocked", nil)
+			t.Logf("blocked %q", st.WorkloadStatus.Message)
 			if !strings.Contains(st.WorkloadStatus.Message, "listen_port") {
 				t.Errorf("blocked message %q does not name listen_port", st.WorkloadStatus.Message)
 			}
