@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -139,11 +140,12 @@ func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model) error {
 		break
 	}
 	if plan.Status.Level == "" {
-		for _, st := range plan.Clients.Statuses {
-			h.Status.Add(st)
-		}
 		statuses, err := c.applyClients(ctx, h, m, snap, plan)
-		for _, st := range statuses {
+		refused := append(slices.Clone(plan.Clients.Statuses), statuses...)
+		for _, st := range refused {
+			h.Log.Warn("client relation refused", "why", st.Message)
+		}
+		if st, ok := CombineRefusals(refused); ok {
 			h.Status.Add(st)
 		}
 		if err != nil {

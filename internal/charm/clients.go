@@ -398,7 +398,7 @@ func (c *Charm) publish(ctx context.Context, h *juju.Hook, m *model.Model, pub C
 	if pub.UseSecrets {
 		uris = map[pgclient.SecretGroup]string{}
 		for g, content := range pgclient.RenderSecrets(req, pub.Cluster, cred, true) {
-			uri, err := ensureRelationSecret(ctx, m, pub.ID, g, content)
+			uri, err := ensureRelationSecret(ctx, m, h.Env.ModelUUID, pub.ID, g, content)
 			if err != nil {
 				return err
 			}
@@ -410,7 +410,7 @@ func (c *Charm) publish(ctx context.Context, h *juju.Hook, m *model.Model, pub C
 
 // ensureRelationSecret creates or updates the group's secret (labelled as
 // the data_interfaces library does) and grants it to the relation.
-func ensureRelationSecret(ctx context.Context, m *model.Model, relID string, g pgclient.SecretGroup, content map[string]string) (string, error) {
+func ensureRelationSecret(ctx context.Context, m *model.Model, modelUUID, relID string, g pgclient.SecretGroup, content map[string]string) (string, error) {
 	label := g.Label(relID)
 	ids, err := m.Backend().SecretInfoGet(ctx, "", label)
 	if err != nil && !errors.Is(err, juju.ErrNotFound) {
@@ -418,7 +418,7 @@ func ensureRelationSecret(ctx context.Context, m *model.Model, relID string, g p
 	}
 	var uri string
 	for id := range ids {
-		uri = id
+		uri = secretURI(modelUUID, id)
 	}
 	if uri == "" {
 		if uri, err = m.AddSecret(ctx, content, juju.SecretAddOptions{Label: label, Owner: juju.SecretOwnerApplication,
@@ -440,6 +440,16 @@ func ensureRelationSecret(ctx context.Context, m *model.Model, relID string, g p
 		}
 	}
 	return uri, nil
+}
+
+// secretURI is the full URI of a secret: secret-info-get keys its answer
+// by the bare id ("d2fjn1fmp25004or68b0"), while clients expect the
+// "secret://<model-uuid>/<id>" secret-add prints (§B.3).
+func secretURI(modelUUID, id string) string {
+	if strings.HasPrefix(id, "secret:") || modelUUID == "" {
+		return id
+	}
+	return "secret://" + modelUUID + "/" + id
 }
 
 // removeRelationSecrets removes a gone relation's credential secrets; a

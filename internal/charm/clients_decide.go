@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/pgjuju/pgjuju/internal/clientdb"
 	"github.com/pgjuju/pgjuju/internal/juju"
@@ -323,4 +324,24 @@ func relationNumber(id string) int {
 		}
 	}
 	return -1
+}
+
+// CombineRefusals makes one Blocked status of the refused relations: the
+// first refusal in full, then the ids of the others ("db:5: ... (and 2
+// more relations refused: db:6, database:7)"), so no refusal hides
+// another. ok is false when there is none.
+func CombineRefusals(refused []juju.Status) (juju.Status, bool) {
+	if len(refused) == 0 {
+		return juju.Status{}, false
+	}
+	msg := refused[0].Message
+	if len(refused) > 1 {
+		var ids []string
+		for _, st := range refused[1:] {
+			id, _, _ := strings.Cut(st.Message, ": ")
+			ids = append(ids, id)
+		}
+		msg += fmt.Sprintf(" (and %d more relations refused: %s)", len(ids), strings.Join(ids, ", "))
+	}
+	return juju.Blocked(msg), true
 }
