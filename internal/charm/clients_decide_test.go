@@ -1,0 +1,300 @@
+package charm
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pgjuju/pgjuju/internal/clientdb"
+	"github.com/pgjuju/pgjuju/internal/juju"
+	"github.com/pgjuju/pgjuju/internal/relations/pgsql"
+)
+
+func standaloneFacts() *DBFacts {
+	return &DBFacts{Primary: "10.0.0.10", SelfPrimary: true, Port: 5432, Version: "15.10",
+		Grantable: []string{"reporting"}, Extensions: map[string]bool{"citext": true, "pg_trgm": true}}
+}
+
+func clientUnit(addr string) map[string]string {
+	return map[string]string{"egress-subnets": addr + "/32", "ingress-address": addr, "private-address": addr}
+}
+
+func dbRelation(id, app string, data map[string]string) ClientRelation {
+	unit := clientUnit("10.0.0.21")
+	for k, v := range data {
+		unit[k] = v
+	}
+	ep, _, _ := strings.Cut(id, ":")
+	return ClientRelation{ID: id, Endpoint: ep, App: app, Host: "10.0.0.10",
+		UnitData: map[string]map[string]string{app + "/0": unit}}
+}
+
+func databaseRelation(id, app string, appData map[string]string) ClientRelation {
+	return ClientRelation{ID: id, Endpoint: EndpointDatabase, App: app, Host: "10.0.0.10", AppData: appData,
+		UnitData: map[string]map[string]string{app + "/0": clientUnit("10.0.0.31")}}
+}
+
+func hbaStrings(p ClientPlan) []string {
+	var out []string
+	for _, r := range p.HBA {
+		out = append(out, strings.Join(strings.Fields(r.String()), " "))
+	}
+	return out
+}
+
+func serveIDs(p ClientPlan) []string {
+	var out []string
+	for _, s := range p.Serve {
+		out = append(out, s.ID)
+	}
+	return out
+}
+
+func publishIDs(p ClientPlan) []string {
+	var out []string
+	for _, s := range p.Publish {
+		out = append(out, s.ID)
+	}
+	return out
+}
+
+func statusMessages(p ClientPlan) []string {
+	var out []string
+	for _, s := range p.Statuses {
+		if s.Level != juju.StatusBlocked {
+			out = append(out, "not blocked: "+s.Message)
+			continue
+		}
+		out = append(out, s.Message)
+	}
+	return out
+}
+
+func TestDecideClients(t *testing.T) {
+	cases := []struct {
+		name     string
+		in       ClientInput
+		hba      []string
+		serve    []string
+		publish  []string
+		statuses []string // prefixes
+		revoke   []string
+		check    func(t *testing.T, p ClientPlan)
+	}{{
+		name: "a db client unit joined: the leader serves it, pg_hba admits its address, the unit publishes standalone",
+		in: ClientInput{Leader: true, DB: standaloneFacts(), Relations: []ClientRelation{
+			dbRelation("db:5", "pg-client", map[string]string{"database": "app", "roles": "analytics", "extensions": "citext(exts)"})}},
+		hba:     []string{`host app relation_5_pg_client 10.0.0.21/32 scram-sha-256`},
+		serve:   []string{"db:5"},
+		publish: []string{"db:5"},
+		check: func(t *testing.T, p ClientPlan) {
+			s := p.Serve[0]
+			want := ClientServe{ID: "db:5", User: "relation_5_pg_client", Database: "app", CreateRoles: []string{"analytics"},
+				Roles: []string{"analytics"}, Extensions: []clientdb.Extension{{Name: "citext", Schema: "exts"}}, Reason: s.Reason}
+			if diff := cmp.Diff(want, s); diff != "" {
+				t.Errorf("serve (-want +got):\n%s", diff)
+			}
+			if st := p.Publish[0].Server.State; st != pgsql.StateStandalone {
+				t.Errorf("state %q", st)
+			}
+			if rec := p.Record["db:5"]; rec == nil || rec.User != "relation_5_pg_client" || !rec.Requested || rec.Database != "app" {
+				t.Errorf("record %+v", rec)
+			}
+		},
+	}, {
+		name: "a db relation with no client unit yet: nothing is created for the default database",
+		in: ClientInput{Leader: true, DB: standaloneFacts(), Relations: []ClientRelation{
+			{ID: "db:5", Endpoint: EndpointDB, App: "pg-client"}}},
+	}, {
+		name: "a database name that breaks out of quoting refuses only that relation: no SQL, no rule, nothing published",
+		in: ClientInput{Leader: true, DB: standaloneFacts(), Relations: []ClientRelation{
+			dbRelation("db:5", "evil", map[string]string{"database": `x"; DROP DATABASE app; --`}),
+			dbRelation("db:6", "good", nil)}},
+		hba:      []string{`host good relation_6_good 10.0.0.21/32 scram-sha-256`},
+		serve:    []string{"db:6"},
+		publish:  []string{"db:6"},
+		statuses: []string{`db:5: database "x\"; DROP`},
+	}, {
+		name: "an extension the server does not have refuses the relation, naming it and the extension",
+		in: ClientInput{Leader: true, DB: standaloneFacts(), Relations: []ClientRelation{
+			dbRelation("db:5", "pg-client", map[string]string{"extensions": "citext,nosuchext"})}},
+		statuses: []string{`db:5: extension "nosuchext" is not available on this server`},
+	}, {
+		name: "a client that names another database after being served keeps its pg_hba rule but gets nothing new",
+		in: ClientInput{Leader: true, DB: standaloneFacts(), Passwords: map[string]string{"db:5": "pw"},
+			Served:    map[string]ServedRelation{"db:5": {Endpoint: EndpointDB, App: "pg-client", User: "relation_5_pg_client", Database: "app", Requested: true}},
+			Relations: []ClientRelation{dbRelation("db:5", "pg-client", map[string]string{"database": "other"})}},
+		hba:      []string{`host app relation_5_pg_client 10.0.0.21/32 scram-sha-256`},
+		statuses: []string{`db:5: requested database changed after it was served`},
+	}, {
+		name: "db-admin: a superuser admitted to all databases",
+		in: ClientInput{Leader: true, DB: standaloneFacts(), Relations: []ClientRelation{
+			dbRelation("db-admin:3", "backup", nil)}},
+		hba:     []string{`host all relation_3_backup 10.0.0.21/32 scram-sha-256`},
+		serve:   []string{"db-admin:3"},
+		publish: []string{"db-admin:3"},
+		check: func(t *testing.T, p ClientPlan) {
+			if !reflect.DeepEqual(p.Serve[0].Attributes, []clientdb.Attribute{clientdb.AttrSuperuser}) || p.Serve[0].Database != "backup" {
+				t.Errorf("serve %+v", p.Serve[0])
+			}
+		},
+	}, {
+		name: "database: the requirer has not sent database yet, so the provider waits without a status",
+		in: ClientInput{Leader: true, DB: standaloneFacts(), Relations: []ClientRelation{
+			databaseRelation("database:7", "myapp", nil)}},
+	}, {
+		name: "database with requested-secrets: served, admitted, published through secrets",
+		in: ClientInput{Leader: true, DB: standaloneFacts(), SecretsAvailable: true, Relations: []ClientRelation{
+			databaseRelation("database:7", "myapp", map[string]string{"database": "app", "requested-secrets": `["username", "password"]`, "extra-user-roles": "reporting"})}},
+		hba:     []string{`host app relation_7_myapp 10.0.0.31/32 scram-sha-256`},
+		serve:   []string{"database:7"},
+		publish: []string{"database:7"},
+		check: func(t *testing.T, p ClientPlan) {
+			if !p.Publish[0].UseSecrets || !reflect.DeepEqual(p.Serve[0].Roles, []string{"reporting"}) || p.Serve[0].CreateRoles != nil {
+				t.Errorf("publish %+v serve %+v", p.Publish[0], p.Serve[0])
+			}
+		},
+	}, {
+		name: "database: unknown extra-user-roles refuse the relation; another relation of the same database is served",
+		in: ClientInput{Leader: true, DB: standaloneFacts(), Relations: []ClientRelation{
+			databaseRelation("database:7", "myapp", map[string]string{"database": "app", "extra-user-roles": "nosuchrole"}),
+			dbRelation("db:8", "legacy", map[string]string{"database": "app"})}},
+		hba:      []string{`host app relation_8_legacy 10.0.0.21/32 scram-sha-256`},
+		serve:    []string{"db:8"},
+		publish:  []string{"db:8"},
+		statuses: []string{`database:7: invalid role(s) for extra user roles: "nosuchrole"`},
+	}, {
+		name: "two relations asking for one database get one user each",
+		in: ClientInput{Leader: true, DB: standaloneFacts(), Relations: []ClientRelation{
+			dbRelation("db:5", "a", map[string]string{"database": "shared"}), dbRelation("db:6", "b", map[string]string{"database": "shared"})}},
+		hba:   []string{`host shared relation_5_a 10.0.0.21/32 scram-sha-256`, `host shared relation_6_b 10.0.0.21/32 scram-sha-256`},
+		serve: []string{"db:5", "db:6"}, publish: []string{"db:5", "db:6"},
+	}, {
+		name: "a served relation that is gone (broken) is revoked by the leader and forgotten",
+		in: ClientInput{Leader: true, DB: standaloneFacts(), Passwords: map[string]string{"db:5": "pw"},
+			Served: map[string]ServedRelation{"db:5": {Endpoint: EndpointDB, App: "pg-client", User: "relation_5_pg_client", Database: "app"}}},
+		revoke: []string{"db:5"},
+		check: func(t *testing.T, p ClientPlan) {
+			if rec, ok := p.Record["db:5"]; !ok || rec != nil {
+				t.Errorf("record not deleted: %v %v", ok, rec)
+			}
+		},
+	}, {
+		name: "a non-leader runs no SQL, revokes nothing, writes no app databag, and publishes db once the leader served it",
+		in: ClientInput{Leader: false, DB: &DBFacts{Primary: "10.0.0.10", Replicas: []string{"10.0.0.11"}, SelfReplica: true, Port: 5432, Version: "15.10", Extensions: map[string]bool{}},
+			Passwords: map[string]string{"db:5": "pw"},
+			Served: map[string]ServedRelation{
+				"db:5": {Endpoint: EndpointDB, App: "pg-client", User: "relation_5_pg_client", Database: "pg-client"},
+				"db:9": {Endpoint: EndpointDB, App: "gone", User: "relation_9_gone", Database: "gone"}},
+			Relations: []ClientRelation{dbRelation("db:5", "pg-client", nil), databaseRelation("database:7", "myapp", map[string]string{"database": "app"})}},
+		hba:     []string{`host pg-client relation_5_pg_client 10.0.0.21/32 scram-sha-256`, `host app relation_7_myapp 10.0.0.31/32 scram-sha-256`},
+		publish: []string{"db:5"},
+		check: func(t *testing.T, p ClientPlan) {
+			srv := p.Publish[0].Server
+			if srv.State != pgsql.StateHotStandby || srv.Primary == nil || srv.Primary.Host != "10.0.0.10" || len(srv.Standbys) != 1 {
+				t.Errorf("server %+v", srv)
+			}
+		},
+	}, {
+		name: "PostgreSQL did not answer: relations wait and pg_hba keeps what was served",
+		in: ClientInput{Leader: true,
+			Served:    map[string]ServedRelation{"database:7": {Endpoint: EndpointDatabase, App: "myapp", User: "relation_7_myapp", Database: "app", Requested: true}},
+			Relations: []ClientRelation{databaseRelation("database:7", "myapp", map[string]string{"database": "app"})}},
+		hba: []string{`host app relation_7_myapp 10.0.0.31/32 scram-sha-256`},
+		check: func(t *testing.T, p ClientPlan) {
+			if !p.NeedFacts {
+				t.Error("NeedFacts is false")
+			}
+		},
+	}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := cloneInput(tc.in)
+			p := DecideClients(tc.in)
+			if !reflect.DeepEqual(before, tc.in) {
+				t.Fatal("DecideClients changed its input")
+			}
+			if diff := cmp.Diff(tc.hba, hbaStrings(p)); diff != "" {
+				t.Errorf("pg_hba (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.serve, serveIDs(p)); diff != "" {
+				t.Errorf("serve (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.publish, publishIDs(p)); diff != "" {
+				t.Errorf("publish (-want +got):\n%s", diff)
+			}
+			got := statusMessages(p)
+			if len(got) != len(tc.statuses) {
+				t.Errorf("statuses %q, want prefixes %q", got, tc.statuses)
+			}
+			for i := range tc.statuses {
+				if i < len(got) && !strings.HasPrefix(got[i], tc.statuses[i]) {
+					t.Errorf("status %d = %q, want prefix %q", i, got[i], tc.statuses[i])
+				}
+			}
+			var revoked []string
+			for _, r := range p.Revoke {
+				revoked = append(revoked, r.ID)
+			}
+			if diff := cmp.Diff(tc.revoke, revoked); diff != "" {
+				t.Errorf("revoke (-want +got):\n%s", diff)
+			}
+			if tc.check != nil {
+				tc.check(t, p)
+			}
+		})
+	}
+}
+
+// cloneInput deep-copies what DecideClients reads, to prove it pure.
+func cloneInput(in ClientInput) ClientInput {
+	c := in
+	c.Relations = nil
+	for _, r := range in.Relations {
+		r2 := r
+		r2.AppData = cloneMap(r.AppData)
+		r2.LocalAppData = cloneMap(r.LocalAppData)
+		if r.UnitData != nil {
+			r2.UnitData = map[string]map[string]string{}
+			for u, d := range r.UnitData {
+				r2.UnitData[u] = cloneMap(d)
+			}
+		}
+		c.Relations = append(c.Relations, r2)
+	}
+	if in.Served != nil {
+		c.Served = map[string]ServedRelation{}
+		for k, v := range in.Served {
+			c.Served[k] = v
+		}
+	}
+	c.Passwords = cloneMap(in.Passwords)
+	if in.DB != nil {
+		db := *in.DB
+		c.DB = &db
+	}
+	return c
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func TestCombineRefusals(t *testing.T) {
+	if _, ok := CombineRefusals(nil); ok {
+		t.Error("a status from nothing")
+	}
+	st, _ := CombineRefusals([]juju.Status{juju.Blocked("db:5: bad"), juju.Blocked("database:7: worse"), juju.Blocked("db:8: x")})
+	if want := juju.Blocked("db:5: bad (and 2 more relations refused: database:7, db:8)"); st != want {
+		t.Errorf("got %v, want %v", st, want)
+	}
+}
