@@ -92,6 +92,12 @@ func TestStandaloneUnit(t *testing.T) {
 				t.Errorf("generated operator password has %d characters, want at least 32 (DESIGN §7)", len(password))
 			}
 		}},
+		{"get-primary names the unit", func(t *testing.T) {
+			res := e.with(t).mustAction(unit, "get-primary", nil)
+			if got := res["primary"]; got != unit {
+				t.Errorf("get-primary: primary = %v, want %s (results %v)", got, unit, res)
+			}
+		}},
 		{"connect over the unit's address, write and read a row", func(t *testing.T) {
 			tg := e.with(t).targetOf(unit)
 			err := tg.withConn(password, func(ctx context.Context, c *pgx.Conn) error {
