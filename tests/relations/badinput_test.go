@@ -67,7 +67,7 @@ var badCases = []badCase{
 // its database is refused the same way until it changes back.
 func TestBadInput(t *testing.T) {
 	e := newEnv(t)
-	var opPW, goodRel, goodModernRel string
+	var opPW, goodRel, goodModernRel, changerRel string
 	healthy := func(t *testing.T) {
 		t.Helper()
 		for unit, rel := range map[string]string{"good/0": goodRel, "goodmodern/0": goodModernRel} {
@@ -89,7 +89,7 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 	steps := []step{
-		{"deploy postgresql and two healthy clients", func(t *testing.T) {
+		{name: "deploy postgresql and two healthy clients", run: func(t *testing.T) {
 			ew := e.with(t)
 			ew.deployServer()
 			opPW = ew.operator()
@@ -102,7 +102,7 @@ func TestBadInput(t *testing.T) {
 		}},
 	}
 	for _, c := range badCases {
-		steps = append(steps, step{c.name, func(t *testing.T) {
+		steps = append(steps, step{name: c.name, run: func(t *testing.T) {
 			ew := e.with(t)
 			ew.deploy(clientCharm, c.app, c.config)
 			rel := ew.integrate(c.endpoint, c.app)
@@ -144,10 +144,11 @@ func TestBadInput(t *testing.T) {
 			healthy(t)
 		}})
 	}
-	steps = append(steps, step{"a served client that changes its database is refused until it changes back", func(t *testing.T) {
+	steps = append(steps, step{name: "a served client that changes its database is refused until it changes back", run: func(t *testing.T) {
 		ew := e.with(t)
 		ew.deploy(clientCharm, "changer", map[string]string{"database": "changer_one"})
 		rel := ew.integrate("db", "changer")
+		changerRel = rel
 		before := ew.waitClientOK("changer/0", rel)
 		if err := e.m.SetConfig("changer", map[string]string{"database": "changer_two"}, nil); err != nil {
 			t.Fatal(err)
@@ -176,6 +177,13 @@ func TestBadInput(t *testing.T) {
 		ew.waitClientOK("changer/0", rel)
 		ew.readRows(opPW, before)
 		healthy(t)
+	}})
+	steps = append(steps, step{name: "no healthy client ever had published credentials refused", soft: true, run: func(t *testing.T) {
+		for unit, rel := range map[string]string{"good/0": goodRel, "goodmodern/0": goodModernRel, "changer/0": changerRel} {
+			if err := e.neverRefused(unit, rel); err != nil {
+				t.Error(err)
+			}
+		}
 	}})
 	runSteps(t, steps)
 }

@@ -267,18 +267,20 @@ func (e *env) action(unit, name string, params map[string]any) controller.Action
 
 // Result is one relation's outcome as pgclient's check action returns it.
 type Result struct {
-	Relation string `json:"relation"`
-	Endpoint string `json:"endpoint"`
-	Ready    bool   `json:"ready"`
-	Waiting  string `json:"waiting"`
-	Host     string `json:"host"`
-	Port     string `json:"port"`
-	User     string `json:"user"`
-	Database string `json:"database"`
-	Table    string `json:"table"`
-	OK       bool   `json:"ok"`
-	Error    string `json:"error"`
-	Password string `json:"password"`
+	Relation    string `json:"relation"`
+	Endpoint    string `json:"endpoint"`
+	Ready       bool   `json:"ready"`
+	Waiting     string `json:"waiting"`
+	Host        string `json:"host"`
+	Port        string `json:"port"`
+	User        string `json:"user"`
+	Database    string `json:"database"`
+	Table       string `json:"table"`
+	OK          bool   `json:"ok"`
+	Error       string `json:"error"`
+	Failures    int    `json:"failures"`
+	LastFailure string `json:"last-failure"`
+	Password    string `json:"password"`
 }
 
 // check runs pgclient's check action on unit for one relation id and

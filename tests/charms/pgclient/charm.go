@@ -37,7 +37,13 @@ type Result struct {
 	RowID    int64  `json:"row-id,omitempty"`
 	OK       bool   `json:"ok"`
 	Error    string `json:"error,omitempty"`
-	Password string `json:"password,omitempty"` // only with reveal-credentials
+	// Failures counts the hooks in which the relation was ready by its
+	// interface's rule but the published credentials did not work;
+	// LastFailure is the last such error. A correct server never makes a
+	// client see this.
+	Failures    int    `json:"failures"`
+	LastFailure string `json:"last-failure,omitempty"`
+	Password    string `json:"password,omitempty"` // only with reveal-credentials
 }
 
 // Status is the result as the unit status shows it.
@@ -99,6 +105,9 @@ func reconcile(ctx context.Context, h *juju.Hook) error {
 	if err != nil {
 		return err
 	}
+	if err := recordFailures(ctx, h, results); err != nil {
+		return err
+	}
 	if len(results) == 0 {
 		h.Status.Add(juju.Active("no database relations"))
 		return nil
@@ -135,8 +144,13 @@ func checkAction(ctx context.Context, h *juju.Hook) error {
 	if err != nil {
 		return h.Backend.ActionFail(ctx, err.Error())
 	}
+	state, err := h.Backend.StateGet(ctx)
+	if err != nil {
+		return err
+	}
 	allOK := len(results) > 0
 	for i := range results {
+		results[i].Failures, results[i].LastFailure = parseFailures(state[failureKey(results[i].Relation)])
 		allOK = allOK && results[i].OK
 		if !reveal {
 			results[i].Password = ""
@@ -147,6 +161,40 @@ func checkAction(ctx context.Context, h *juju.Hook) error {
 		return err
 	}
 	return h.Backend.ActionSet(ctx, map[string]string{"results": string(out), "ok": strconv.FormatBool(allOK)})
+}
+
+// failureKey is the charm-state key counting a relation's failures.
+func failureKey(relID string) string { return "failures." + relID }
+
+// parseFailures reads "<count> <last error>".
+func parseFailures(v string) (int, string) {
+	n, last, _ := strings.Cut(v, " ")
+	count, _ := strconv.Atoi(n)
+	return count, last
+}
+
+// recordFailures counts, in charm state, the hooks in which a ready
+// relation's credentials did not work (the check action reports them).
+func recordFailures(ctx context.Context, h *juju.Hook, results []Result) error {
+	var failed []Result
+	for _, r := range results {
+		if r.Ready && !r.OK {
+			failed = append(failed, r)
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	state, err := h.Backend.StateGet(ctx)
+	if err != nil {
+		return err
+	}
+	changes := map[string]string{}
+	for _, r := range failed {
+		n, _ := parseFailures(state[failureKey(r.Relation)])
+		changes[failureKey(r.Relation)] = fmt.Sprintf("%d %s: %s", n+1, h.Event.Name, r.Error)
+	}
+	return h.Backend.StateSet(ctx, changes)
 }
 
 // visit handles every relation of every endpoint (or those filter names:
