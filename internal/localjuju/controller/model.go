@@ -213,6 +213,7 @@ func (m *Model) Close() error {
 // Destroy stops every process the model started, removes its namespaces and
 // deletes its state.
 func (m *Model) Destroy(ctx context.Context) error {
+	m.teardownUnits(ctx)
 	m.mu.Lock()
 	agents := make([]*agent, 0, len(m.agents))
 	for _, a := range m.agents {
@@ -240,6 +241,58 @@ func (m *Model) Destroy(ctx context.Context) error {
 		return err
 	}
 	return os.RemoveAll(m.home)
+}
+
+// teardownUnits does what `juju destroy-model` does before anything is
+// killed: every unit becomes dying and runs its teardown hooks (relations,
+// storage-detaching, stop, remove) while its agent lives, so charms clean up
+// after themselves. Units that cannot (machine killed or frozen, a hook in
+// error) are not waited for; they die with their machines afterwards.
+func (m *Model) teardownUnits(ctx context.Context) {
+	const limit = 2 * time.Minute
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	m.mu.Lock()
+	for _, a := range m.st.Apps {
+		a.Leader = ""
+	}
+	for _, u := range m.units {
+		u.Life = Dying
+	}
+	m.notifyAllLocked()
+	m.mu.Unlock()
+	lastReport := time.Time{}
+	for {
+		waiting := m.unitsTearingDown()
+		if len(waiting) == 0 {
+			return
+		}
+		if time.Since(lastReport) > 5*time.Second {
+			m.logf("destroying model: waiting for %d unit(s) to run their teardown hooks: %s", len(waiting), strings.Join(waiting, " "))
+			lastReport = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			m.logf("destroying model: gave up waiting for %s", strings.Join(waiting, " "))
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// unitsTearingDown lists units whose agents can still make progress.
+func (m *Model) unitsTearingDown() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, u := range m.sortedUnitsLocked() {
+		a := m.agents[u.Name]
+		if a == nil || !a.running() || u.AgentStatus == "error" {
+			continue
+		}
+		out = append(out, u.Name)
+	}
+	return out
 }
 
 // ---- paths ----
