@@ -10,14 +10,12 @@ import (
 
 // Target is what a ready relation lets the client connect to.
 type Target struct {
-	Host, Port       string
-	User, Password   string
-	Database         string
-	From             string // the server unit (pgsql) or application (database) that published it
-	SecretID         string // the user secret, on database relations that use secrets
-	WaitingFor       string // why the relation is not ready yet; "" when ready
-	PublishedEchoes  bool   // pgsql: the server echoed roles and extensions
-	AllowedViaSubnet bool   // pgsql: the client's egress subnets are in allowed-subnets
+	Host, Port     string
+	User, Password string
+	Database       string
+	From           string // the server unit (pgsql) or application (database) that published it
+	SecretID       string // the user secret, on database relations that use secrets
+	WaitingFor     string // why the relation is not ready yet; "" when ready
 }
 
 // Ready reports whether the relation has a target.
@@ -128,7 +126,7 @@ func pgsqlUnit(v PgsqlView, want, unit string, bag map[string]string) (Target, s
 	}
 	return Target{
 		Host: bag["host"], Port: bag["port"], User: bag["user"], Password: bag["password"],
-		Database: bag["database"], From: unit, PublishedEchoes: true, AllowedViaSubnet: true,
+		Database: bag["database"], From: unit,
 	}, ""
 }
 
