@@ -453,9 +453,24 @@ func (c *Charm) stop(ctx context.Context, h *juju.Hook) error {
 	return err
 }
 
+// remove stops and removes the unit's services, then deletes its own
+// directories: configuration (passwords), etcd data, run and log
+// directories. The data on pgdata stays (DESIGN §7). Both steps are
+// idempotent, so a retried remove hook finishes the job.
 func (c *Charm) remove(ctx context.Context, h *juju.Hook) error {
-	// Services go; the data on pgdata stays (DESIGN §7).
-	_, err := c.Workload.RemoveServices(ctx, h.Env.ModelUUID, h.Env.UnitName)
+	if _, err := c.Workload.RemoveServices(ctx, h.Env.ModelUUID, h.Env.UnitName); err != nil {
+		// Keep the files of a daemon that may still run.
+		return err
+	}
+	storage := ""
+	m := model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})
+	if loc, err := m.StorageLocation(ctx, "pgdata"); err == nil {
+		storage = loc
+	}
+	changed, err := c.Workload.RemoveUnitDirs(ctx, h.Env.ModelUUID, h.Env.UnitName, storage)
+	if changed {
+		h.Log.Info("removed unit directories", "unit", h.Env.UnitName)
+	}
 	return err
 }
 

@@ -20,6 +20,8 @@ import (
 type fakeWorkload struct {
 	t   *testing.T
 	srv *httptest.Server
+	// calls records the lifecycle effects asked for, in order.
+	calls []string
 }
 
 func newFakeWorkload(t *testing.T, unit, addr string) *fakeWorkload {
@@ -51,7 +53,12 @@ func (f *fakeWorkload) StartPatroni(context.Context, pgconf.UnitConfig) (bool, e
 	return false, nil
 }
 func (f *fakeWorkload) StopServices(context.Context, string, string) (bool, error) { return false, nil }
-func (f *fakeWorkload) RemoveServices(context.Context, string, string) (bool, error) {
+func (f *fakeWorkload) RemoveServices(_ context.Context, _, unit string) (bool, error) {
+	f.calls = append(f.calls, "remove-services "+unit)
+	return false, nil
+}
+func (f *fakeWorkload) RemoveUnitDirs(_ context.Context, _, unit, storage string) (bool, error) {
+	f.calls = append(f.calls, "remove-dirs "+unit+" keep "+storage)
 	return false, nil
 }
 func (f *fakeWorkload) RestartPatroniService(context.Context, string, string) error { return nil }
@@ -108,6 +115,7 @@ type harness struct {
 	ch *jujutest.Charm
 	d  *juju.Dispatcher
 	db *fakeClientDB
+	wl *fakeWorkload
 }
 
 const harnessUnit = "postgresql/0"
@@ -119,7 +127,8 @@ func newHarness(t *testing.T) (*harness, jujutest.State) {
 		t.Fatal(err)
 	}
 	db := &fakeClientDB{facts: *standaloneFacts()}
-	c := &Charm{Workload: newFakeWorkload(t, harnessUnit, "10.0.0.10"), ClientDB: db}
+	wl := newFakeWorkload(t, harnessUnit, "10.0.0.10")
+	c := &Charm{Workload: wl, ClientDB: db}
 	d := juju.NewDispatcher()
 	c.Register(d)
 	st := jujutest.State{
@@ -129,7 +138,7 @@ func newHarness(t *testing.T) (*harness, jujutest.State) {
 		Secrets: []jujutest.Secret{{Label: SecretLabel, Content: map[string]string{
 			"operator-password": "o", "replication-password": "r", "rewind-password": "w", "patroni-password": "p", "etcd-password": "e"}}},
 	}
-	h := &harness{t: t, ch: ch, d: d, db: db}
+	h := &harness{t: t, ch: ch, d: d, db: db, wl: wl}
 	// Bootstrap once so the unit has applied parameters.
 	st = h.run(st, ch.Hook("install"))
 	return h, st

@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +36,9 @@ type Workload interface {
 	StartPatroni(ctx context.Context, cfg pgconf.UnitConfig) (bool, error)
 	StopServices(ctx context.Context, model, unit string) (bool, error)
 	RemoveServices(ctx context.Context, model, unit string) (bool, error)
+	// RemoveUnitDirs deletes the unit's own directories (configuration,
+	// etcd data, run and log directories), never its storage.
+	RemoveUnitDirs(ctx context.Context, model, unit, storage string) (bool, error)
 	RestartPatroniService(ctx context.Context, model, unit string) error
 	Patroni(cfg pgconf.UnitConfig) *patroni.Client
 }
@@ -343,6 +348,51 @@ func (s *System) RemoveServices(ctx context.Context, model, unit string) (bool, 
 	}
 	c2, err := m.Remove(ctx, pgconf.ServiceName(unit, "etcd"))
 	return c1 || c2, err
+}
+
+// RemoveUnitDirs deletes the unit's directories (pgconf.Layout.UnitDirs).
+// storage is where pgdata is mounted, if known: a directory holding it is
+// kept whatever the layout says.
+func (s *System) RemoveUnitDirs(_ context.Context, model, unit, storage string) (bool, error) {
+	l := pgconf.DefaultLayout(model, unit, storage)
+	keep := []string{l.PGData}
+	if storage != "" {
+		keep = append(keep, storage)
+	}
+	return removeDirs(l.UnitDirs(), keep)
+}
+
+// removeDirs removes each directory with everything in it, except one
+// that is, or lies above, a path in keep. A missing directory is no
+// change. Symbolic links inside are removed, not followed.
+func removeDirs(dirs, keep []string) (bool, error) {
+	changed := false
+	var errs []error
+	for _, d := range dirs {
+		if d == "" || !filepath.IsAbs(d) || filepath.Clean(d) == "/" {
+			errs = append(errs, fmt.Errorf("refusing to remove %q", d))
+			continue
+		}
+		if slices.ContainsFunc(keep, func(k string) bool { return k != "" && within(k, d) }) {
+			errs = append(errs, fmt.Errorf("refusing to remove %s: it holds the pgdata storage", d))
+			continue
+		}
+		if _, err := os.Lstat(d); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err := os.RemoveAll(d); err != nil {
+			errs = append(errs, fmt.Errorf("removing %s: %w", d, err))
+			continue
+		}
+		changed = true
+	}
+	return changed, errors.Join(errs...)
+}
+
+// within reports whether path is dir or lies below it.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(path))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
 // RestartPatroniService restarts the Patroni daemon itself (not PostgreSQL).
