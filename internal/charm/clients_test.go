@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pgjuju/pgjuju/internal/juju"
@@ -22,20 +23,49 @@ type fakeWorkload struct {
 	srv *httptest.Server
 	// calls records the lifecycle effects asked for, in order.
 	calls []string
+	// pending is Patroni's pending_restart until a POST /restart;
+	// requests lists the unsafe requests Patroni got ("POST /restart").
+	mu       sync.Mutex
+	pending  bool
+	requests []string
+}
+
+func (f *fakeWorkload) setPending(p bool) { f.mu.Lock(); f.pending = p; f.mu.Unlock() }
+
+func (f *fakeWorkload) patroniRequests() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.requests)
 }
 
 func newFakeWorkload(t *testing.T, unit, addr string) *fakeWorkload {
+	f := &fakeWorkload{t: t}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/patroni", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(patroni.NodeStatus{State: "running", Role: patroni.RoleMaster, ServerVersion: 150010})
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		json.NewEncoder(w).Encode(patroni.NodeStatus{State: "running", Role: patroni.RoleMaster, ServerVersion: 150010, PendingRestart: f.pending})
 	})
 	mux.HandleFunc("/cluster", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(patroni.Cluster{Members: []patroni.Member{{Name: pgconf.UnitSlug(unit), Role: patroni.RoleLeader, State: "running", Host: addr, Port: 5432}}})
 	})
-	mux.HandleFunc("/reload", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusAccepted) })
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return &fakeWorkload{t: t, srv: srv}
+	unsafe := func(code int, also func()) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			f.mu.Lock()
+			f.requests = append(f.requests, r.Method+" "+r.URL.Path)
+			if also != nil {
+				also()
+			}
+			f.mu.Unlock()
+			w.WriteHeader(code)
+		}
+	}
+	mux.HandleFunc("/reload", unsafe(http.StatusAccepted, nil))
+	mux.HandleFunc("/restart", unsafe(http.StatusOK, func() { f.pending = false }))
+	mux.HandleFunc("/config", unsafe(http.StatusOK, nil))
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.srv.Close)
+	return f
 }
 
 func (f *fakeWorkload) MissingPackages(context.Context) []string        { return nil }

@@ -81,6 +81,10 @@ type Step struct {
 	Packages []string          // install-packages
 	Params   map[string]string // patch-dcs: DCS parameters; save-applied: all
 	Port     int               // open-port
+	// Progress, when set, is the maintenance message shown while the step
+	// runs ("restarting PostgreSQL to apply max_connections"): only long
+	// steps carry one. See progressReporter.
+	Progress string
 }
 
 // Plan is the outcome of Decide.
@@ -115,7 +119,8 @@ func Decide(s Snapshot) Plan {
 	if len(s.MissingPackages) > 0 {
 		return Plan{
 			Steps: []Step{{Kind: StepInstallPackages, Packages: s.MissingPackages,
-				Reason: "not installed: " + strings.Join(s.MissingPackages, ", ")}},
+				Reason:   "not installed: " + strings.Join(s.MissingPackages, ", "),
+				Progress: "installing " + strings.Join(s.MissingPackages, ", ")}},
 			Again: true,
 		}
 	}
@@ -158,7 +163,11 @@ func Decide(s Snapshot) Plan {
 	if s.Leader {
 		add(Step{Kind: StepEnsureEtcdAuth, Reason: "etcd requires the root password"})
 	}
-	add(Step{Kind: StepStartPatroni, Reason: "Patroni runs PostgreSQL"})
+	startPatroni := Step{Kind: StepStartPatroni, Reason: "Patroni runs PostgreSQL"}
+	if len(s.Applied) == 0 {
+		startPatroni.Progress = "bootstrapping PostgreSQL with Patroni"
+	}
+	add(startPatroni)
 
 	local, dcs := pgconf.Parameters(cfg)
 	want := map[string]string{}
@@ -196,16 +205,23 @@ func Decide(s Snapshot) Plan {
 		if len(dcsChanged) > 0 && s.Leader {
 			add(Step{Kind: StepPatchDCS, Params: dcsChanged, Reason: "changed cluster-wide: " + strings.Join(slices.Sorted(maps.Keys(dcsChanged)), ", ")})
 		}
+		sort.Strings(restart)
+		restartMsg := "restarting PostgreSQL to apply " + strings.Join(restart, ", ")
 		if len(changed) > 0 {
 			names := make([]string, len(changed))
 			for i, k := range changed {
 				names[i] = strings.TrimPrefix(k, "dcs:")
 			}
-			add(Step{Kind: StepReload, Reason: "changed: " + strings.Join(names, ", ")})
+			// A reload that precedes a restart is part of the restart
+			// (Patroni writes the files on reload): one message for both.
+			progress := "reloading PostgreSQL to apply " + strings.Join(names, ", ")
+			if len(restart) > 0 {
+				progress = restartMsg
+			}
+			add(Step{Kind: StepReload, Reason: "changed: " + strings.Join(names, ", "), Progress: progress})
 		}
 		if len(restart) > 0 {
-			sort.Strings(restart)
-			add(Step{Kind: StepRestart, Reason: "needs a restart: " + strings.Join(restart, ", ")})
+			add(Step{Kind: StepRestart, Reason: "needs a restart: " + strings.Join(restart, ", "), Progress: restartMsg})
 		}
 	}
 	add(Step{Kind: StepOpenPort, Port: settings.ListenPort, Reason: "clients connect on listen_port"})

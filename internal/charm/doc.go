@@ -7,4 +7,11 @@
 // Workload interface, then compute the status once from what Patroni
 // reports. Handlers never call status-set; the dispatcher applies the
 // collected status.
+//
+// One documented exception: before a long step (package install, Patroni
+// bootstrap, reload or restart of PostgreSQL) the apply loop's
+// progressReporter sets an immediate maintenance status naming the step
+// and its reason ("restarting PostgreSQL to apply max_connections"), as
+// issue 3 asks; the message comes from Step.Progress, decided purely, and
+// the final status still replaces it once at the end of the dispatch.
 package charm

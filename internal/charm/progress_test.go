@@ -1,0 +1,96 @@
+package charm
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pgjuju/pgjuju/internal/juju"
+	"github.com/pgjuju/pgjuju/internal/juju/jujutest"
+)
+
+// TestDecideProgress: only long steps carry a progress message, and it
+// names what happens and why.
+func TestDecideProgress(t *testing.T) {
+	bootstrapped := func(s Snapshot) Snapshot { s.Applied = applied(t, s); return s }
+	for _, tc := range []struct {
+		name string
+		snap func(Snapshot) Snapshot
+		want map[StepKind]string
+	}{
+		{"first bootstrap", func(s Snapshot) Snapshot { return s },
+			map[StepKind]string{StepStartPatroni: "bootstrapping PostgreSQL with Patroni"}},
+		{"nothing changed: no progress at all", bootstrapped, map[StepKind]string{}},
+		{"packages missing", func(s Snapshot) Snapshot { s.MissingPackages = []string{"patroni"}; return s },
+			map[StepKind]string{StepInstallPackages: "installing patroni"}},
+		{"a reloadable setting: reloading, naming it",
+			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Options.ExtraPgConf = "work_mem = 64MB"; return s },
+			map[StepKind]string{StepReload: "reloading PostgreSQL to apply work_mem"}},
+		{"a restart-requiring setting: the reload before the restart says restarting",
+			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Options.MaxConnections = 300; return s },
+			map[StepKind]string{StepReload: "restarting PostgreSQL to apply max_connections",
+				StepRestart: "restarting PostgreSQL to apply max_connections"}},
+		{"both kinds: the restart names only what needs it",
+			func(s Snapshot) Snapshot {
+				s = bootstrapped(s)
+				s.Options.ExtraPgConf, s.Options.SharedBuffers = "work_mem = 64MB", "256MB"
+				return s
+			},
+			map[StepKind]string{StepReload: "restarting PostgreSQL to apply shared_buffers",
+				StepRestart: "restarting PostgreSQL to apply shared_buffers"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := map[StepKind]string{}
+			for _, st := range Decide(tc.snap(baseSnapshot(t))).Steps {
+				if st.Progress != "" {
+					got[st.Kind] = st.Progress
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("progress (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestProgressStatusHarness: config-changed shows the reload or restart
+// while it runs, then the status computed once at the end; a hook with
+// nothing to do sets status once.
+func TestProgressStatusHarness(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		config  map[string]any
+		pending bool
+		want    []jujutest.StatusCall
+		patroni []string
+	}{
+		{"nothing changed", nil, false,
+			[]jujutest.StatusCall{{Status: juju.Active("Primary")}}, nil},
+		{"reload", map[string]any{"extra_pg_conf": "work_mem = 64MB"}, false,
+			[]jujutest.StatusCall{{Status: juju.Maintenance("reloading PostgreSQL to apply work_mem")}, {Status: juju.Active("Primary")}},
+			[]string{"POST /reload"}},
+		{"restart", map[string]any{"max_connections": 300}, true,
+			[]jujutest.StatusCall{{Status: juju.Maintenance("restarting PostgreSQL to apply max_connections")}, {Status: juju.Active("Primary")}},
+			[]string{"PATCH /config", "POST /reload", "POST /restart"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, st := newHarness(t)
+			st.StatusHistory = nil
+			if st.Config == nil {
+				st.Config = map[string]any{}
+			}
+			for k, v := range tc.config {
+				st.Config[k] = v
+			}
+			h.wl.setPending(tc.pending)
+			before := len(h.wl.patroniRequests())
+			st = h.run(st, h.ch.Hook("config-changed"))
+			if diff := cmp.Diff(tc.want, st.StatusHistory); diff != "" {
+				t.Errorf("status-set calls (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.patroni, h.wl.patroniRequests()[before:]); diff != "" {
+				t.Errorf("Patroni requests (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
