@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -31,6 +32,9 @@ const (
 	addressKey = "address"
 	// unit state key with the parameters last applied (JSON).
 	appliedKey = "applied-parameters"
+	// system-users secret key counting password rotations
+	// (pgconf.Passwords.Generation).
+	generationKey = "generation"
 )
 
 // secretKeys maps system users to their key in the secret.
@@ -317,11 +321,8 @@ func readPasswords(ctx context.Context, m *model.Model, leader bool) (*pgconf.Pa
 	if err != nil {
 		return nil, fmt.Errorf("reading system users: %w", err)
 	}
-	return &pgconf.Passwords{
-		Operator: content[secretKeys[pgconf.OperatorUser]], Replication: content[secretKeys[pgconf.ReplicationUser]],
-		Rewind: content[secretKeys[pgconf.RewindUser]], PatroniAPI: content[secretKeys[pgconf.PatroniAPIUser]],
-		Etcd: content[secretKeys["etcd"]],
-	}, nil
+	p, _ := passwordsFrom(content)
+	return &p, nil
 }
 
 // createSecret generates every system password and stores them in an
@@ -409,7 +410,7 @@ func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, plan Pl
 			if err == nil && !changed && filesChanged {
 				// Already running with older files.
 				if node := c.waitPatroni(ctx, cfg, 60*time.Second); node != nil {
-					err = w.Patroni(cfg).Reload(ctx)
+					err = c.reloadPatroni(ctx, h, cfg)
 					reloaded = err == nil
 					h.Log.Info("reloaded Patroni", "reason", "configuration files changed")
 				}
@@ -432,7 +433,7 @@ func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, plan Pl
 			if node := c.waitPatroni(ctx, cfg, 60*time.Second); node == nil {
 				err = errors.New("patroni is not answering")
 			} else {
-				err = w.Patroni(cfg).Reload(ctx)
+				err = c.reloadPatroni(ctx, h, cfg)
 			}
 			changed = err == nil
 		case StepRestart:
@@ -452,6 +453,19 @@ func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, plan Pl
 		}
 	}
 	return nil
+}
+
+// reloadPatroni asks Patroni to reload through its REST API, or by signal
+// when the API refuses the credentials: after a rotation of the API
+// password, patroni.yml holds the new one while Patroni still runs with
+// the old until it has reloaded.
+func (c *Charm) reloadPatroni(ctx context.Context, h *juju.Hook, cfg pgconf.UnitConfig) error {
+	err := c.Workload.Patroni(cfg).Reload(ctx)
+	if patroni.IsUnauthorized(err) {
+		h.Log.Info("reloading Patroni by signal", "reason", "its REST API does not take the current password yet")
+		return c.Workload.ReloadPatroniService(ctx, h.Env.ModelUUID, cfg.Unit)
+	}
+	return err
 }
 
 // restartWhenPending restarts PostgreSQL through Patroni once Patroni
@@ -557,6 +571,22 @@ func (c *Charm) getPassword(ctx context.Context, h *juju.Hook) error {
 	return h.Backend.ActionSet(ctx, map[string]string{"username": user, "password": content[key]})
 }
 
+// setPassword is the set-password action (leader): a new password for one
+// system user, applied everywhere it is used, in an order that keeps the
+// unit working at every step:
+//
+//   - operator, replication, rewind: the role on the primary first
+//     (connected with the current operator password), then the secret,
+//     then patroni.yml (authentication section) and a Patroni reload;
+//   - patroni (REST API): the secret, then patroni.yml and a reload (by
+//     signal, as the API refuses the new password until Patroni reloads);
+//   - etcd (root): the secret, then patroni.yml and a reload, then, once
+//     Patroni reports the new passwords generation (so it re-authenticates
+//     with the new password), etcd's root password; Patroni is restarted
+//     if it does not answer with the cluster afterwards.
+//
+// Every rotation bumps the secret's generation, which patroni.yml carries
+// as a tag. Progress goes to action-log; the password never does.
 func (c *Charm) setPassword(ctx context.Context, h *juju.Hook) error {
 	m := model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})
 	params, err := h.Backend.ActionGet(ctx)
@@ -580,6 +610,12 @@ func (c *Charm) setPassword(ctx context.Context, h *juju.Hook) error {
 		return actionFail(ctx, h, err.Error())
 	}
 	h.Redactor.Register(pw)
+	progress := func(msg string) {
+		h.Log.Info("set-password", "user", user, "step", msg)
+		if err := h.Backend.ActionLog(ctx, msg); err != nil {
+			h.Log.Warn("action-log", "err", err)
+		}
+	}
 	leader, err := m.IsLeader(ctx)
 	if err != nil {
 		return err
@@ -591,47 +627,182 @@ func (c *Charm) setPassword(ctx context.Context, h *juju.Hook) error {
 	if err != nil {
 		return actionFail(ctx, h, err.Error())
 	}
+	old := cfg.Passwords
+	if pw == passwordOf(old, user) {
+		return actionFail(ctx, h, "the new password is the current one")
+	}
+
 	switch user {
 	case pgconf.OperatorUser, pgconf.ReplicationUser, pgconf.RewindUser:
-		// Change the role first, connected with the current operator
-		// password, then the secret; a failure leaves the old password
-		// valid everywhere.
-		cur := cfg.Passwords.Operator
-		conn, err := postgres.Connect(ctx, postgres.ConnConfig{Host: cfg.Address.String(), Port: uint16(listenPort(ctx, m)), User: pgconf.OperatorUser, Password: cur})
-		if err != nil {
-			return err
+		// The role first: a failure leaves the old password valid
+		// everywhere.
+		if err := c.alterSystemRole(ctx, m, cfg, user, pw); err != nil {
+			return actionFail(ctx, h, "changing the role's password: "+err.Error())
 		}
-		defer conn.Close(ctx)
-		attrs := map[string][]postgres.RoleAttr{
-			pgconf.OperatorUser: {postgres.AttrSuperuser}, pgconf.ReplicationUser: {postgres.AttrReplication},
-		}[user]
-		if _, err := postgres.EnsureUser(ctx, conn, user, pw, attrs...); err != nil {
-			return err
+		progress(fmt.Sprintf("changed the password of role %s on the primary", user))
+	case "etcd":
+		if err := c.Workload.CheckEtcdRoot(ctx, cfg); err != nil {
+			return actionFail(ctx, h, "etcd does not take the current root password: "+err.Error())
 		}
-	default:
-		return actionFail(ctx, h, fmt.Sprintf("rotating the %s password is not supported yet", user))
 	}
+
 	content, err := m.GetSecret(ctx, "", juju.SecretGetOptions{Label: SecretLabel})
 	if err != nil {
 		return err
 	}
-	content[key] = pw
-	ids, err := h.Backend.SecretInfoGet(ctx, "", SecretLabel)
+	oldContent := maps.Clone(content)
+	gen, _ := strconv.Atoi(content[generationKey])
+	content[key], content[generationKey] = pw, strconv.Itoa(gen+1)
+	if err := c.storeSystemUsers(ctx, h, m, content); err != nil {
+		return err
+	}
+	progress("stored the new password in the system-users secret")
+
+	// The owner gets no secret-changed: run the pass now; it rewrites
+	// patroni.yml and reloads Patroni. Other units follow on their
+	// secret-changed.
+	if err := c.pass(ctx, h, model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})); err != nil {
+		return fmt.Errorf("applying the new %s password: %w", user, err)
+	}
+	progress("rewrote patroni.yml and asked Patroni to reload it")
+	cfg.Passwords, err = passwordsFrom(content)
 	if err != nil {
 		return err
+	}
+	if err := c.waitPasswordsLoaded(ctx, cfg, content[generationKey], 60*time.Second); err != nil {
+		return actionFail(ctx, h, err.Error())
+	}
+	progress("Patroni runs with the new passwords")
+
+	if user == "etcd" {
+		cur := cfg
+		cur.Passwords.Etcd = old.Etcd
+		if err := c.Workload.SetEtcdRootPassword(ctx, cur, pw); err != nil {
+			// Put the old password back where it was written, so
+			// Patroni keeps a password etcd accepts.
+			if rerr := c.storeSystemUsers(ctx, h, m, oldContent); rerr == nil {
+				_ = c.pass(ctx, h, model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor}))
+			}
+			return actionFail(ctx, h, "changing etcd's root password: "+err.Error())
+		}
+		progress("changed etcd's root password")
+		if err := c.waitPatroniDCS(ctx, cfg, 20*time.Second); err != nil {
+			progress("Patroni does not reach etcd with the new password: restarting Patroni")
+			if err := c.Workload.RestartPatroniService(ctx, h.Env.ModelUUID, h.Env.UnitName); err != nil {
+				return err
+			}
+			if err := c.waitPatroniDCS(ctx, cfg, 60*time.Second); err != nil {
+				return actionFail(ctx, h, "Patroni does not reach etcd after the rotation: "+err.Error())
+			}
+		}
+		progress("Patroni reads the cluster from etcd")
+	}
+	return h.Backend.ActionSet(ctx, map[string]string{"username": user, "password": pw})
+}
+
+// passwordOf returns a system user's password.
+func passwordOf(p pgconf.Passwords, user string) string {
+	switch user {
+	case pgconf.OperatorUser:
+		return p.Operator
+	case pgconf.ReplicationUser:
+		return p.Replication
+	case pgconf.RewindUser:
+		return p.Rewind
+	case pgconf.PatroniAPIUser:
+		return p.PatroniAPI
+	case "etcd":
+		return p.Etcd
+	}
+	return ""
+}
+
+// passwordsFrom reads the system-users secret's content.
+func passwordsFrom(content map[string]string) (pgconf.Passwords, error) {
+	p := pgconf.Passwords{
+		Operator: content[secretKeys[pgconf.OperatorUser]], Replication: content[secretKeys[pgconf.ReplicationUser]],
+		Rewind: content[secretKeys[pgconf.RewindUser]], PatroniAPI: content[secretKeys[pgconf.PatroniAPIUser]],
+		Etcd: content[secretKeys["etcd"]], Generation: content[generationKey],
+	}
+	for user := range secretKeys {
+		if passwordOf(p, user) == "" {
+			return p, fmt.Errorf("the system-users secret has no %s password", user)
+		}
+	}
+	return p, nil
+}
+
+// storeSystemUsers writes a new revision of the system-users secret.
+func (c *Charm) storeSystemUsers(ctx context.Context, h *juju.Hook, m *model.Model, content map[string]string) error {
+	ids, err := h.Backend.SecretInfoGet(ctx, "", SecretLabel)
+	if err != nil {
+		return fmt.Errorf("reading the system-users secret: %w", err)
 	}
 	for id := range ids {
 		if err := m.SetSecret(ctx, id, content, juju.SecretSetOptions{}); err != nil {
 			return err
 		}
 	}
-	// The owner gets no secret-changed: run the pass now, which rewrites
-	// patroni.yml with the new password and reloads Patroni. Other units
-	// follow on their secret-changed.
-	if err := c.pass(ctx, h, model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})); err != nil {
-		return fmt.Errorf("applying the new %s password: %w", user, err)
+	return nil
+}
+
+// alterSystemRole sets a system role's password on the primary (Patroni's
+// leader; this unit when Patroni does not say), connected as the
+// operator with the current password.
+func (c *Charm) alterSystemRole(ctx context.Context, m *model.Model, cfg pgconf.UnitConfig, user, pw string) error {
+	primary := Target{Host: cfg.Address.String(), Port: listenPort(ctx, m), Password: cfg.Passwords.Operator}
+	if cl, err := c.Workload.Patroni(cfg).Cluster(ctx); err == nil {
+		if l, ok := cl.Leader(); ok && l.Host != "" && l.Port > 0 {
+			primary.Host, primary.Port = l.Host, l.Port
+		}
 	}
-	return h.Backend.ActionSet(ctx, map[string]string{"username": user, "password": pw})
+	return c.Workload.SetSystemRolePassword(ctx, primary, user, pw)
+}
+
+// waitPasswordsLoaded waits until this member's Patroni reports the
+// passwords generation gen in its tags: it has reloaded patroni.yml.
+func (c *Charm) waitPasswordsLoaded(ctx context.Context, cfg pgconf.UnitConfig, gen string, timeout time.Duration) error {
+	api := c.Workload.Patroni(cfg)
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := api.Patroni(ctx)
+		if err == nil && st.Tag(pgconf.PasswordsTag) == gen {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("Patroni did not load the new passwords within %s (tag %s is %q, want %q; last error: %v)",
+				timeout, pgconf.PasswordsTag, st.Tag(pgconf.PasswordsTag), gen, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// waitPatroniDCS waits until Patroni answers /cluster with a leader:
+// Patroni reads /cluster from etcd, so an answer means it authenticates.
+func (c *Charm) waitPatroniDCS(ctx context.Context, cfg pgconf.UnitConfig, timeout time.Duration) error {
+	api := c.Workload.Patroni(cfg)
+	deadline := time.Now().Add(timeout)
+	for {
+		cl, err := api.Cluster(ctx)
+		if err == nil {
+			if _, ok := cl.Leader(); ok {
+				return nil
+			}
+			err = errors.New("no leader in the cluster")
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func listenPort(ctx context.Context, m *model.Model) int {

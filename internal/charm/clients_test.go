@@ -2,102 +2,14 @@ package charm
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/jujutest"
 	"github.com/pgjuju/pgjuju/internal/patroni"
-	"github.com/pgjuju/pgjuju/internal/pgconf"
 )
-
-// fakeWorkload is a FAKE Workload for harness tests: nothing is installed
-// or started; Patroni is an httptest server reporting one running primary.
-type fakeWorkload struct {
-	t   *testing.T
-	srv *httptest.Server
-	// calls records the lifecycle effects asked for, in order.
-	calls []string
-	// pending is Patroni's pending_restart until a POST /restart;
-	// requests lists the unsafe requests Patroni got ("POST /restart").
-	mu       sync.Mutex
-	pending  bool
-	requests []string
-}
-
-func (f *fakeWorkload) setPending(p bool) { f.mu.Lock(); f.pending = p; f.mu.Unlock() }
-
-func (f *fakeWorkload) patroniRequests() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.requests)
-}
-
-func newFakeWorkload(t *testing.T, unit, addr string) *fakeWorkload {
-	f := &fakeWorkload{t: t}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/patroni", func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		json.NewEncoder(w).Encode(patroni.NodeStatus{State: "running", Role: patroni.RoleMaster, ServerVersion: 150010, PendingRestart: f.pending})
-	})
-	mux.HandleFunc("/cluster", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(patroni.Cluster{Members: []patroni.Member{{Name: pgconf.UnitSlug(unit), Role: patroni.RoleLeader, State: "running", Host: addr, Port: 5432}}})
-	})
-	unsafe := func(code int, also func()) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			f.mu.Lock()
-			f.requests = append(f.requests, r.Method+" "+r.URL.Path)
-			if also != nil {
-				also()
-			}
-			f.mu.Unlock()
-			w.WriteHeader(code)
-		}
-	}
-	mux.HandleFunc("/reload", unsafe(http.StatusAccepted, nil))
-	mux.HandleFunc("/restart", unsafe(http.StatusOK, func() { f.pending = false }))
-	mux.HandleFunc("/config", unsafe(http.StatusOK, nil))
-	f.srv = httptest.NewServer(mux)
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *fakeWorkload) MissingPackages(context.Context) []string        { return nil }
-func (f *fakeWorkload) InstallPackages(context.Context, []string) error { return nil }
-func (f *fakeWorkload) PGVersion() string                               { return "15" }
-func (f *fakeWorkload) MemBytes() uint64                                { return 4 << 30 }
-func (f *fakeWorkload) WriteFiles(context.Context, pgconf.UnitConfig) (bool, error) {
-	return false, nil
-}
-func (f *fakeWorkload) StartEtcd(context.Context, pgconf.UnitConfig) (bool, error) { return false, nil }
-func (f *fakeWorkload) EnsureEtcdAuth(context.Context, pgconf.UnitConfig) (bool, error) {
-	return false, nil
-}
-func (f *fakeWorkload) StartPatroni(context.Context, pgconf.UnitConfig) (bool, error) {
-	return false, nil
-}
-func (f *fakeWorkload) StopServices(context.Context, string, string) (bool, error) { return false, nil }
-func (f *fakeWorkload) RemoveServices(_ context.Context, _, unit string) (bool, error) {
-	f.calls = append(f.calls, "remove-services "+unit)
-	return false, nil
-}
-func (f *fakeWorkload) RemoveUnitDirs(_ context.Context, _, unit, storage string) (bool, error) {
-	f.calls = append(f.calls, "remove-dirs "+unit+" keep "+storage)
-	return false, nil
-}
-func (f *fakeWorkload) RestartPatroniService(context.Context, string, string) error { return nil }
-func (f *fakeWorkload) Catalogue(context.Context, string) (pgconf.Catalogue, error) {
-	return testCatalogue(f.t), nil
-}
-func (f *fakeWorkload) Patroni(pgconf.UnitConfig) *patroni.Client {
-	return &patroni.Client{BaseURL: f.srv.URL, HTTP: f.srv.Client()}
-}
 
 // fakeClientDB is a FAKE ClientDB recording what the charm asked for.
 type fakeClientDB struct {

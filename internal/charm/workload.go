@@ -14,11 +14,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pgjuju/pgjuju/internal/etcd"
 	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/postgres"
 	"github.com/pgjuju/pgjuju/internal/service"
 )
 
@@ -40,6 +42,18 @@ type Workload interface {
 	// etcd data, run and log directories), never its storage.
 	RemoveUnitDirs(ctx context.Context, model, unit, storage string) (bool, error)
 	RestartPatroniService(ctx context.Context, model, unit string) error
+	// ReloadPatroniService makes the unit's Patroni re-read patroni.yml
+	// by signal (SIGHUP), which needs no REST API credentials.
+	ReloadPatroniService(ctx context.Context, model, unit string) error
+	// SetSystemRolePassword sets the password of a system role (operator,
+	// replication, rewind) on primary, keeping its attributes.
+	SetSystemRolePassword(ctx context.Context, primary Target, user, password string) error
+	// CheckEtcdRoot logs in to the unit's etcd as root with
+	// cfg.Passwords.Etcd.
+	CheckEtcdRoot(ctx context.Context, cfg pgconf.UnitConfig) error
+	// SetEtcdRootPassword changes etcd's root password, logged in with
+	// cfg.Passwords.Etcd.
+	SetEtcdRootPassword(ctx context.Context, cfg pgconf.UnitConfig, password string) error
 	Patroni(cfg pgconf.UnitConfig) *patroni.Client
 }
 
@@ -399,6 +413,66 @@ func within(path, dir string) bool {
 func (s *System) RestartPatroniService(ctx context.Context, model, unit string) error {
 	m, _ := s.unitManager(model, unit)
 	return m.Restart(ctx, pgconf.ServiceName(unit, "patroni"))
+}
+
+// ReloadPatroniService sends SIGHUP to the Patroni daemon (the supervisor's
+// child, or systemd's main process), which Patroni takes as a reload.
+func (s *System) ReloadPatroniService(ctx context.Context, model, unit string) error {
+	m, _ := s.unitManager(model, unit)
+	st, err := m.Status(ctx, pgconf.ServiceName(unit, "patroni"))
+	if err != nil {
+		return err
+	}
+	if !st.Running || st.ChildPid <= 0 {
+		return fmt.Errorf("reloading Patroni: it is not running")
+	}
+	if err := syscall.Kill(st.ChildPid, syscall.SIGHUP); err != nil {
+		return fmt.Errorf("reloading Patroni: %w", err)
+	}
+	return nil
+}
+
+// SetSystemRolePassword implements Workload.
+func (s *System) SetSystemRolePassword(ctx context.Context, primary Target, user, password string) error {
+	conn, err := primary.connect(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	attrs := map[string][]postgres.RoleAttr{
+		pgconf.OperatorUser: {postgres.AttrSuperuser}, pgconf.ReplicationUser: {postgres.AttrReplication},
+	}[user]
+	_, err = postgres.EnsureUser(ctx, conn, user, password, attrs...)
+	return err
+}
+
+func etcdRoot(cfg pgconf.UnitConfig) (*etcd.Client, error) {
+	return etcd.Connect(etcd.Config{Endpoints: []string{pgconf.EtcdClientURL(cfg.Address)},
+		Username: pgconf.EtcdRootUser, Password: cfg.Passwords.Etcd})
+}
+
+// CheckEtcdRoot implements Workload.
+func (s *System) CheckEtcdRoot(ctx context.Context, cfg pgconf.UnitConfig) error {
+	c, err := etcdRoot(cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return c.Healthy(cctx)
+}
+
+// SetEtcdRootPassword implements Workload.
+func (s *System) SetEtcdRootPassword(ctx context.Context, cfg pgconf.UnitConfig, password string) error {
+	c, err := etcdRoot(cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return c.UpdateRootPassword(cctx, password)
 }
 
 // Patroni returns a client of the unit's Patroni REST API.

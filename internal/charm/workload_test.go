@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -246,6 +247,33 @@ func reconcileScenario(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(layout.PatroniConfigPath()); !strings.Contains(string(b), newPw) {
 		t.Error("patroni.yml does not carry the new operator password")
+	}
+	// The Patroni REST API and etcd root passwords: Patroni keeps
+	// working (it reads the cluster from etcd and takes the new API
+	// password), and etcd takes only the new root password.
+	for _, user := range []string{"patroni", "etcd"} {
+		var res jujutest.ActionOutput
+		st2, res, err = ch.RunAction(ctx, d, st2, "set-password", map[string]any{"username": user})
+		if err != nil || res.Failed {
+			t.Fatalf("set-password %s: %v %+v", user, err, res)
+		}
+		t.Logf("set-password %s: %s", user, strings.Join(res.Logs, "; "))
+		cfg := pgconf.UnitConfig{Unit: unit, Address: netip.MustParseAddr("10.201.0.10")}
+		if user == "patroni" {
+			cfg.Passwords.PatroniAPI = res.Results["password"]
+			if err := c.Workload.Patroni(cfg).Reload(ctx); err != nil {
+				t.Errorf("the new API password: %v", err)
+			}
+		} else {
+			cfg.Passwords.Etcd = res.Results["password"]
+			if err := c.Workload.CheckEtcdRoot(ctx, cfg); err != nil {
+				t.Errorf("the new etcd root password: %v", err)
+			}
+		}
+		st2 = step("update-status", st2)
+		if st2.UnitStatus != juju.Active("Primary") {
+			t.Errorf("after rotating %s: %v", user, st2.UnitStatus)
+		}
 	}
 	st2 = step("secret-changed", st2)
 	// An admin_addresses change touches only pg_hba: it must reach

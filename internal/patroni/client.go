@@ -43,6 +43,27 @@ type NodeStatus struct {
 	Xlog             Xlog     `json:"xlog"`
 	Patroni          Software `json:"patroni"`
 	DatabaseSystemID string   `json:"database_system_identifier"`
+	// Tags are the member's tags from patroni.yml, as loaded.
+	Tags map[string]any `json:"tags,omitempty"`
+}
+
+// Tag returns a tag's value as a string ("" when absent).
+func (s NodeStatus) Tag(name string) string {
+	v, ok := s.Tags[name]
+	if !ok || v == nil {
+		return ""
+	}
+	if str, ok := v.(string); ok {
+		return str
+	}
+	return fmt.Sprint(v)
+}
+
+// IsUnauthorized reports whether err is Patroni refusing the credentials
+// (401), as it does for the REST API password it has not loaded yet.
+func IsUnauthorized(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se) && se.Code == http.StatusUnauthorized
 }
 
 // Xlog is the WAL position part of NodeStatus.

@@ -65,6 +65,11 @@ func unitConfig(t *testing.T, opts Options, peers ...Member) UnitConfig {
 	}
 }
 
+func withGeneration(c UnitConfig, g string) UnitConfig {
+	c.Passwords.Generation = g
+	return c
+}
+
 func TestRenderGolden(t *testing.T) {
 	three := []Member{
 		{Unit: "postgresql/10", Address: netip.MustParseAddr("10.201.0.12")},
@@ -84,7 +89,7 @@ func TestRenderGolden(t *testing.T) {
 		state string
 	}{
 		{"standalone", unitConfig(t, Options{}), "new"},
-		{"three-units", unitConfig(t, full, three...), "existing"},
+		{"three-units", withGeneration(unitConfig(t, full, three...), "3"), "existing"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

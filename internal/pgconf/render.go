@@ -53,7 +53,16 @@ type Passwords struct {
 	Rewind      string `json:"-"`
 	PatroniAPI  string `json:"-"`
 	Etcd        string `json:"-"`
+	// Generation counts rotations (set-password bumps it; empty before the
+	// first). It is no secret: patroni.yml carries it as the tag
+	// "charm-passwords", which GET /patroni reports once Patroni has
+	// reloaded the file, so the charm knows Patroni runs with the new
+	// passwords before it changes one (etcd's) that Patroni must follow.
+	Generation string `json:"-"`
 }
+
+// PasswordsTag is the Patroni tag carrying Passwords.Generation.
+const PasswordsTag = "charm-passwords"
 
 // Member is a unit of the application as the peer relation shows it.
 type Member struct {
@@ -215,6 +224,7 @@ func RenderPatroni(c UnitConfig) (string, error) {
 		RewindUser, RewindPassword                        string
 		HBA                                               []string
 		OnRoleChange                                      string
+		PasswordsTag, PasswordsGeneration                 string
 	}{
 		Unit: c.Unit, Scope: c.App, Name: UnitSlug(c.Unit), Namespace: "/postgresql-charm/",
 		RestAPIAddress: hostPort(c.Address, c.patroniPort()), RestAPIUser: PatroniAPIUser, RestAPIPassword: c.Passwords.PatroniAPI,
@@ -229,6 +239,7 @@ func RenderPatroni(c UnitConfig) (string, error) {
 		RewindUser: RewindUser, RewindPassword: c.Passwords.Rewind,
 		HBA:          hba,
 		OnRoleChange: c.OnRoleChange,
+		PasswordsTag: PasswordsTag, PasswordsGeneration: c.Passwords.Generation,
 	}
 	var b strings.Builder
 	if err := patroniTemplate.Execute(&b, data); err != nil {
