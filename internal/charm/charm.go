@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pgjuju/pgjuju/internal/juju"
@@ -35,6 +37,14 @@ const (
 	// system-users secret key counting password rotations
 	// (pgconf.Passwords.Generation).
 	generationKey = "generation"
+	// unit state keys remembering effects, so that a steady pass repeats
+	// none of them (each is a hook tool call): the port opened, the
+	// workload version set, etcd authentication enabled, the address
+	// published in the peer unit databag.
+	openedPortKey       = "opened-port"
+	versionKey          = "workload-version"
+	etcdAuthKey         = "etcd-auth"
+	publishedAddressKey = "published-address"
 )
 
 // secretKeys maps system users to their key in the secret.
@@ -127,8 +137,13 @@ func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model) error {
 			return err
 		}
 		plan = Decide(snap)
-		for _, st := range plan.Steps {
-			h.Log.Debug("planned step", "step", string(st.Kind), "reason", st.Reason)
+		if h.Log.Enabled(ctx, slog.LevelDebug) && len(plan.Steps) > 0 {
+			// One line: every juju-log is a hook tool call.
+			steps := make([]string, len(plan.Steps))
+			for i, st := range plan.Steps {
+				steps[i] = string(st.Kind) + " (" + st.Reason + ")"
+			}
+			h.Log.Debug("planned steps", "steps", strings.Join(steps, "; "))
 		}
 		if err := c.apply(ctx, h, m, plan, prog); err != nil {
 			return err
@@ -162,8 +177,12 @@ func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model) error {
 		node = c.waitPatroni(ctx, plan.Config, 60*time.Second)
 		if node != nil && node.ServerVersion > 0 {
 			v := fmt.Sprintf("%d.%d", node.ServerVersion/10000, node.ServerVersion%10000)
-			if err := h.Backend.ApplicationVersionSet(ctx, v); err != nil {
-				h.Log.Warn("setting workload version", "err", err)
+			if v != snap.workloadVersion {
+				if err := h.Backend.ApplicationVersionSet(ctx, v); err != nil {
+					h.Log.Warn("setting workload version", "err", err)
+				} else if err := h.Backend.StateSet(ctx, map[string]string{versionKey: v}); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -230,20 +249,34 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Sna
 	if s.Address, err = unitAddress(ctx, h.Backend); err != nil {
 		h.Log.Warn("reading unit address", "err", err)
 	}
-	if s.Passwords, err = readPasswords(ctx, m, s.Leader); err != nil {
-		return s, err
-	}
 	state, err := h.Backend.StateGet(ctx)
 	if err != nil {
 		return s, fmt.Errorf("reading unit state: %w", err)
 	}
-	s.hbaLoaded = state[hbaLoadedKey]
+	s.hbaLoaded, s.workloadVersion = state[hbaLoadedKey], state[versionKey]
+	s.OpenedPort, _ = strconv.Atoi(state[openedPortKey])
+	s.EtcdAuthEnabled = state[etcdAuthKey] != ""
 	if raw := state[appliedKey]; raw != "" {
 		if err := json.Unmarshal([]byte(raw), &s.Applied); err != nil {
 			h.Log.Warn("ignoring unreadable applied parameters", "err", err)
 		}
 	}
-	if peers, err := m.PeerRelation(ctx, PeerEndpoint); err == nil && peers != nil {
+	// The peer relation and its application databag, read once for the
+	// whole snapshot.
+	if s.peers, err = m.PeerRelation(ctx, PeerEndpoint); err != nil {
+		return s, err
+	}
+	if s.peers != nil {
+		bag, err := s.peers.LocalAppData(ctx)
+		if err != nil {
+			return s, err
+		}
+		s.peerApp = bag.Map()
+	}
+	if s.Passwords, err = readPasswords(ctx, m, s.Leader, s.peerApp[secretIDKey]); err != nil {
+		return s, err
+	}
+	if peers := s.peers; peers != nil {
 		for _, u := range peers.Units {
 			bag, err := peers.UnitData(ctx, u)
 			if err != nil {
@@ -253,11 +286,14 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Sna
 				s.Peers = append(s.Peers, pgconf.Member{Unit: u, Address: a})
 			}
 		}
-		if s.Address.IsValid() {
-			if mine, err := peers.LocalUnitData(ctx); err == nil && mine.Get(addressKey) != s.Address.String() {
-				if err := peers.SetLocalUnitData(ctx, map[string]string{addressKey: s.Address.String()}); err != nil {
-					return s, err
-				}
+		// The address is published once; unit state remembers it, so a
+		// steady pass reads and writes nothing.
+		if addr := s.Address.String(); s.Address.IsValid() && state[publishedAddressKey] != addr {
+			if err := peers.SetLocalUnitData(ctx, map[string]string{addressKey: addr}); err != nil {
+				return s, err
+			}
+			if err := h.Backend.StateSet(ctx, map[string]string{publishedAddressKey: addr}); err != nil {
+				return s, err
 			}
 		}
 	}
@@ -297,23 +333,18 @@ func unitAddress(ctx context.Context, b juju.Backend) (netip.Addr, error) {
 }
 
 // readPasswords reads the system-users secret: by label on the leader (its
-// owner), by the id the leader shared in the peer app databag elsewhere. nil
-// when it does not exist yet.
-func readPasswords(ctx context.Context, m *model.Model, leader bool) (*pgconf.Passwords, error) {
+// owner), by the id the leader shared in the peer app databag (sharedID)
+// elsewhere. nil when it does not exist yet.
+func readPasswords(ctx context.Context, m *model.Model, leader bool, sharedID string) (*pgconf.Passwords, error) {
 	var content map[string]string
 	var err error
 	if leader {
 		content, err = m.GetSecret(ctx, "", juju.SecretGetOptions{Label: SecretLabel})
 	} else {
-		peers, perr := m.PeerRelation(ctx, PeerEndpoint)
-		if perr != nil || peers == nil {
+		if sharedID == "" {
 			return nil, nil
 		}
-		bag, berr := peers.LocalAppData(ctx)
-		if berr != nil || bag.Get(secretIDKey) == "" {
-			return nil, nil
-		}
-		content, err = m.GetSecret(ctx, bag.Get(secretIDKey), juju.SecretGetOptions{Label: SecretLabel, Refresh: true})
+		content, err = m.GetSecret(ctx, sharedID, juju.SecretGetOptions{Label: SecretLabel, Refresh: true})
 	}
 	if errors.Is(err, juju.ErrNotFound) {
 		return nil, nil
@@ -404,7 +435,9 @@ func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, plan Pl
 		case StepStartEtcd:
 			changed, err = w.StartEtcd(ctx, cfg)
 		case StepEnsureEtcdAuth:
-			changed, err = w.EnsureEtcdAuth(ctx, cfg)
+			if changed, err = w.EnsureEtcdAuth(ctx, cfg); err == nil {
+				err = h.Backend.StateSet(ctx, map[string]string{etcdAuthKey: "enabled"})
+			}
 		case StepStartPatroni:
 			changed, err = w.StartPatroni(ctx, cfg)
 			if err == nil && !changed && filesChanged {
@@ -440,7 +473,8 @@ func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, plan Pl
 			err = c.restartWhenPending(ctx, cfg)
 			changed = err == nil
 		case StepOpenPort:
-			err = h.Backend.OpenPort(ctx, juju.TCP(st.Port))
+			err = openPort(ctx, h, st.Port, st.ClosePort)
+			changed = err == nil
 		case StepSaveApplied:
 			data, _ := json.Marshal(st.Params)
 			err = h.Backend.StateSet(ctx, map[string]string{appliedKey: string(data)})
@@ -453,6 +487,20 @@ func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, plan Pl
 		}
 	}
 	return nil
+}
+
+// openPort opens port, closes old (the port opened before listen_port
+// changed; 0 for none) and remembers the port in unit state.
+func openPort(ctx context.Context, h *juju.Hook, port, old int) error {
+	if err := h.Backend.OpenPort(ctx, juju.TCP(port)); err != nil {
+		return err
+	}
+	if old != 0 && old != port {
+		if err := h.Backend.ClosePort(ctx, juju.TCP(old)); err != nil {
+			return err
+		}
+	}
+	return h.Backend.StateSet(ctx, map[string]string{openedPortKey: strconv.Itoa(port)})
 }
 
 // reloadPatroni asks Patroni to reload through its REST API, or by signal
@@ -525,7 +573,15 @@ func (c *Charm) unitConfig(ctx context.Context, h *juju.Hook, m *model.Model) (p
 	if err != nil {
 		return pgconf.UnitConfig{}, err
 	}
-	pw, err := readPasswords(ctx, m, leader)
+	shared := ""
+	if !leader {
+		if peers, err := m.PeerRelation(ctx, PeerEndpoint); err == nil && peers != nil {
+			if bag, err := peers.LocalAppData(ctx); err == nil {
+				shared = bag.Get(secretIDKey)
+			}
+		}
+	}
+	pw, err := readPasswords(ctx, m, leader, shared)
 	if err != nil {
 		return pgconf.UnitConfig{}, err
 	}

@@ -114,17 +114,16 @@ func (c *Charm) readClients(ctx context.Context, h *juju.Hook, m *model.Model, s
 				cr.Host = s.Address.String()
 			}
 			s.Clients = append(s.Clients, cr)
+			if s.clientRels == nil {
+				s.clientRels = map[string]*model.Relation{}
+			}
+			s.clientRels[r.ID] = r
 		}
 	}
-	peers, err := m.PeerRelation(ctx, PeerEndpoint)
-	if err != nil || peers == nil {
-		return err
+	if s.peers == nil {
+		return nil
 	}
-	bag, err := peers.LocalAppData(ctx)
-	if err != nil {
-		return err
-	}
-	for k, v := range bag.Map() {
+	for k, v := range s.peerApp {
 		id, ok := strings.CutPrefix(k, servedKeyPrefix)
 		if !ok {
 			continue
@@ -139,7 +138,14 @@ func (c *Charm) readClients(ctx context.Context, h *juju.Hook, m *model.Model, s
 		}
 		s.Served[id] = rec
 	}
-	if s.ClientPasswords, err = readClientPasswords(ctx, m, s.Leader, bag.Get(clientSecretIDKey)); err != nil {
+	if s.peerApp[clientSecretIDKey] == "" {
+		// The leader shares the secret's id when it creates it: without
+		// an id there is no secret to read (a steady standalone pass
+		// saves the secret-get).
+		return nil
+	}
+	var err error
+	if s.ClientPasswords, err = readClientPasswords(ctx, m, s.Leader, s.peerApp[clientSecretIDKey]); err != nil {
 		return err
 	}
 	return nil
@@ -313,7 +319,7 @@ func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, 
 		if failed[pub.ID] {
 			continue
 		}
-		if err := c.publish(ctx, h, m, pub, passwords[pub.ID]); err != nil {
+		if err := c.publish(ctx, h, m, s.clientRels[pub.ID], pub, passwords[pub.ID]); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -381,10 +387,12 @@ func writeClientPasswords(ctx context.Context, m *model.Model, passwords map[str
 // publish writes one relation's data: the unit databag on db and
 // db-admin, the application databag and the credential secrets on
 // database (leader).
-func (c *Charm) publish(ctx context.Context, h *juju.Hook, m *model.Model, pub ClientPublish, password string) error {
-	rel, err := m.Relation(ctx, pub.ID)
-	if err != nil {
-		return err
+func (c *Charm) publish(ctx context.Context, h *juju.Hook, m *model.Model, rel *model.Relation, pub ClientPublish, password string) error {
+	if rel == nil { // not read by the snapshot
+		var err error
+		if rel, err = m.Relation(ctx, pub.ID); err != nil {
+			return err
+		}
 	}
 	if pub.Legacy != nil {
 		data := pgsql.RenderUnitData(*pub.Legacy, pub.Server, pgsql.Credentials{User: pub.Legacy.User, Password: password}, pub.Allowed)

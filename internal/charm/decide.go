@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/pgjuju/pgjuju/internal/juju"
+	"github.com/pgjuju/pgjuju/internal/juju/model"
 	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 )
@@ -52,8 +53,24 @@ type Snapshot struct {
 	// DB is what Patroni and PostgreSQL said; nil when they did not
 	// answer or no client relation needs them.
 	DB *DBFacts
+	// OpenedPort is the port this charm last opened (unit state), so a
+	// steady pass runs no open-port; 0 before the first.
+	OpenedPort int
+	// EtcdAuthEnabled is set once this unit has enabled etcd
+	// authentication (unit state); the charm never disables it.
+	EtcdAuthEnabled bool
 	// hbaLoaded is the hash of the pg_hba rules last seen loaded.
 	hbaLoaded string
+	// workloadVersion is the version last set with
+	// application-version-set (unit state).
+	workloadVersion string
+	// peers is the peer relation read by the snapshot (nil before Juju
+	// creates it) and peerApp its application databag, so the pass reads
+	// them once.
+	peers   *model.Relation
+	peerApp map[string]string
+	// clientRels are the client relations read by the snapshot, by id.
+	clientRels map[string]*model.Relation
 }
 
 // StepKind names what a step does.
@@ -81,6 +98,9 @@ type Step struct {
 	Packages []string          // install-packages
 	Params   map[string]string // patch-dcs: DCS parameters; save-applied: all
 	Port     int               // open-port
+	// ClosePort is the port opened before, closed by open-port when
+	// listen_port changed; 0 for none.
+	ClosePort int
 	// Progress, when set, is the maintenance message shown while the step
 	// runs ("restarting PostgreSQL to apply max_connections"): only long
 	// steps carry one. See progressReporter.
@@ -160,7 +180,7 @@ func Decide(s Snapshot) Plan {
 
 	add(Step{Kind: StepWriteFiles, Reason: "render patroni.yml and etcd configuration"})
 	add(Step{Kind: StepStartEtcd, Reason: "etcd is Patroni's consensus store"})
-	if s.Leader {
+	if s.Leader && !s.EtcdAuthEnabled {
 		add(Step{Kind: StepEnsureEtcdAuth, Reason: "etcd requires the root password"})
 	}
 	startPatroni := Step{Kind: StepStartPatroni, Reason: "Patroni runs PostgreSQL"}
@@ -224,8 +244,17 @@ func Decide(s Snapshot) Plan {
 			add(Step{Kind: StepRestart, Reason: "needs a restart: " + strings.Join(restart, ", "), Progress: restartMsg})
 		}
 	}
-	add(Step{Kind: StepOpenPort, Port: settings.ListenPort, Reason: "clients connect on listen_port"})
-	add(Step{Kind: StepSaveApplied, Params: want, Reason: "remember what was applied"})
+	// A steady pass runs neither: each costs a hook tool call.
+	if s.OpenedPort != settings.ListenPort {
+		reason := "clients connect on listen_port"
+		if s.OpenedPort != 0 {
+			reason = fmt.Sprintf("listen_port changed from %d", s.OpenedPort)
+		}
+		add(Step{Kind: StepOpenPort, Port: settings.ListenPort, ClosePort: s.OpenedPort, Reason: reason})
+	}
+	if !maps.Equal(s.Applied, want) {
+		add(Step{Kind: StepSaveApplied, Params: want, Reason: "remember what was applied"})
+	}
 	return plan
 }
 

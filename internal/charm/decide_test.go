@@ -82,9 +82,19 @@ func TestDecide(t *testing.T) {
 		{"first bootstrap of the leader",
 			func(s Snapshot) Snapshot { return s },
 			[]StepKind{StepWriteFiles, StepStartEtcd, StepEnsureEtcdAuth, StepStartPatroni, StepOpenPort, StepSaveApplied}, juju.Status{}, false, ""},
-		{"nothing changed: no reload or restart",
+		{"nothing changed: no reload, restart or save",
 			bootstrapped,
-			[]StepKind{StepWriteFiles, StepStartEtcd, StepEnsureEtcdAuth, StepStartPatroni, StepOpenPort, StepSaveApplied}, juju.Status{}, false, ""},
+			[]StepKind{StepWriteFiles, StepStartEtcd, StepEnsureEtcdAuth, StepStartPatroni, StepOpenPort}, juju.Status{}, false, ""},
+		{"steady: port open and etcd auth enabled before, only the idempotent ensures run",
+			func(s Snapshot) Snapshot { s = bootstrapped(s); s.OpenedPort, s.EtcdAuthEnabled = 5432, true; return s },
+			[]StepKind{StepWriteFiles, StepStartEtcd, StepStartPatroni}, juju.Status{}, false, ""},
+		{"listen_port changed: the new port is opened (and the old closed)",
+			func(s Snapshot) Snapshot {
+				s = bootstrapped(s)
+				s.OpenedPort, s.EtcdAuthEnabled, s.Options.ListenPort = 5432, true, 5433
+				return s
+			},
+			[]StepKind{StepWriteFiles, StepStartEtcd, StepStartPatroni, StepOpenPort}, juju.Status{}, false, "listen_port changed from 5432"},
 		{"a reloadable setting changed: reload only",
 			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Options.ExtraPgConf = "work_mem = 64MB"; return s },
 			[]StepKind{StepWriteFiles, StepStartEtcd, StepEnsureEtcdAuth, StepStartPatroni, StepReload, StepOpenPort, StepSaveApplied}, juju.Status{}, false, "changed: work_mem"},

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Options are the charm's configuration options as Juju hands them over
@@ -232,10 +233,10 @@ func ParseMemory(s string) (int64, error) {
 	return n * m, nil
 }
 
-var localeRE = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`)
+var localeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,64}$`) })
 
 func checkLocale(l string) error {
-	if !localeRE.MatchString(l) {
+	if !localeRE().MatchString(l) {
 		return fmt.Errorf("%q is not a locale name (like C.UTF-8 or en_US.UTF-8)", l)
 	}
 	return nil

@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
-var paramNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)?$`)
+var paramNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)?$`) })
 
 // ParseExtraPgConf parses extra_pg_conf: postgresql.conf lines
 // "name = value" (the "=" is optional, '#' starts a comment, values may be
@@ -54,7 +55,7 @@ func parseConfLine(line string) (name, value string, err error) {
 		return "", "", fmt.Errorf("%q is not \"name = value\"", line)
 	}
 	name = strings.ToLower(line[:i])
-	if !paramNameRE.MatchString(name) {
+	if !paramNameRE().MatchString(name) {
 		return "", "", fmt.Errorf("%q is not a parameter name", line[:i])
 	}
 	rest := strings.TrimLeft(line[i:], " \t")

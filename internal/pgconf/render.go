@@ -6,18 +6,25 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/pgjuju/pgjuju/templates"
 )
 
-var funcs = template.FuncMap{"q": yamlQuote}
-
+// The templates are parsed on first use, not at init: a hook that
+// renders nothing (a no-op dispatch, an action) does not pay for them.
 var (
-	patroniTemplate = templates.Parse("patroni.yml.tmpl", funcs)
-	etcdTemplate    = templates.Parse("etcd.conf.yml.tmpl", funcs)
-	hbaTemplate     = templates.Parse("pg_hba.conf.tmpl", funcs)
+	patroniTemplate = lazyTemplate("patroni.yml.tmpl")
+	etcdTemplate    = lazyTemplate("etcd.conf.yml.tmpl")
+	hbaTemplate     = lazyTemplate("pg_hba.conf.tmpl")
 )
+
+func lazyTemplate(name string) func() *template.Template {
+	return sync.OnceValue(func() *template.Template {
+		return templates.Parse(name, template.FuncMap{"q": yamlQuote})
+	})
+}
 
 // Patroni timing (DESIGN §10). They meet upstream's rule
 // loop_wait + 2*retry_timeout <= ttl, and ttl is at upstream's floor of 20 s.
@@ -189,7 +196,7 @@ func RenderHBA(c UnitConfig) (string, error) {
 		lines = append(lines, r.String())
 	}
 	var b strings.Builder
-	if err := hbaTemplate.Execute(&b, lines); err != nil {
+	if err := hbaTemplate().Execute(&b, lines); err != nil {
 		return "", fmt.Errorf("rendering pg_hba.conf: %w", err)
 	}
 	return strings.TrimPrefix(b.String(), "\n") + "\n", nil
@@ -242,7 +249,7 @@ func RenderPatroni(c UnitConfig) (string, error) {
 		PasswordsTag: PasswordsTag, PasswordsGeneration: c.Passwords.Generation,
 	}
 	var b strings.Builder
-	if err := patroniTemplate.Execute(&b, data); err != nil {
+	if err := patroniTemplate().Execute(&b, data); err != nil {
 		return "", fmt.Errorf("rendering patroni.yml: %w", err)
 	}
 	return b.String(), nil
@@ -291,7 +298,7 @@ func RenderEtcd(c UnitConfig) (string, error) {
 		ClusterToken: c.App,
 	}
 	var b strings.Builder
-	if err := etcdTemplate.Execute(&b, data); err != nil {
+	if err := etcdTemplate().Execute(&b, data); err != nil {
 		return "", fmt.Errorf("rendering etcd configuration: %w", err)
 	}
 	return b.String(), nil

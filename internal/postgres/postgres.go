@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -78,7 +79,7 @@ const (
 	AttrCreateRole  RoleAttr = "CREATEROLE"
 )
 
-var roleNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
+var roleNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`) })
 
 // ErrInvalidName is returned for a role or database name the charm refuses.
 var ErrInvalidName = errors.New("invalid name")
@@ -90,7 +91,7 @@ func CheckName(name string) error {
 	switch {
 	case len(name) == 0 || len(name) > 63:
 		return fmt.Errorf("%w: %q must be 1 to 63 bytes", ErrInvalidName, name)
-	case !roleNameRE.MatchString(name):
+	case !roleNameRE().MatchString(name):
 		return fmt.Errorf("%w: %q may hold only letters, digits, '_', '.' and '-', starting with a letter or '_'", ErrInvalidName, name)
 	case strings.HasPrefix(strings.ToLower(name), "pg_"):
 		return fmt.Errorf("%w: %q: the pg_ prefix is reserved", ErrInvalidName, name)
@@ -140,7 +141,7 @@ func EnsureUser(ctx context.Context, q Querier, name, password string, attrs ...
 	if err != nil {
 		return false, err
 	}
-	if !verifierRE.MatchString(v) {
+	if !verifierRE().MatchString(v) {
 		panic("postgres: SCRAM verifier is not well formed") // broken invariant
 	}
 	verb := "ALTER"

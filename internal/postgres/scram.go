@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // ScramIterations is PostgreSQL's default scram_iterations.
@@ -48,12 +49,14 @@ func hmacSHA256(key []byte, msg string) []byte {
 	return h.Sum(nil)
 }
 
-var verifierRE = regexp.MustCompile(`^SCRAM-SHA-256\$([0-9]+):([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)$`)
+var verifierRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^SCRAM-SHA-256\$([0-9]+):([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)$`)
+})
 
 // VerifierMatches reports whether a stored verifier (pg_authid.rolpassword)
 // is one for password, so a password is only changed when it differs.
 func VerifierMatches(verifier, password string) bool {
-	m := verifierRE.FindStringSubmatch(verifier)
+	m := verifierRE().FindStringSubmatch(verifier)
 	if m == nil {
 		return false
 	}

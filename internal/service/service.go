@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -34,11 +35,11 @@ type Spec struct {
 // DefaultStopTimeout gives PostgreSQL time for a fast shutdown checkpoint.
 const DefaultStopTimeout = 90 * time.Second
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`) })
 
 // Validate checks the spec.
 func (s Spec) Validate() error {
-	if !nameRE.MatchString(s.Name) {
+	if !nameRE().MatchString(s.Name) {
 		return fmt.Errorf("service name %q is not valid", s.Name)
 	}
 	if len(s.Exec) == 0 || s.Exec[0] == "" || s.Exec[0][0] != '/' {

@@ -10,14 +10,19 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/pgjuju/pgjuju/templates"
 )
 
-var unitTemplate = templates.Parse("systemd.service.tmpl", template.FuncMap{
-	"sdq":    systemdQuote,
-	"sdexec": systemdExec,
+// unitTemplate is parsed on first use, not at init: most dispatches of
+// the charm binary render no unit file (bench/charm's no-op dispatch).
+var unitTemplate = sync.OnceValue(func() *template.Template {
+	return templates.Parse("systemd.service.tmpl", template.FuncMap{
+		"sdq":    systemdQuote,
+		"sdexec": systemdExec,
+	})
 })
 
 // systemdQuote quotes one word for a systemd unit file: double quotes, with
@@ -56,7 +61,7 @@ func RenderUnit(spec Spec) (string, error) {
 		StopTimeoutSec        int
 	}{spec, user, group, km, int(spec.stopTimeout().Seconds())}
 	var b bytes.Buffer
-	if err := unitTemplate.Execute(&b, data); err != nil {
+	if err := unitTemplate().Execute(&b, data); err != nil {
 		return "", fmt.Errorf("rendering unit %s: %w", spec.Name, err)
 	}
 	return b.String(), nil
