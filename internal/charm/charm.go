@@ -45,6 +45,9 @@ const (
 	versionKey          = "workload-version"
 	etcdAuthKey         = "etcd-auth"
 	publishedAddressKey = "published-address"
+	// unit state key: when this member was first seen holding the leader
+	// key with PostgreSQL down (RFC 3339; DecideLeaderGuard).
+	leaderDownKey = "leader-down-since"
 )
 
 // secretKeys maps system users to their key in the secret.
@@ -65,6 +68,10 @@ type Charm struct {
 	// dispatch (rotate-relation-password), which the pass must use even
 	// if secret-get still returns the committed revision.
 	pendingPasswords map[string]string
+	// pendingSystemUsers is the system-users secret's content set earlier
+	// in this dispatch (set-password): Juju commits secret-set when the
+	// hook or action ends, so secret-get still returns the old revision.
+	pendingSystemUsers map[string]string
 }
 
 // Register wires the charm's handlers into d with the real workload.
@@ -129,7 +136,7 @@ func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model) error {
 	var plan Plan
 	var snap Snapshot
 	prog := &progressReporter{}
-	waitedForClients := false
+	waitedForClients, changed := false, false
 	for pass := 0; pass < 4; pass++ {
 		var err error
 		snap, err = c.snapshot(ctx, h, m)
@@ -145,9 +152,11 @@ func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model) error {
 			}
 			h.Log.Debug("planned steps", "steps", strings.Join(steps, "; "))
 		}
-		if err := c.apply(ctx, h, m, plan, prog); err != nil {
+		ch, err := c.apply(ctx, h, m, plan, prog)
+		if err != nil {
 			return err
 		}
+		changed = changed || ch
 		if plan.Again && pass < 2 {
 			continue
 		}
@@ -174,7 +183,19 @@ func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model) error {
 	}
 	var node *patroni.NodeStatus
 	if plan.Status.Level == "" && plan.Config.Unit != "" {
-		node = c.waitPatroni(ctx, plan.Config, 60*time.Second)
+		// After changes, give PostgreSQL time to come up; a pass that
+		// changed nothing only reads (update-status must not block a
+		// minute on a member that is down).
+		wait := 60 * time.Second
+		if !changed {
+			wait = 0
+		}
+		node = c.waitPatroni(ctx, plan.Config, wait)
+		if h.Event.Name == "update-status" {
+			if err := c.guardLeader(ctx, h, plan.Config, node, snap.leaderDownSince); err != nil {
+				return err
+			}
+		}
 		if node != nil && node.ServerVersion > 0 {
 			v := fmt.Sprintf("%d.%d", node.ServerVersion/10000, node.ServerVersion%10000)
 			if v != snap.workloadVersion {
@@ -187,6 +208,38 @@ func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model) error {
 		}
 	}
 	h.Status.Add(DecideStatus(plan, node))
+	return nil
+}
+
+// guardLeader applies DecideLeaderGuard in update-status: it remembers
+// when this member was first seen holding the leader key with PostgreSQL
+// down, and restarts its Patroni when that lasts (Patroni 3.0.2 bug).
+func (c *Charm) guardLeader(ctx context.Context, h *juju.Hook, cfg pgconf.UnitConfig, node *patroni.NodeStatus, downSince time.Time) error {
+	in := LeaderGuardInput{Member: pgconf.UnitSlug(cfg.Unit), Node: node, DownSince: downSince, Now: time.Now()}
+	if node != nil {
+		if cl, err := c.Workload.Patroni(cfg).Cluster(ctx); err == nil {
+			in.Cluster = &cl
+		}
+	}
+	g := DecideLeaderGuard(in)
+	if g.Reason != "" {
+		h.Log.Warn("leader guard", "why", g.Reason)
+	}
+	if !g.DownSince.Equal(downSince) {
+		v := ""
+		if !g.DownSince.IsZero() {
+			v = g.DownSince.UTC().Format(time.RFC3339)
+		}
+		if err := h.Backend.StateSet(ctx, map[string]string{leaderDownKey: v}); err != nil {
+			return err
+		}
+	}
+	if g.RestartPatroni {
+		if err := c.Workload.RestartPatroniService(ctx, h.Env.ModelUUID, cfg.Unit); err != nil {
+			return fmt.Errorf("restarting Patroni: %w", err)
+		}
+		h.Status.Add(juju.Maintenance("restarted Patroni: it held the leader key with PostgreSQL down"))
+	}
 	return nil
 }
 
@@ -256,6 +309,7 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Sna
 	s.hbaLoaded, s.workloadVersion = state[hbaLoadedKey], state[versionKey]
 	s.OpenedPort, _ = strconv.Atoi(state[openedPortKey])
 	s.EtcdAuthEnabled = state[etcdAuthKey] != ""
+	s.leaderDownSince, _ = time.Parse(time.RFC3339, state[leaderDownKey])
 	if raw := state[appliedKey]; raw != "" {
 		if err := json.Unmarshal([]byte(raw), &s.Applied); err != nil {
 			h.Log.Warn("ignoring unreadable applied parameters", "err", err)
@@ -275,6 +329,13 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Sna
 	}
 	if s.Passwords, err = readPasswords(ctx, m, s.Leader, s.peerApp[secretIDKey]); err != nil {
 		return s, err
+	}
+	if c.pendingSystemUsers != nil && s.Leader {
+		p, err := passwordsFrom(c.pendingSystemUsers)
+		if err != nil {
+			return s, err
+		}
+		s.Passwords = &p
 	}
 	if peers := s.peers; peers != nil {
 		for _, u := range peers.Units {
@@ -410,12 +471,12 @@ func (p *progressReporter) report(ctx context.Context, h *juju.Hook, msg string)
 // apply runs a plan's steps in order; the first failure fails the hook
 // (Juju retries it), except that what a user can fix never gets here.
 // Long steps are announced through prog.
-func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, plan Plan, prog *progressReporter) error {
+func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, plan Plan, prog *progressReporter) (bool, error) {
 	w, cfg := c.Workload, plan.Config
 	// filesChanged makes a running Patroni re-read patroni.yml: pg_hba
 	// rules and passwords change no parameter, so no reload step covers
 	// them.
-	filesChanged, reloaded := false, false
+	filesChanged, reloaded, anyChanged := false, false, false
 	for _, st := range plan.Steps {
 		var changed bool
 		var err error
@@ -480,13 +541,14 @@ func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, plan Pl
 			err = h.Backend.StateSet(ctx, map[string]string{appliedKey: string(data)})
 		}
 		if err != nil {
-			return fmt.Errorf("%s (%s): %w", st.Kind, st.Reason, err)
+			return anyChanged, fmt.Errorf("%s (%s): %w", st.Kind, st.Reason, err)
 		}
 		if changed {
+			anyChanged = true
 			h.Log.Info("applied step", "step", string(st.Kind), "reason", st.Reason)
 		}
 	}
-	return nil
+	return anyChanged, nil
 }
 
 // openPort opens port, closes old (the port opened before listen_port
@@ -712,6 +774,8 @@ func (c *Charm) setPassword(ctx context.Context, h *juju.Hook) error {
 	if err := c.storeSystemUsers(ctx, h, m, content); err != nil {
 		return err
 	}
+	c.pendingSystemUsers = content
+	defer func() { c.pendingSystemUsers = nil }()
 	progress("stored the new password in the system-users secret")
 
 	// The owner gets no secret-changed: run the pass now; it rewrites
@@ -737,6 +801,7 @@ func (c *Charm) setPassword(ctx context.Context, h *juju.Hook) error {
 			// Put the old password back where it was written, so
 			// Patroni keeps a password etcd accepts.
 			if rerr := c.storeSystemUsers(ctx, h, m, oldContent); rerr == nil {
+				c.pendingSystemUsers = oldContent
 				_ = c.pass(ctx, h, model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor}))
 			}
 			return actionFail(ctx, h, "changing etcd's root password: "+err.Error())

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/model"
@@ -61,6 +62,8 @@ type Snapshot struct {
 	EtcdAuthEnabled bool
 	// hbaLoaded is the hash of the pg_hba rules last seen loaded.
 	hbaLoaded string
+	// leaderDownSince is DecideLeaderGuard's memory (unit state).
+	leaderDownSince time.Time
 	// workloadVersion is the version last set with
 	// application-version-set (unit state).
 	workloadVersion string

@@ -37,6 +37,18 @@ type fakeWorkload struct {
 	etcdRoot string            // "" until EnsureEtcdAuth
 	token    bool              // Patroni's etcd token is valid
 	roles    map[string]string // system role → password
+	// state is PostgreSQL's state as Patroni reports it ("" is running).
+	state string
+}
+
+func (f *fakeWorkload) setState(st string) { f.mu.Lock(); f.state = st; f.mu.Unlock() }
+
+// pgState is called with mu held.
+func (f *fakeWorkload) pgState() string {
+	if f.state == "" {
+		return "running"
+	}
+	return f.state
 }
 
 func newFakeWorkload(t *testing.T, unit, addr string) *fakeWorkload {
@@ -45,7 +57,7 @@ func newFakeWorkload(t *testing.T, unit, addr string) *fakeWorkload {
 	mux.HandleFunc("/patroni", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		st := patroni.NodeStatus{State: "running", Role: patroni.RoleMaster, ServerVersion: 150010, PendingRestart: f.pending}
+		st := patroni.NodeStatus{State: f.pgState(), Role: patroni.RoleMaster, ServerVersion: 150010, PendingRestart: f.pending}
 		if f.loaded != nil && f.loaded.Generation != "" {
 			st.Tags = map[string]any{pgconf.PasswordsTag: f.loaded.Generation}
 		}
@@ -58,7 +70,7 @@ func newFakeWorkload(t *testing.T, unit, addr string) *fakeWorkload {
 			http.Error(w, "etcd: authentication failed", http.StatusBadGateway)
 			return
 		}
-		json.NewEncoder(w).Encode(patroni.Cluster{Members: []patroni.Member{{Name: pgconf.UnitSlug(unit), Role: patroni.RoleLeader, State: "running", Host: addr, Port: 5432}}})
+		json.NewEncoder(w).Encode(patroni.Cluster{Members: []patroni.Member{{Name: pgconf.UnitSlug(unit), Role: patroni.RoleLeader, State: f.pgState(), Host: addr, Port: 5432}}})
 	})
 	unsafe := func(code int, also func()) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
