@@ -263,6 +263,13 @@ func decideRelation(in ClientInput, r ClientRelation, p *ClientPlan) {
 		if !wasServed || rec != served {
 			p.record(r.ID, &rec)
 		}
+		if len(units) == 0 {
+			// Credentials in the app databag are read by every client
+			// unit at once, and a client connects as soon as they
+			// appear (§B.5): publish only once pg_hba admits the units
+			// that will read them. The user and database are ready.
+			return
+		}
 		p.Publish = append(p.Publish, ClientPublish{ID: r.ID, Client: &req, Cluster: clientCluster(in.DB),
 			UseSecrets: pgclient.UseSecrets(req, in.SecretsAvailable, r.LocalAppData)})
 	}

@@ -157,6 +157,16 @@ func TestDecideClients(t *testing.T) {
 			}
 		},
 	}, {
+		name: "database before any client unit joined: user and database are made, nothing is published until pg_hba admits a unit",
+		in: ClientInput{Leader: true, DB: standaloneFacts(), Relations: []ClientRelation{{ID: "database:7", Endpoint: EndpointDatabase,
+			App: "myapp", Host: "10.0.0.10", AppData: map[string]string{"database": "app"}}}},
+		serve: []string{"database:7"},
+		check: func(t *testing.T, p ClientPlan) {
+			if p.Record["database:7"] == nil {
+				t.Error("the served relation is not recorded")
+			}
+		},
+	}, {
 		name: "database: unknown extra-user-roles refuse the relation; another relation of the same database is served",
 		in: ClientInput{Leader: true, DB: standaloneFacts(), Relations: []ClientRelation{
 			databaseRelation("database:7", "myapp", map[string]string{"database": "app", "extra-user-roles": "nosuchrole"}),

@@ -3,6 +3,7 @@ package jujutest_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -191,6 +192,28 @@ func TestFakeFollowsJujuRules(t *testing.T) {
 	}
 }
 
+// Contract §2.3: content added in a hook is readable in that hook; a new
+// revision set in a hook is committed only when the hook succeeds.
+func TestFakeSecretSetIsReadAfterCommitOnly(t *testing.T) {
+	ctx := context.Background()
+	f := jujutest.NewFake(loadCharm(t), jujutest.State{Leader: true,
+		Secrets: []jujutest.Secret{{Label: "old", Content: map[string]string{"password": "one"}}}})
+	id := f.Output(false).Secrets[0].ID
+	if err := f.SecretSet(ctx, id, map[string]string{"password": "two"}, juju.SecretSetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.SecretGet(ctx, id, juju.SecretGetOptions{}); got["password"] != "one" {
+		t.Errorf("secret-get after an uncommitted secret-set = %v, want the committed revision", got)
+	}
+	added, err := f.SecretAdd(ctx, map[string]string{"password": "new"}, juju.SecretAddOptions{Label: "new"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.SecretGet(ctx, added, juju.SecretGetOptions{}); got["password"] != "new" {
+		t.Errorf("secret added in this hook reads %v", got)
+	}
+}
+
 func TestCheckRefusesImpossibleInput(t *testing.T) {
 	c := loadCharm(t)
 	tests := []struct {
@@ -260,8 +283,9 @@ func TestCharmMetadata(t *testing.T) {
 			t.Errorf("action %s allows additional properties", name)
 		}
 	}
-	if len(actions) != 5 {
-		t.Errorf("actions = %v", actions)
+	slices.Sort(actions)
+	if want := []string{"get-password", "get-primary", "reload", "restart", "rotate-relation-password", "set-password"}; !slices.Equal(actions, want) {
+		t.Errorf("actions = %v, want %v", actions, want)
 	}
 	pw := c.Actions["set-password"].Params["password"].(map[string]any)
 	if pw["minLength"] != 16 {

@@ -54,7 +54,10 @@ func (f *Fake) SecretAdd(_ context.Context, content map[string]string, opts juju
 	return id, nil
 }
 
-// SecretGet implements juju.Backend: always the latest revision.
+// SecretGet implements juju.Backend: the latest committed revision, as
+// Juju reads it from the controller; content added in this hook is
+// readable at once (contract §2.3), but a secret-set in this hook is not
+// seen until it commits.
 func (f *Fake) SecretGet(_ context.Context, id string, opts juju.SecretGetOptions) (map[string]string, error) {
 	if opts.Peek && opts.Refresh {
 		return nil, toolErr("secret-get", 2, "specify one of --peek or --refresh but not both")
@@ -65,6 +68,11 @@ func (f *Fake) SecretGet(_ context.Context, id string, opts juju.SecretGetOption
 	}
 	if id != "" && opts.Label != "" {
 		s.Label = opts.Label
+	}
+	for _, c := range f.committed.Secrets {
+		if c.ID == s.ID {
+			return maps.Clone(c.Content), nil
+		}
 	}
 	return maps.Clone(s.Content), nil
 }
