@@ -179,7 +179,15 @@ func (m *Machine) Destroy(ctx context.Context) error {
 		}
 		if _, ok := links[m.ModelInterface]; ok {
 			if err := ipCmd(actx, "-n", m.network.Name, "link", "delete", m.ModelInterface); err != nil {
-				return err
+				// A concurrent destroy of this machine (or of its
+				// namespace, which takes the pair with it) may have
+				// deleted it since the listing: gone is what we want.
+				if ok, _ := isNamespace(m.network.Name); ok {
+					links, lerr := listLinks(actx, m.network.Name)
+					if _, still := links[m.ModelInterface]; lerr != nil || still {
+						return err
+					}
+				}
 			}
 		}
 	}
