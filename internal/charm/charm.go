@@ -308,6 +308,11 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Sna
 	}
 	s.hbaLoaded, s.workloadVersion = state[hbaLoadedKey], state[versionKey]
 	s.OpenedPort, _ = strconv.Atoi(state[openedPortKey])
+	if raw := state[servedSQLKey]; raw != "" {
+		if err := json.Unmarshal([]byte(raw), &s.servedSQL); err != nil {
+			h.Log.Warn("ignoring unreadable served-sql state", "err", err)
+		}
+	}
 	s.EtcdAuthEnabled = state[etcdAuthKey] != ""
 	s.leaderDownSince, _ = time.Parse(time.RFC3339, state[leaderDownKey])
 	if raw := state[appliedKey]; raw != "" {

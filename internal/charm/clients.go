@@ -37,7 +37,31 @@ const (
 	// unit state key: hash of the pg_hba rules PostgreSQL was last seen
 	// running with.
 	hbaLoadedKey = "hba-loaded"
+	// unit state key (leader): JSON map of relation id to the
+	// fingerprint of the SQL last run for it (serveFingerprint), so a
+	// hook that changes nothing about a relation runs none of its SQL.
+	servedSQLKey = "served-sql"
 )
+
+// serveFingerprint identifies what Serve did for a relation: the request,
+// the password and the primary it ran on. Any change to one runs the SQL
+// again.
+func serveFingerprint(sv ClientServe, password, primary string) string {
+	b, _ := json.Marshal(struct {
+		Serve    ClientServe
+		Password string
+		Primary  string
+	}{sv, password, primary})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// skipServe says whether a relation's SQL can be skipped: it ran with the
+// same fingerprint. update-status always runs it, so a user or grant
+// removed by hand comes back within one interval.
+func skipServe(event string, done map[string]string, id, fingerprint string) bool {
+	return event != "update-status" && done[id] == fingerprint
+}
 
 // clientSecretKey is a relation's key in the client-relations secret:
 // "db:5" → "db-5" (Juju's key rule allows no colon).
@@ -264,6 +288,10 @@ func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, 
 	}
 
 	var statuses []juju.Status
+	servedSQL := maps.Clone(s.servedSQL)
+	if servedSQL == nil {
+		servedSQL = map[string]string{}
+	}
 	failed := map[string]bool{}
 	var errs []error
 	if s.Leader && s.DB != nil && s.DB.Primary != "" {
@@ -279,6 +307,11 @@ func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, 
 			}
 		}
 		for _, sv := range cp.Serve {
+			fp := serveFingerprint(sv, passwords[sv.ID], primary.Host)
+			if skipServe(h.Event.Name, s.servedSQL, sv.ID, fp) {
+				continue
+			}
+			delete(servedSQL, sv.ID)
 			err := db.Serve(ctx, primary, sv, passwords[sv.ID])
 			var unavailable *clientdb.ExtensionUnavailableError
 			switch {
@@ -289,7 +322,19 @@ func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, 
 				errs = append(errs, fmt.Errorf("serving %s: %w", sv.ID, err))
 				failed[sv.ID] = true
 			default:
+				servedSQL[sv.ID] = fp
 				h.Log.Debug("served relation", "relation", sv.ID, "reason", sv.Reason)
+			}
+		}
+		for id := range servedSQL {
+			if !slices.ContainsFunc(s.Clients, func(r ClientRelation) bool { return r.ID == id }) {
+				delete(servedSQL, id)
+			}
+		}
+		if !maps.Equal(servedSQL, s.servedSQL) {
+			b, _ := json.Marshal(servedSQL)
+			if err := h.Backend.StateSet(ctx, map[string]string{servedSQLKey: string(b)}); err != nil {
+				errs = append(errs, err)
 			}
 		}
 	}

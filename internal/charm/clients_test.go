@@ -292,6 +292,30 @@ func TestClientRelationsHarness(t *testing.T) {
 		}
 	})
 
+	t.Run("a hook that changes nothing about a relation runs none of its SQL; update-status and a new request run it", func(t *testing.T) {
+		h, st := newHarness(t)
+		st.Relations = append(st.Relations, jujutest.Relation{ID: 5, Endpoint: "db", RemoteApp: "pg-client",
+			RemoteUnitsData: map[string]map[string]string{"pg-client/0": with(clientUnit("10.0.0.21"), "database", "app")}})
+		changed := func() { st = h.run(st, h.relationEvent(st, juju.KindRelationChanged, "db:5", "pg-client/0")) }
+		changed()
+		if len(h.db.served) != 1 {
+			t.Fatalf("first hook served %d times", len(h.db.served))
+		}
+		changed()
+		if len(h.db.served) != 1 {
+			t.Errorf("an unchanged relation ran its SQL again (%d)", len(h.db.served))
+		}
+		st = h.run(st, h.ch.Hook("update-status"))
+		if len(h.db.served) != 2 {
+			t.Errorf("update-status did not re-run the relation's SQL (%d)", len(h.db.served))
+		}
+		st.Relations[relationIndex(st, "db:5")].RemoteUnitsData["pg-client/0"]["roles"] = "analytics"
+		changed()
+		if len(h.db.served) != 3 || !slices.Equal(h.db.served[2].Roles, []string{"analytics"}) {
+			t.Errorf("a new request was not served: %+v", h.db.served)
+		}
+	})
+
 	t.Run("rotate-relation-password refuses bad ids and non-leaders", func(t *testing.T) {
 		h, st := newHarness(t)
 		for _, p := range []map[string]any{{"relation-id": 42}, {"relation-id": "db:x"}} {

@@ -62,6 +62,9 @@ type Snapshot struct {
 	EtcdAuthEnabled bool
 	// hbaLoaded is the hash of the pg_hba rules last seen loaded.
 	hbaLoaded string
+	// servedSQL are the fingerprints of the client SQL last run, by
+	// relation id (unit state, leader).
+	servedSQL map[string]string
 	// leaderDownSince is DecideLeaderGuard's memory (unit state).
 	leaderDownSince time.Time
 	// workloadVersion is the version last set with
