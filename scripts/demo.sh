@@ -1,9 +1,12 @@
 #!/bin/bash
 # Demo (`make demo`, after `make deps build`): a fresh localjuju model with one
-# postgresql unit deployed from build/postgresql.charm; waits until it is
-# active, shows status, fetches the operator password with the get-password
-# action and runs one query with psql from the unit's machine. The model is
-# left running. Needs root (localjuju machines are network namespaces).
+# postgresql unit deployed from build/postgresql.charm and a client
+# application (the pgclient test charm, build/pgclient.charm) related to it on
+# `database` (postgresql_client); waits until both are active, shows status,
+# prints the connection the client got (its check action writes and reads a
+# row with it), fetches the operator password with the get-password action and
+# runs one query with psql from the unit's machine. The model is left running.
+# Needs root (localjuju machines are network namespaces).
 #
 # Environment: LOCALJUJU_HOME (default /tmp/localjuju-demo),
 # DEMO_TIMEOUT (seconds to wait for active, default 300).
@@ -16,7 +19,10 @@ lj=bin/localjuju
 app=postgresql
 unit=$app/0
 
-for f in "$lj" build/postgresql.charm; do
+client=myapp
+cunit=$client/0
+
+for f in "$lj" build/postgresql.charm build/pgclient.charm; do
   if [ ! -e "$f" ]; then
     echo "demo: $f missing: run 'make build' first" >&2
     exit 1
@@ -27,12 +33,36 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-# unit_field <python expression over u, the unit's status> prints it.
+# unit_field <unit> <python expression over u, the unit's status> prints it.
 unit_field() {
   "$lj" status --format json | python3 -c '
 import json, sys
 u = json.load(sys.stdin).get("applications", {}).get(sys.argv[1], {}).get("units", {}).get(sys.argv[2], {})
-print(eval(sys.argv[3]))' "$app" "$unit" "$1"
+print(eval(sys.argv[3]))' "${1%%/*}" "$1" "$2"
+}
+
+# wait_active <unit> waits until the unit's workload is active, printing
+# each new status; on error or timeout it prints the unit's log and fails.
+wait_active() {
+  local u=$1 deadline=$((SECONDS + timeout)) last="" state agent workload message
+  while :; do
+    state=$(unit_field "$u" '"|".join([u.get("juju-status", {}).get("current", ""), u.get("workload-status", {}).get("current", ""), u.get("workload-status", {}).get("message", "")])')
+    IFS='|' read -r agent workload message <<<"$state" || true
+    if [ "$state" != "$last" ]; then
+      echo "  $u: $workload${message:+: $message}"
+      last=$state
+    fi
+    if [ "$workload" = active ]; then
+      return 0
+    fi
+    if [ "$agent" = error ] || [ $SECONDS -ge $deadline ]; then
+      echo "demo: $u did not become active (agent $agent, workload $workload${message:+: $message})" >&2
+      "$lj" debug-log --replay --no-tail --include "$u" -n 60 >&2 || true
+      echo "the model is left running for inspection; destroy it with: LOCALJUJU_HOME=$LOCALJUJU_HOME $lj destroy" >&2
+      exit 1
+    fi
+    sleep 1
+  done
 }
 
 echo "== model in $LOCALJUJU_HOME"
@@ -45,33 +75,32 @@ echo "== deploying $app from build/postgresql.charm"
 "$lj" deploy ./build/postgresql.charm "$app"
 
 echo "== waiting until $unit is active (up to ${timeout}s)"
+wait_active "$unit"
+
+echo "== deploying the client $client (pgclient test charm) and relating it on database"
+"$lj" deploy ./build/pgclient.charm "$client"
+"$lj" integrate "$app:database" "$client:database"
+echo "== waiting until $cunit has connected (up to ${timeout}s)"
+wait_active "$cunit"
 "$lj" wait-idle --timeout "${timeout}s"
-deadline=$((SECONDS + timeout))
-last=""
-while :; do
-  state=$(unit_field '"|".join([u.get("juju-status", {}).get("current", ""), u.get("workload-status", {}).get("current", ""), u.get("workload-status", {}).get("message", "")])')
-  IFS='|' read -r agent workload message <<<"$state" || true
-  if [ "$state" != "$last" ]; then
-    echo "  $unit: $workload${message:+: $message}"
-    last=$state
-  fi
-  if [ "$workload" = active ]; then
-    break
-  fi
-  if [ "$agent" = error ] || [ $SECONDS -ge $deadline ]; then
-    echo "demo: $unit did not become active (agent $agent, workload $workload${message:+: $message})" >&2
-    "$lj" debug-log --replay --no-tail --include "$unit" -n 60 >&2 || true
-    echo "the model is left running for inspection; destroy it with: LOCALJUJU_HOME=$LOCALJUJU_HOME $lj destroy" >&2
-    exit 1
-  fi
-  sleep 1
-done
 
 echo
 "$lj" status
 echo
 
-addr=$(unit_field 'u["public-address"]')
+echo "== the connection $cunit got: $lj run $cunit check"
+"$lj" run "$cunit" check --format json | python3 -c '
+import json, sys
+r = json.load(sys.stdin)[sys.argv[1]]
+if r.get("status") != "completed":
+    sys.exit("check failed: %s" % r.get("message", r.get("status")))
+for x in json.loads(r["results"]["results"]):
+    if not x.get("ok"):
+        sys.exit("%s: %s" % (x["relation"], x.get("error") or x.get("waiting")))
+    print("  %s (%s): postgresql://%s@%s:%s/%s; wrote and read back row %s of table %s" % (
+        x["relation"], x["endpoint"], x["user"], x["host"], x["port"], x["database"], x.get("row-id"), x.get("table")))' "$cunit"
+
+addr=$(unit_field "$unit" 'u["public-address"]')
 port=$("$lj" config "$app" listen_port)
 echo "== operator password: $lj run $unit get-password username=operator"
 PGPASSWORD=$("$lj" run "$unit" get-password username=operator --format json | python3 -c '
@@ -94,6 +123,10 @@ The model is left running. To connect with psql from the unit's machine:
   export LOCALJUJU_HOME=$LOCALJUJU_HOME
   export PGPASSWORD=\$($lj run $unit get-password username=operator --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["$unit"]["results"]["password"])')
   $lj ssh $unit -- psql "$conninfo"
+
+The client's own credentials (a Juju secret granted to its relation):
+
+  $lj run $cunit check reveal-credentials=true --format json
 
 To destroy it:
 
