@@ -85,7 +85,7 @@ wait_active "$cunit"
 "$lj" wait-idle --timeout "${timeout}s"
 
 echo
-"$lj" status
+"$lj" status --relations
 echo
 
 echo "== the connection $cunit got: $lj run $cunit check"

@@ -556,7 +556,7 @@ func cmdStatus(args []string) error {
 		if err := json.Unmarshal(raw, &st); err != nil {
 			return err
 		}
-		printStatusTable(st)
+		printStatusTable(st, p.has("relations"))
 		return nil
 	default:
 		return usagef("invalid value %q for option --format: unknown format", p.get("format", ""))
@@ -665,7 +665,9 @@ func printYAML(v any) error {
 	return enc.Close()
 }
 
-func printStatusTable(st controller.Status) {
+// printStatusTable prints status as juju's tabular format; the
+// integrations only with --relations, as Juju 3 does.
+func printStatusTable(st controller.Status, relations bool) {
 	w := newTable()
 	w.row("Model", "Controller", "Cloud", "Version")
 	w.row(st.Model.Name, st.Model.Controller, st.Model.Cloud, st.Model.Version)
@@ -713,7 +715,7 @@ func printStatusTable(st controller.Status) {
 			}
 		}
 	}
-	if len(rels) > 0 {
+	if relations && len(rels) > 0 {
 		sort.Strings(rels)
 		fmt.Println()
 		w.row("Integration", "Related", "Interface")
