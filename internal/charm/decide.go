@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -212,8 +213,19 @@ func Decide(s Snapshot) Plan {
 			return Plan{Status: juju.Blocked(fmt.Sprintf("invalid %s: the cluster was initialised with %s; set it back", opt, old))}
 		}
 	}
-	if len(s.Applied) > 0 {
-		changed := changedKeys(withoutInitdb(s.Applied), withoutInitdb(want))
+	// port is Patroni's (from its listen address), not a parameter the
+	// charm renders, but it needs a restart like one: recorded with them.
+	want["port"] = strconv.Itoa(settings.ListenPort)
+	applied := s.Applied
+	if _, ok := applied["port"]; !ok && len(applied) > 0 {
+		// Recorded by a charm that did not track it: the server runs on
+		// the port it was configured with then, which is not known;
+		// assume the current one rather than restart on upgrade.
+		applied = maps.Clone(applied)
+		applied["port"] = want["port"]
+	}
+	if len(applied) > 0 {
+		changed := changedKeys(withoutInitdb(applied), withoutInitdb(want))
 		var dcsChanged map[string]string
 		var restart []string
 		for _, k := range changed {

@@ -88,13 +88,21 @@ func TestDecide(t *testing.T) {
 		{"steady: port open and etcd auth enabled before, only the idempotent ensures run",
 			func(s Snapshot) Snapshot { s = bootstrapped(s); s.OpenedPort, s.EtcdAuthEnabled = 5432, true; return s },
 			[]StepKind{StepWriteFiles, StepStartEtcd, StepStartPatroni}, juju.Status{}, false, ""},
-		{"listen_port changed: the new port is opened (and the old closed)",
+		{"listen_port changed: PostgreSQL restarts on it, the new port is opened (and the old closed)",
 			func(s Snapshot) Snapshot {
 				s = bootstrapped(s)
 				s.OpenedPort, s.EtcdAuthEnabled, s.Options.ListenPort = 5432, true, 5433
 				return s
 			},
-			[]StepKind{StepWriteFiles, StepStartEtcd, StepStartPatroni, StepOpenPort}, juju.Status{}, false, "listen_port changed from 5432"},
+			[]StepKind{StepWriteFiles, StepStartEtcd, StepStartPatroni, StepReload, StepRestart, StepOpenPort, StepSaveApplied}, juju.Status{}, false, "needs a restart: port"},
+		{"applied parameters recorded without the port (an older charm): no restart on upgrade",
+			func(s Snapshot) Snapshot {
+				s = bootstrapped(s)
+				delete(s.Applied, "port")
+				s.OpenedPort, s.EtcdAuthEnabled = 5432, true
+				return s
+			},
+			[]StepKind{StepWriteFiles, StepStartEtcd, StepStartPatroni, StepSaveApplied}, juju.Status{}, false, ""},
 		{"a reloadable setting changed: reload only",
 			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Options.ExtraPgConf = "work_mem = 64MB"; return s },
 			[]StepKind{StepWriteFiles, StepStartEtcd, StepEnsureEtcdAuth, StepStartPatroni, StepReload, StepOpenPort, StepSaveApplied}, juju.Status{}, false, "changed: work_mem"},

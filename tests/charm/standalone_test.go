@@ -3,6 +3,7 @@ package charm_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -172,6 +173,29 @@ func TestStandaloneUnit(t *testing.T) {
 			}
 			e.with(t).setConfig(map[string]string{"listen_port": "5432"})
 			e.with(t).waitStatus(unit, "active", nil)
+			readRow(t)
+		}},
+		{"listen_port=5433 restarts the server on the new port, opens it and closes the old one", func(t *testing.T) {
+			old := e.with(t).targetOf(unit)
+			e.with(t).setConfig(map[string]string{"listen_port": "5433"})
+			onNewPort := func() error {
+				st := e.unitStatus(unit)
+				if !slices.Contains(st.OpenPorts, "5433/tcp") || slices.Contains(st.OpenPorts, "5432/tcp") {
+					return fmt.Errorf("open ports %v", st.OpenPorts)
+				}
+				return settingsAre(t, map[string]string{"port": "5433"})()
+			}
+			e.with(t).waitStatus(unit, "active", onNewPort)
+			if err := old.withConn(password, func(context.Context, *pgx.Conn) error { return nil }); err == nil {
+				t.Errorf("the server still answers on the old port %d", old.port)
+			}
+			if now := postmasterStart(t); !now.After(startTime) {
+				t.Errorf("port changed without a restart (start time %s)", now)
+			}
+			readRow(t)
+			e.with(t).setConfig(map[string]string{"listen_port": "5432"})
+			e.with(t).waitStatus(unit, "active", settingsAre(t, map[string]string{"port": "5432"}))
+			startTime = postmasterStart(t)
 			readRow(t)
 		}},
 		{"set-password without a password generates a new one; only it connects", func(t *testing.T) {
