@@ -309,6 +309,18 @@ func TestAgainstPostgres(t *testing.T) {
 		}
 		// The other relation on a shared database is untouched.
 		useTable(t, c, "relation_7_two", secrets[2], "shared", "two_again")
+		// The revoked user keeps no attribute, yet owns t5: a later client
+		// naming it in extra-user-roles must not get its data.
+		grantable, err := clientdb.ListGrantableRoles(ctx, admin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(grantable, "relation_5_app") {
+			t.Errorf("a revoked relation user is grantable: %v", grantable)
+		}
+		if _, err := clientdb.GrantRoles(ctx, admin, "relation_7_two", []string{"relation_5_app"}); !errors.Is(err, clientdb.ErrRoleNotGrantable) {
+			t.Errorf("granting a revoked relation user: %v; want ErrRoleNotGrantable", err)
+		}
 	})
 
 	t.Run("malicious names are refused before any SQL runs", func(t *testing.T) {

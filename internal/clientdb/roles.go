@@ -220,6 +220,10 @@ func loadRoleGraph(ctx context.Context, q Querier) (*roleGraph, error) {
 			info.privileged = "has " + strings.Join(why, ", ")
 		} else if strings.HasPrefix(name, "pg_") && !slices.Contains(PredefinedGrantable, name) {
 			info.privileged = "is a predefined role clients may not hold"
+		} else if strings.HasPrefix(name, RelationUserPrefix) || strings.HasPrefix(name, charmedPrefix) {
+			// A revoked relation user is NOLOGIN with no attributes left,
+			// yet it owns that relation's objects: never grantable.
+			info.privileged = "is a role the charm manages (relation_, charmed_)"
 		}
 		g.roles[name] = info
 	}
