@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgjuju/pgjuju/internal/clientdb"
 	"github.com/pgjuju/pgjuju/internal/juju"
@@ -318,6 +319,13 @@ func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, 
 			case errors.As(err, &unavailable):
 				statuses = append(statuses, juju.Blocked(sv.ID+": "+unavailable.Error()))
 				failed[sv.ID] = true
+			case refusesRelation(err):
+				// The request cannot be served as asked: refuse this
+				// relation alone; a failed hook would discard every
+				// other relation's data too.
+				statuses = append(statuses, juju.Blocked(sv.ID+": "+err.Error()))
+				failed[sv.ID] = true
+				h.Log.Warn("relation refused", "relation", sv.ID, "err", err)
 			case err != nil:
 				errs = append(errs, fmt.Errorf("serving %s: %w", sv.ID, err))
 				failed[sv.ID] = true
@@ -388,6 +396,32 @@ func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, 
 		}
 	}
 	return statuses, errors.Join(errs...)
+}
+
+// refusesRelation says whether a Serve error comes from what the client
+// asked (a role that exists but cannot be granted, an extension
+// PostgreSQL will not create, a name it rejects) rather than from the
+// server being unreachable or failing: the first refuses the relation,
+// the second fails the hook so Juju retries it.
+func refusesRelation(err error) bool {
+	if err == nil {
+		return false
+	}
+	var nameErr *clientdb.NameError
+	if errors.Is(err, clientdb.ErrRoleNotGrantable) || errors.Is(err, clientdb.ErrNoSuchRole) || errors.As(err, &nameErr) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// 0A feature not supported, 22 data exception, 42 syntax error
+		// or access rule violation, 58 system error (e.g. an
+		// extension's library missing): the request, not the server.
+		switch pgErr.Code[:2] {
+		case "0A", "22", "42", "58":
+			return true
+		}
+	}
+	return false
 }
 
 // writeClientPasswords stores the passwords in the client-relations secret

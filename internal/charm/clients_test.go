@@ -2,10 +2,15 @@ package charm
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgjuju/pgjuju/internal/clientdb"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/jujutest"
 	"github.com/pgjuju/pgjuju/internal/patroni"
@@ -14,6 +19,7 @@ import (
 // fakeClientDB is a FAKE ClientDB recording what the charm asked for.
 type fakeClientDB struct {
 	facts    DBFacts
+	serveErr map[string]error // by user: what Serve returns
 	served   []ClientServe
 	passes   map[string]string // user → password last set
 	revoked  []string
@@ -28,6 +34,9 @@ func (f *fakeClientDB) Facts(context.Context, *patroni.Client, string, Target) (
 }
 
 func (f *fakeClientDB) Serve(_ context.Context, _ Target, s ClientServe, password string) error {
+	if err := f.serveErr[s.User]; err != nil {
+		return err
+	}
 	f.served = append(f.served, s)
 	if f.passes == nil {
 		f.passes = map[string]string{}
@@ -316,6 +325,26 @@ func TestClientRelationsHarness(t *testing.T) {
 		}
 	})
 
+	t.Run("SQL refused for what a client asked blocks that relation only; the hook succeeds and the other is published", func(t *testing.T) {
+		h, st := newHarness(t)
+		h.db.serveErr = map[string]error{"relation_5_bad": fmt.Errorf("granting role %s: %w: has LOGIN", "admin_user", clientdb.ErrRoleNotGrantable)}
+		st.Relations = append(st.Relations,
+			jujutest.Relation{ID: 5, Endpoint: "db", RemoteApp: "bad",
+				RemoteUnitsData: map[string]map[string]string{"bad/0": with(clientUnit("10.0.0.21"), "database", "app", "roles", "admin_user")}},
+			jujutest.Relation{ID: 6, Endpoint: "db", RemoteApp: "good",
+				RemoteUnitsData: map[string]map[string]string{"good/0": with(clientUnit("10.0.0.22"), "database", "app")}})
+		st = h.run(st, h.relationEvent(st, juju.KindRelationJoined, "db:6", "good/0"))
+		if st.UnitStatus.Level != juju.StatusBlocked || !strings.HasPrefix(st.UnitStatus.Message, "db:5: granting role admin_user") {
+			t.Errorf("status %v", st.UnitStatus)
+		}
+		if bag := st.Relations[relationIndex(st, "db:5")].LocalUnitData; bag["password"] != "" || bag["allowed-units"] != "" {
+			t.Errorf("the refused relation got data: %v", bag)
+		}
+		if bag := st.Relations[relationIndex(st, "db:6")].LocalUnitData; bag["allowed-units"] != "good/0" {
+			t.Errorf("the healthy relation was not published: %v", bag)
+		}
+	})
+
 	t.Run("rotate-relation-password refuses bad ids and non-leaders", func(t *testing.T) {
 		h, st := newHarness(t)
 		for _, p := range []map[string]any{{"relation-id": 42}, {"relation-id": "db:x"}} {
@@ -337,4 +366,25 @@ func with(m map[string]string, kv ...string) map[string]string {
 		m[kv[i]] = kv[i+1]
 	}
 	return m
+}
+
+func TestRefusesRelation(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("x: %w", clientdb.ErrRoleNotGrantable), true},
+		{fmt.Errorf("x: %w", clientdb.ErrNoSuchRole), true},
+		{&clientdb.NameError{Kind: clientdb.KindRole, Value: "x", Reason: "bad"}, true},
+		{fmt.Errorf("creating extension: %w", &pgconn.PgError{Code: "58P01", Message: "could not access file"}), true},
+		{fmt.Errorf("creating extension: %w", &pgconn.PgError{Code: "0A000", Message: "not supported"}), true},
+		{&pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"}, false},
+		{&pgconn.PgError{Code: "53300", Message: "too many connections"}, false},
+		{errors.New("dial tcp: connection refused"), false},
+		{nil, false},
+	} {
+		if got := refusesRelation(c.err); got != c.want {
+			t.Errorf("refusesRelation(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
 }
