@@ -2,6 +2,8 @@ package charm
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -132,6 +134,40 @@ func TestSetPasswordRefusals(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("a blocked unit refuses before anything changes", func(t *testing.T) {
+		h, st := newHarness(t)
+		st.Config = map[string]any{"listen_port": 80}
+		before, _ := st.SecretByLabel(SecretLabel)
+		h.wl.calls = nil
+		out, res, err := h.ch.RunAction(context.Background(), h.d, st, "set-password", map[string]any{"username": "operator"})
+		if err != nil || !res.Failed || !strings.Contains(res.Message, "needs it running") {
+			t.Fatalf("want a refusal: %v %+v", err, res)
+		}
+		if sec, _ := out.SecretByLabel(SecretLabel); sec.Revision != before.Revision || len(h.wl.calls) != 0 {
+			t.Errorf("changed: revision %d → %d, calls %v", before.Revision, sec.Revision, h.wl.calls)
+		}
+	})
+
+	t.Run("etcd refusing the new root password rolls back: the action exits non-zero, Patroni keeps the old password", func(t *testing.T) {
+		h, st := newHarness(t)
+		h.wl.etcdSetErr = errors.New("etcdserver: request timed out")
+		before, _ := st.SecretByLabel(SecretLabel)
+		oldEtcd := before.Content[secretKeys["etcd"]]
+		out, res, err := h.ch.RunAction(context.Background(), h.d, st, "set-password", map[string]any{"username": "etcd"})
+		if err == nil {
+			t.Fatalf("the action exited 0 (%+v): Juju would commit a password etcd does not have", res)
+		}
+		if sec, _ := out.SecretByLabel(SecretLabel); sec.Revision != before.Revision || sec.Content[secretKeys["etcd"]] != oldEtcd {
+			t.Errorf("the new secret revision was kept")
+		}
+		if h.wl.loaded.Etcd != oldEtcd || h.wl.etcdRoot != oldEtcd {
+			t.Errorf("after rollback Patroni runs with the new etcd password or etcd changed")
+		}
+		if !slices.ContainsFunc(res.Logs, func(l string) bool { return strings.Contains(l, "rolling back") }) {
+			t.Errorf("action-log does not say it rolled back: %q", res.Logs)
+		}
+	})
 
 	t.Run("a given password of 16 characters is used as given", func(t *testing.T) {
 		h, st := newHarness(t)

@@ -267,10 +267,20 @@ func checkSecretContent(content map[string]string) error {
 	return nil
 }
 
+// slicesOf returns the values of a secret's content the logger must hide:
+// every value under a secret-looking key, and any other value long enough
+// to be a credential. A short value under a plain key ("generation": "1")
+// is not hidden: it would turn every "1" in every log line into "***".
 func slicesOf(m map[string]string) []string {
 	vs := make([]string, 0, len(m))
-	for _, v := range m {
-		vs = append(vs, v)
+	for k, v := range m {
+		if juju.IsSecretKey(k) || len(v) >= minHiddenLength {
+			vs = append(vs, v)
+		}
 	}
 	return vs
 }
+
+// minHiddenLength is the shortest secret value hidden whatever its key:
+// generated passwords are 32 characters, the shortest accepted 16.
+const minHiddenLength = 8

@@ -253,7 +253,8 @@ func TestRelationsAndMembers(t *testing.T) {
 func TestSecretsAreRegisteredWithTheRedactor(t *testing.T) {
 	ctx := context.Background()
 	m, _, _, red := newModel(t, true)
-	id, err := m.AddSecret(ctx, map[string]string{"operator-password": "generated-password-1234567890ab"}, juju.SecretAddOptions{Label: "system-users"})
+	id, err := m.AddSecret(ctx, map[string]string{"operator-password": "generated-password-1234567890ab", "generation": "1",
+		"api-token": "tok", "cert": "a-long-value-under-a-plain-key"}, juju.SecretAddOptions{Label: "system-users"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,6 +269,13 @@ func TestSecretsAreRegisteredWithTheRedactor(t *testing.T) {
 	line := red.Redact("id " + id + " pw generated-password-1234567890ab client client-password-xyz")
 	if strings.Contains(line, "generated-password") || strings.Contains(line, "client-password") {
 		t.Errorf("redacted line leaks: %s", line)
+	}
+	// A short value under a secret key is hidden, a long one under any
+	// key too; a short plain one ("generation": "1") is not, or every
+	// "1" in every line would go.
+	line = red.Redact("tok a-long-value-under-a-plain-key port 5432 member 1")
+	if want := "*** *** port 5432 member 1"; !strings.HasPrefix(line, "***") || !strings.HasSuffix(line, "port 5432 member 1") || strings.Contains(line, "tok ") {
+		t.Errorf("redacted %q, want like %q", line, want)
 	}
 }
 
