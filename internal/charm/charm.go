@@ -746,6 +746,13 @@ func (c *Charm) setPassword(ctx context.Context, h *juju.Hook) error {
 	if !leader {
 		return actionFail(ctx, h, "run set-password on the leader unit")
 	}
+	// A unit that is blocked (invalid config) or still waiting would not
+	// apply the new password: refuse before anything changes.
+	if snap, err := c.snapshot(ctx, h, m); err != nil {
+		return err
+	} else if st := Decide(snap).Status; st.Level != "" {
+		return actionFail(ctx, h, fmt.Sprintf("the unit is %s (%s): set-password needs it running", st.Level, st.Message))
+	}
 	cfg, err := c.unitConfig(ctx, h, m)
 	if err != nil {
 		return actionFail(ctx, h, err.Error())
@@ -753,6 +760,32 @@ func (c *Charm) setPassword(ctx context.Context, h *juju.Hook) error {
 	old := cfg.Passwords
 	if pw == passwordOf(old, user) {
 		return actionFail(ctx, h, "the new password is the current one")
+	}
+	// rollback undoes what was applied after a later step failed: the
+	// role's password, then the files (a pass with the old secret
+	// content). It returns an error, so the action exits non-zero and
+	// Juju discards the new secret revision (contract §1.3); action-log
+	// says why, as the action's message will be the exit status.
+	var roleChanged bool
+	var oldContent map[string]string
+	rollback := func(why string) error {
+		progress("failed: " + why + "; rolling back")
+		if roleChanged {
+			cur := cfg
+			if user == pgconf.OperatorUser {
+				cur.Passwords.Operator = pw
+			}
+			if err := c.alterSystemRole(ctx, m, cur, user, passwordOf(old, user)); err != nil {
+				progress("could not restore the role's password: " + err.Error())
+			}
+		}
+		if oldContent != nil {
+			c.pendingSystemUsers = oldContent
+			if err := c.pass(ctx, h, model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})); err != nil {
+				progress("could not rewrite the files with the old passwords: " + err.Error())
+			}
+		}
+		return fmt.Errorf("set-password %s: %s (rolled back)", user, why)
 	}
 
 	switch user {
@@ -762,6 +795,7 @@ func (c *Charm) setPassword(ctx context.Context, h *juju.Hook) error {
 		if err := c.alterSystemRole(ctx, m, cfg, user, pw); err != nil {
 			return actionFail(ctx, h, "changing the role's password: "+err.Error())
 		}
+		roleChanged = true
 		progress(fmt.Sprintf("changed the password of role %s on the primary", user))
 	case "etcd":
 		if err := c.Workload.CheckEtcdRoot(ctx, cfg); err != nil {
@@ -771,14 +805,15 @@ func (c *Charm) setPassword(ctx context.Context, h *juju.Hook) error {
 
 	content, err := m.GetSecret(ctx, "", juju.SecretGetOptions{Label: SecretLabel})
 	if err != nil {
-		return err
+		return rollback("reading the system-users secret: " + err.Error())
 	}
-	oldContent := maps.Clone(content)
+	prevContent := maps.Clone(content)
 	gen, _ := strconv.Atoi(content[generationKey])
 	content[key], content[generationKey] = pw, strconv.Itoa(gen+1)
 	if err := c.storeSystemUsers(ctx, h, m, content); err != nil {
-		return err
+		return rollback("storing the new password: " + err.Error())
 	}
+	oldContent = prevContent
 	c.pendingSystemUsers = content
 	defer func() { c.pendingSystemUsers = nil }()
 	progress("stored the new password in the system-users secret")
@@ -787,15 +822,15 @@ func (c *Charm) setPassword(ctx context.Context, h *juju.Hook) error {
 	// patroni.yml and reloads Patroni. Other units follow on their
 	// secret-changed.
 	if err := c.pass(ctx, h, model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})); err != nil {
-		return fmt.Errorf("applying the new %s password: %w", user, err)
+		return rollback("applying the new password: " + err.Error())
 	}
 	progress("rewrote patroni.yml and asked Patroni to reload it")
 	cfg.Passwords, err = passwordsFrom(content)
 	if err != nil {
-		return err
+		return rollback(err.Error())
 	}
 	if err := c.waitPasswordsLoaded(ctx, cfg, content[generationKey], 60*time.Second); err != nil {
-		return actionFail(ctx, h, err.Error())
+		return rollback(err.Error())
 	}
 	progress("Patroni runs with the new passwords")
 
@@ -803,19 +838,18 @@ func (c *Charm) setPassword(ctx context.Context, h *juju.Hook) error {
 		cur := cfg
 		cur.Passwords.Etcd = old.Etcd
 		if err := c.Workload.SetEtcdRootPassword(ctx, cur, pw); err != nil {
-			// Put the old password back where it was written, so
-			// Patroni keeps a password etcd accepts.
-			if rerr := c.storeSystemUsers(ctx, h, m, oldContent); rerr == nil {
-				c.pendingSystemUsers = oldContent
-				_ = c.pass(ctx, h, model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor}))
-			}
-			return actionFail(ctx, h, "changing etcd's root password: "+err.Error())
+			// Patroni gets the old password back, which etcd still
+			// accepts.
+			return rollback("changing etcd's root password: " + err.Error())
 		}
+		// From here etcd takes only the new password: the secret must
+		// keep it, so failures end the action with action-fail (exit
+		// 0, committed), never an error.
 		progress("changed etcd's root password")
 		if err := c.waitPatroniDCS(ctx, cfg, 20*time.Second); err != nil {
 			progress("Patroni does not reach etcd with the new password: restarting Patroni")
 			if err := c.Workload.RestartPatroniService(ctx, h.Env.ModelUUID, h.Env.UnitName); err != nil {
-				return err
+				return actionFail(ctx, h, "restarting Patroni after the rotation: "+err.Error())
 			}
 			if err := c.waitPatroniDCS(ctx, cfg, 60*time.Second); err != nil {
 				return actionFail(ctx, h, "Patroni does not reach etcd after the rotation: "+err.Error())

@@ -37,6 +37,8 @@ type fakeWorkload struct {
 	etcdRoot string            // "" until EnsureEtcdAuth
 	token    bool              // Patroni's etcd token is valid
 	roles    map[string]string // system role → password
+	// etcdSetErr is what SetEtcdRootPassword fails with, when set.
+	etcdSetErr error
 	// state is PostgreSQL's state as Patroni reports it ("" is running).
 	state string
 }
@@ -202,6 +204,9 @@ func (f *fakeWorkload) SetEtcdRootPassword(_ context.Context, cfg pgconf.UnitCon
 	defer f.mu.Unlock()
 	if cfg.Passwords.Etcd != f.etcdRoot {
 		return errors.New("etcdserver: authentication failed, invalid user ID or password")
+	}
+	if f.etcdSetErr != nil {
+		return f.etcdSetErr
 	}
 	f.etcdRoot, f.token = password, false
 	f.calls = append(f.calls, "etcd root password")
