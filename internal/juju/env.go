@@ -2,6 +2,7 @@ package juju
 
 import (
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -96,4 +97,28 @@ func (e Env) AppName() string { return AppOf(e.UnitName) }
 func AppOf(unit string) string {
 	app, _, _ := strings.Cut(unit, "/")
 	return app
+}
+
+// HasSecrets reports whether a Juju of this version (JUJU_VERSION) has
+// secrets: 3.0.3 and later (contract §2.3). An empty or unreadable
+// version is taken as a current Juju.
+func HasSecrets(version string) bool {
+	parts := strings.SplitN(version, ".", 4)
+	if len(parts) < 3 {
+		return true
+	}
+	nums := make([]int, 3)
+	for i := range nums {
+		// "3.0-beta1.1": a pre-release counts as its release.
+		digits := strings.TrimRightFunc(parts[i], func(r rune) bool { return r < '0' || r > '9' })
+		if j := strings.IndexFunc(digits, func(r rune) bool { return r < '0' || r > '9' }); j >= 0 {
+			digits = digits[:j]
+		}
+		n, err := strconv.Atoi(digits)
+		if err != nil {
+			return true
+		}
+		nums[i] = n
+	}
+	return nums[0] > 3 || (nums[0] == 3 && (nums[1] > 0 || nums[2] >= 3))
 }

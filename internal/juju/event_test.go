@@ -148,3 +148,14 @@ func TestEnvFromList(t *testing.T) {
 		t.Errorf("AppName = %q", env.AppName())
 	}
 }
+
+func TestHasSecrets(t *testing.T) {
+	for v, want := range map[string]bool{
+		"3.6.25": true, "3.0.3": true, "3.1.0": true, "4.0.1": true, "": true,
+		"3.0.2": false, "2.9.46": false, "2.8.0": false, "3.0-beta1.1": false,
+	} {
+		if got := HasSecrets(v); got != want {
+			t.Errorf("HasSecrets(%q) = %v, want %v", v, got, want)
+		}
+	}
+}

@@ -57,6 +57,9 @@ func NewFake(c *Charm, in State) *Fake {
 			in.Secrets[i].Revision = 1
 		}
 	}
+	if in.JujuVersion == "" {
+		in.JujuVersion = "3.6.25"
+	}
 	if in.PrivateAddress == "" {
 		in.PrivateAddress = "10.0.0.10"
 	}

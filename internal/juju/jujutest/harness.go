@@ -183,7 +183,7 @@ func (c *Charm) run(ctx context.Context, d *juju.Dispatcher, in State, ev juju.E
 	}
 	f := NewFake(c, in)
 	f.action = action
-	env := juju.Env{UnitName: f.unit, ModelName: "test", Version: "3.6.25",
+	env := juju.Env{UnitName: f.unit, ModelName: "test", Version: f.work.JujuVersion,
 		Relation: ev.Endpoint, RelationID: ev.RelationID, RemoteUnit: ev.RemoteUnit,
 		RemoteApp: ev.RemoteApp, DepartingUnit: ev.DepartingUnit, StorageID: ev.StorageID,
 		SecretID: ev.SecretID, SecretLabel: ev.SecretLabel}

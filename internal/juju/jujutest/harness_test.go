@@ -120,6 +120,7 @@ func TestFailedHookKeepsOnlyImmediateChanges(t *testing.T) {
 	want := in.Clone()
 	want.UnitName = "postgresql/0"
 	want.PrivateAddress = "10.0.0.10"
+	want.JujuVersion = "3.6.25"
 	want.UnitStatus = juju.Maintenance("restarting")
 	want.StatusHistory = []jujutest.StatusCall{{Status: juju.Maintenance("restarting")}}
 	want.WorkloadVersion = "15.4"
@@ -290,5 +291,16 @@ func TestCharmMetadata(t *testing.T) {
 	pw := c.Actions["set-password"].Params["password"].(map[string]any)
 	if pw["minLength"] != 16 {
 		t.Errorf("set-password password = %v", pw)
+	}
+}
+
+// Contract §2.2: Juju 2.9 has no secret-* tools.
+func TestFakeWithoutSecrets(t *testing.T) {
+	f := jujutest.NewFake(loadCharm(t), jujutest.State{Leader: true, JujuVersion: "2.9.46"})
+	if _, err := f.SecretAdd(context.Background(), map[string]string{"password": "x"}, juju.SecretAddOptions{}); !errors.Is(err, juju.ErrToolMissing) {
+		t.Errorf("secret-add on 2.9: %v, want ErrToolMissing", err)
+	}
+	if _, err := f.SecretInfoGet(context.Background(), "", "x"); !errors.Is(err, juju.ErrToolMissing) {
+		t.Errorf("secret-info-get on 2.9: %v, want ErrToolMissing", err)
 	}
 }

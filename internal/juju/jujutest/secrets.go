@@ -29,6 +29,9 @@ func (f *Fake) requireOwner(cmd string, s *Secret) error {
 
 // SecretAdd implements juju.Backend (transactional).
 func (f *Fake) SecretAdd(_ context.Context, content map[string]string, opts juju.SecretAddOptions) (string, error) {
+	if err := f.secretsTool("secret-add"); err != nil {
+		return "", err
+	}
 	if len(content) == 0 {
 		return "", toolErr("secret-add", 2, "missing secret value or filename")
 	}
@@ -59,6 +62,9 @@ func (f *Fake) SecretAdd(_ context.Context, content map[string]string, opts juju
 // readable at once (contract §2.3), but a secret-set in this hook is not
 // seen until it commits.
 func (f *Fake) SecretGet(_ context.Context, id string, opts juju.SecretGetOptions) (map[string]string, error) {
+	if err := f.secretsTool("secret-get"); err != nil {
+		return nil, err
+	}
 	if opts.Peek && opts.Refresh {
 		return nil, toolErr("secret-get", 2, "specify one of --peek or --refresh but not both")
 	}
@@ -79,6 +85,9 @@ func (f *Fake) SecretGet(_ context.Context, id string, opts juju.SecretGetOption
 
 // SecretSet implements juju.Backend (transactional, owner only).
 func (f *Fake) SecretSet(_ context.Context, id string, content map[string]string, opts juju.SecretSetOptions) error {
+	if err := f.secretsTool("secret-set"); err != nil {
+		return err
+	}
 	s, err := f.secret("secret-set", id, "")
 	if err != nil {
 		return err
@@ -107,6 +116,9 @@ func (f *Fake) SecretSet(_ context.Context, id string, content map[string]string
 
 // SecretGrant implements juju.Backend (transactional).
 func (f *Fake) SecretGrant(_ context.Context, id, relationID, unit string) error {
+	if err := f.secretsTool("secret-grant"); err != nil {
+		return err
+	}
 	s, err := f.secret("secret-grant", id, "")
 	if err != nil {
 		return err
@@ -133,6 +145,9 @@ func (f *Fake) SecretGrant(_ context.Context, id, relationID, unit string) error
 
 // SecretRevoke implements juju.Backend (transactional).
 func (f *Fake) SecretRevoke(_ context.Context, id string, opts juju.SecretRevokeOptions) error {
+	if err := f.secretsTool("secret-revoke"); err != nil {
+		return err
+	}
 	s, err := f.secret("secret-revoke", id, "")
 	if err != nil {
 		return err
@@ -159,6 +174,9 @@ func (f *Fake) SecretRevoke(_ context.Context, id string, opts juju.SecretRevoke
 // SecretRemove implements juju.Backend (transactional): a revision, or the
 // whole secret.
 func (f *Fake) SecretRemove(_ context.Context, id string, revision int) error {
+	if err := f.secretsTool("secret-remove"); err != nil {
+		return err
+	}
 	s, err := f.secret("secret-remove", id, "")
 	if err != nil {
 		return err
@@ -174,6 +192,9 @@ func (f *Fake) SecretRemove(_ context.Context, id string, revision int) error {
 
 // SecretIDs implements juju.Backend: the secrets the unit owns.
 func (f *Fake) SecretIDs(context.Context) ([]string, error) {
+	if err := f.secretsTool("secret-ids"); err != nil {
+		return nil, err
+	}
 	ids := []string{}
 	for _, s := range f.work.Secrets {
 		if s.Owner == juju.SecretOwnerUnit || f.work.Leader {
@@ -185,6 +206,9 @@ func (f *Fake) SecretIDs(context.Context) ([]string, error) {
 
 // SecretInfoGet implements juju.Backend.
 func (f *Fake) SecretInfoGet(_ context.Context, id, label string) (map[string]juju.SecretInfo, error) {
+	if err := f.secretsTool("secret-info-get"); err != nil {
+		return nil, err
+	}
 	s, err := f.secret("secret-info-get", id, label)
 	if err != nil {
 		return nil, err
@@ -195,4 +219,13 @@ func (f *Fake) SecretInfoGet(_ context.Context, id, label string) (map[string]ju
 		info.Owner = string(juju.SecretOwnerApplication)
 	}
 	return map[string]juju.SecretInfo{s.ID: info}, nil
+}
+
+// secretsTool fails as a missing tool when the fake runs a Juju without
+// secrets (contract §2.2: 2.9 has no secret-* tools).
+func (f *Fake) secretsTool(cmd string) error {
+	if !juju.HasSecrets(f.work.JujuVersion) {
+		return fmt.Errorf("%s: %w", cmd, juju.ErrToolMissing)
+	}
+	return nil
 }
