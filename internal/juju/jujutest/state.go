@@ -15,7 +15,7 @@ type State struct {
 	// JujuVersion is JUJU_VERSION; default 3.6.25. Before 3.0.3 Juju has
 	// no secret-* tools: they fail as missing from PATH.
 	JujuVersion string
-	Leader   bool
+	Leader      bool
 	// Config holds values the user set; the charm's defaults fill the rest.
 	Config map[string]any
 	// LeaderData are leader settings (leader-get/-set).
