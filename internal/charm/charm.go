@@ -320,6 +320,25 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Sna
 			h.Log.Warn("ignoring unreadable applied parameters", "err", err)
 		}
 	}
+	// The server checks extra_pg_conf's values before they are applied
+	// (a value it refuses would stop it at the next restart); a steady
+	// pass, with nothing changed, runs no check.
+	if params := parametersToCheck(s.Options.ExtraPgConf, s.Catalogue, s.Applied); len(params) > 0 {
+		var pe *ParameterError
+		if err := c.Workload.CheckParameters(ctx, s.PGVersion, params); errors.As(err, &pe) {
+			s.ParameterProblem = pe.Message
+		} else if err != nil {
+			return s, fmt.Errorf("checking extra_pg_conf: %w", err)
+		}
+	}
+	if len(s.Applied) == 0 {
+		// Only initdb uses the locale: read the machine's before the
+		// first bootstrap. Not knowing them leaves the check to initdb.
+		if s.Locales, err = c.Workload.Locales(ctx); err != nil {
+			h.Log.Warn("listing locales", "err", err)
+			s.Locales = nil
+		}
+	}
 	// The peer relation and its application databag, read once for the
 	// whole snapshot.
 	if s.peers, err = m.PeerRelation(ctx, PeerEndpoint); err != nil {
@@ -332,7 +351,11 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Sna
 		}
 		s.peerApp = bag.Map()
 	}
-	if s.Passwords, err = readPasswords(ctx, m, s.Leader, s.peerApp[secretIDKey]); err != nil {
+	if s.peerApp == nil {
+		s.peerApp = map[string]string{}
+	}
+	s.vault = vault{m: m, leader: s.Leader, secrets: juju.HasSecrets(h.Env.Version), peers: s.peers, peerApp: s.peerApp}
+	if s.Passwords, err = readPasswords(ctx, s.vault); err != nil {
 		return s, err
 	}
 	if c.pendingSystemUsers != nil && s.Leader {
@@ -370,15 +393,31 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Sna
 	return s, nil
 }
 
+// optionsFromConfig reads the options. config-get includes every option
+// with a default in config.yaml, so a value there, 0 or "" included, is
+// the user's and is validated as such (Options.Complete); an option
+// missing (only from a backend that leaves defaults out) keeps its default.
 func optionsFromConfig(cfg *model.Config) pgconf.Options {
-	str := func(k string) string { v, _ := cfg.String(k); return v }
-	num := func(k string) int { v, _, _ := cfg.Int(k); return v }
-	return pgconf.Options{
-		AdminAddresses: str("admin_addresses"), ExtraPgConf: str("extra_pg_conf"),
-		ExtraPgAuth: str("extra_pg_auth"), ListenPort: num("listen_port"),
-		MaxConnections: num("max_connections"), SharedBuffers: str("shared_buffers"),
-		Locale: str("locale"), Encoding: str("encoding"),
+	o := pgconf.DefaultOptions()
+	str := func(k string, dst *string) {
+		if cfg.Has(k) {
+			*dst, _ = cfg.String(k)
+		}
 	}
+	num := func(k string, dst *int) {
+		if v, ok, _ := cfg.Int(k); ok {
+			*dst = v
+		}
+	}
+	str("admin_addresses", &o.AdminAddresses)
+	str("extra_pg_conf", &o.ExtraPgConf)
+	str("extra_pg_auth", &o.ExtraPgAuth)
+	num("listen_port", &o.ListenPort)
+	num("max_connections", &o.MaxConnections)
+	str("shared_buffers", &o.SharedBuffers)
+	str("locale", &o.Locale)
+	str("encoding", &o.Encoding)
+	return o
 }
 
 // unitAddress is the unit's ingress address on the peer binding, falling
@@ -398,33 +437,20 @@ func unitAddress(ctx context.Context, b juju.Backend) (netip.Addr, error) {
 	return netip.ParseAddr(s)
 }
 
-// readPasswords reads the system-users secret: by label on the leader (its
-// owner), by the id the leader shared in the peer app databag (sharedID)
-// elsewhere. nil when it does not exist yet.
-func readPasswords(ctx context.Context, m *model.Model, leader bool, sharedID string) (*pgconf.Passwords, error) {
-	var content map[string]string
-	var err error
-	if leader {
-		content, err = m.GetSecret(ctx, "", juju.SecretGetOptions{Label: SecretLabel})
-	} else {
-		if sharedID == "" {
-			return nil, nil
-		}
-		content, err = m.GetSecret(ctx, sharedID, juju.SecretGetOptions{Label: SecretLabel, Refresh: true})
-	}
-	if errors.Is(err, juju.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading system users: %w", err)
+// readPasswords reads the system users' passwords from the vault; nil
+// when they do not exist yet.
+func readPasswords(ctx context.Context, v vault) (*pgconf.Passwords, error) {
+	content, err := v.read(ctx, systemUsersDoc)
+	if err != nil || content == nil {
+		return nil, err
 	}
 	p, _ := passwordsFrom(content)
 	return &p, nil
 }
 
-// createSecret generates every system password and stores them in an
-// application-owned secret, sharing its id in the peer app databag.
-func createSecret(ctx context.Context, m *model.Model) error {
+// createSecret generates every system password and stores them in the
+// vault.
+func createSecret(ctx context.Context, v vault) error {
 	content := map[string]string{}
 	for _, k := range secretKeys {
 		p, err := postgres.GeneratePassword()
@@ -433,19 +459,7 @@ func createSecret(ctx context.Context, m *model.Model) error {
 		}
 		content[k] = p
 	}
-	id, err := m.AddSecret(ctx, content, juju.SecretAddOptions{
-		Label: SecretLabel, Owner: juju.SecretOwnerApplication,
-		Description: "PostgreSQL system users (operator, replication, rewind, Patroni API, etcd)",
-	})
-	if err != nil {
-		return fmt.Errorf("creating system users secret: %w", err)
-	}
-	if peers, err := m.PeerRelation(ctx, PeerEndpoint); err == nil && peers != nil {
-		if err := peers.SetLocalAppData(ctx, map[string]string{secretIDKey: id}); err != nil {
-			return fmt.Errorf("sharing system users secret: %w", err)
-		}
-	}
-	return nil
+	return v.write(ctx, systemUsersDoc, content)
 }
 
 // progressReporter shows a long step while it runs. It is the one,
@@ -493,7 +507,10 @@ func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, plan Pl
 			err = w.InstallPackages(ctx, st.Packages)
 			changed = err == nil
 		case StepCreateSecret:
-			err = createSecret(ctx, m)
+			var v vault
+			if v, err = newVault(ctx, h, m); err == nil {
+				err = createSecret(ctx, v)
+			}
 			changed = err == nil
 		case StepWriteFiles:
 			changed, err = w.WriteFiles(ctx, cfg)
@@ -636,19 +653,11 @@ func (c *Charm) remove(ctx context.Context, h *juju.Hook) error {
 // unitConfig rebuilds the unit's config for actions (address and
 // passwords are all they need).
 func (c *Charm) unitConfig(ctx context.Context, h *juju.Hook, m *model.Model) (pgconf.UnitConfig, error) {
-	leader, err := m.IsLeader(ctx)
+	v, err := newVault(ctx, h, m)
 	if err != nil {
 		return pgconf.UnitConfig{}, err
 	}
-	shared := ""
-	if !leader {
-		if peers, err := m.PeerRelation(ctx, PeerEndpoint); err == nil && peers != nil {
-			if bag, err := peers.LocalAppData(ctx); err == nil {
-				shared = bag.Get(secretIDKey)
-			}
-		}
-	}
-	pw, err := readPasswords(ctx, m, leader, shared)
+	pw, err := readPasswords(ctx, v)
 	if err != nil {
 		return pgconf.UnitConfig{}, err
 	}
@@ -687,8 +696,15 @@ func (c *Charm) getPassword(ctx context.Context, h *juju.Hook) error {
 	if !leader {
 		return actionFail(ctx, h, "run get-password on the leader unit")
 	}
-	content, err := m.GetSecret(ctx, "", juju.SecretGetOptions{Label: SecretLabel})
+	v, err := newVault(ctx, h, m)
 	if err != nil {
+		return err
+	}
+	content, err := v.read(ctx, systemUsersDoc)
+	if err != nil {
+		return err
+	}
+	if content == nil {
 		return actionFail(ctx, h, "the system users are not created yet")
 	}
 	return h.Backend.ActionSet(ctx, map[string]string{"username": user, "password": content[key]})
@@ -803,20 +819,24 @@ func (c *Charm) setPassword(ctx context.Context, h *juju.Hook) error {
 		}
 	}
 
-	content, err := m.GetSecret(ctx, "", juju.SecretGetOptions{Label: SecretLabel})
+	v, err := newVault(ctx, h, m)
 	if err != nil {
-		return rollback("reading the system-users secret: " + err.Error())
+		return rollback(err.Error())
+	}
+	content, err := v.read(ctx, systemUsersDoc)
+	if err != nil || content == nil {
+		return rollback(fmt.Sprintf("reading the system users: %v", err))
 	}
 	prevContent := maps.Clone(content)
 	gen, _ := strconv.Atoi(content[generationKey])
 	content[key], content[generationKey] = pw, strconv.Itoa(gen+1)
-	if err := c.storeSystemUsers(ctx, h, m, content); err != nil {
+	if err := v.write(ctx, systemUsersDoc, content); err != nil {
 		return rollback("storing the new password: " + err.Error())
 	}
 	oldContent = prevContent
 	c.pendingSystemUsers = content
 	defer func() { c.pendingSystemUsers = nil }()
-	progress("stored the new password in the system-users secret")
+	progress("stored the new password with the system users")
 
 	// The owner gets no secret-changed: run the pass now; it rewrites
 	// patroni.yml and reloads Patroni. Other units follow on their
@@ -890,20 +910,6 @@ func passwordsFrom(content map[string]string) (pgconf.Passwords, error) {
 		}
 	}
 	return p, nil
-}
-
-// storeSystemUsers writes a new revision of the system-users secret.
-func (c *Charm) storeSystemUsers(ctx context.Context, h *juju.Hook, m *model.Model, content map[string]string) error {
-	ids, err := h.Backend.SecretInfoGet(ctx, "", SecretLabel)
-	if err != nil {
-		return fmt.Errorf("reading the system-users secret: %w", err)
-	}
-	for id := range ids {
-		if err := m.SetSecret(ctx, id, content, juju.SecretSetOptions{}); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // alterSystemRole sets a system role's password on the primary (Patroni's

@@ -170,30 +170,21 @@ func (c *Charm) readClients(ctx context.Context, h *juju.Hook, m *model.Model, s
 		return nil
 	}
 	var err error
-	if s.ClientPasswords, err = readClientPasswords(ctx, m, s.Leader, s.peerApp[clientSecretIDKey]); err != nil {
+	if s.ClientPasswords, err = readClientPasswords(ctx, s.vault); err != nil {
 		return err
 	}
 	return nil
 }
 
-// readClientPasswords reads the client-relations secret into a map by
-// relation id; nil when it does not exist yet.
-func readClientPasswords(ctx context.Context, m *model.Model, leader bool, id string) (map[string]string, error) {
-	opts := juju.SecretGetOptions{Label: ClientSecretLabel}
-	if !leader {
-		if id == "" {
-			return nil, nil
-		}
-		opts.Refresh = true
-	} else {
-		id = ""
-	}
-	content, err := m.GetSecret(ctx, id, opts)
-	if errors.Is(err, juju.ErrNotFound) {
-		return nil, nil
-	}
+// readClientPasswords reads the client relation users' passwords from the
+// vault into a map by relation id; nil when there are none yet.
+func readClientPasswords(ctx context.Context, v vault) (map[string]string, error) {
+	content, err := v.read(ctx, clientUsersDoc)
 	if err != nil {
 		return nil, fmt.Errorf("reading client relation passwords: %w", err)
+	}
+	if content == nil {
+		return nil, nil
 	}
 	out := map[string]string{}
 	for k, v := range content {
@@ -250,7 +241,7 @@ func (c *Charm) clientDB() ClientDB {
 // clientInput is DecideClients' view of the snapshot.
 func (s Snapshot) clientInput() ClientInput {
 	return ClientInput{Leader: s.Leader, Relations: s.Clients, Served: s.Served,
-		Passwords: s.ClientPasswords, DB: s.DB, SecretsAvailable: true}
+		Passwords: s.ClientPasswords, DB: s.DB, SecretsAvailable: s.vault.secrets}
 }
 
 // applyClients runs the client part of a plan after the core steps:
@@ -283,7 +274,7 @@ func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, 
 		}
 	}
 	if dirty && s.Leader {
-		if err := writeClientPasswords(ctx, m, passwords); err != nil {
+		if err := writeClientPasswords(ctx, s.vault, passwords); err != nil {
 			return nil, err
 		}
 	}
@@ -424,43 +415,15 @@ func refusesRelation(err error) bool {
 	return false
 }
 
-// writeClientPasswords stores the passwords in the client-relations secret
-// (created on first use, its id shared with the other units), or removes
-// the secret when no relation is left.
-func writeClientPasswords(ctx context.Context, m *model.Model, passwords map[string]string) error {
+// writeClientPasswords stores the passwords in the vault (a secret,
+// created on first use, its id shared with the other units), or removes
+// them when no relation is left.
+func writeClientPasswords(ctx context.Context, v vault, passwords map[string]string) error {
 	content := map[string]string{}
 	for id, pw := range passwords {
 		content[clientSecretKey(id)] = pw
 	}
-	ids, err := m.Backend().SecretInfoGet(ctx, "", ClientSecretLabel)
-	if err != nil && !errors.Is(err, juju.ErrNotFound) {
-		return fmt.Errorf("reading client relation secret: %w", err)
-	}
-	peers, _ := m.PeerRelation(ctx, PeerEndpoint)
-	for id := range ids {
-		if len(content) == 0 {
-			if err := m.Backend().SecretRemove(ctx, id, 0); err != nil {
-				return err
-			}
-			if peers != nil {
-				return peers.SetLocalAppData(ctx, map[string]string{clientSecretIDKey: ""})
-			}
-			return nil
-		}
-		return m.SetSecret(ctx, id, content, juju.SecretSetOptions{})
-	}
-	if len(content) == 0 {
-		return nil
-	}
-	id, err := m.AddSecret(ctx, content, juju.SecretAddOptions{Label: ClientSecretLabel, Owner: juju.SecretOwnerApplication,
-		Description: "PostgreSQL client relation users' passwords"})
-	if err != nil {
-		return err
-	}
-	if peers != nil {
-		return peers.SetLocalAppData(ctx, map[string]string{clientSecretIDKey: id})
-	}
-	return nil
+	return v.write(ctx, clientUsersDoc, content)
 }
 
 // publish writes one relation's data: the unit databag on db and
@@ -542,6 +505,9 @@ func secretURI(modelUUID, id string) string {
 // removeRelationSecrets removes a gone relation's credential secrets; a
 // failure only leaves a secret nobody can read any more.
 func removeRelationSecrets(ctx context.Context, h *juju.Hook, relID string) {
+	if !juju.HasSecrets(h.Env.Version) {
+		return // published as plain fields
+	}
 	for _, g := range []pgclient.SecretGroup{pgclient.GroupUser, pgclient.GroupTLS} {
 		ids, err := h.Backend.SecretInfoGet(ctx, "", g.Label(relID))
 		if err != nil {
@@ -804,8 +770,11 @@ func (c *Charm) rotateRelationPassword(ctx context.Context, h *juju.Hook) error 
 	// password back on the role (EnsureLoginUser), so the client's
 	// credentials never go stale.
 	passwords := maps.Clone(snap.ClientPasswords)
+	if passwords == nil {
+		passwords = map[string]string{}
+	}
 	passwords[id] = pw
-	if err := writeClientPasswords(ctx, m, passwords); err != nil {
+	if err := writeClientPasswords(ctx, snap.vault, passwords); err != nil {
 		return err
 	}
 	primary := Target{Host: snap.DB.Primary, Port: snap.DB.Port, Password: snap.Passwords.Operator}

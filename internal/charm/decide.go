@@ -43,6 +43,14 @@ type Snapshot struct {
 	// Applied are the PostgreSQL parameters last applied (local ones by
 	// name, DCS ones prefixed "dcs:"); empty before the first bootstrap.
 	Applied map[string]string
+	// ParameterProblem is the server's refusal of an extra_pg_conf value
+	// (ParameterError); empty when the values passed, or were not checked
+	// because none changed since they were applied (parametersToCheck).
+	ParameterProblem string
+	// Locales are the machine's locales (locale -a), read before the
+	// first bootstrap only (the locale matters to initdb alone); nil when
+	// not read.
+	Locales []string
 	// CharmBinary is the dispatch binary, for Patroni's callback.
 	CharmBinary string
 
@@ -61,6 +69,8 @@ type Snapshot struct {
 	// EtcdAuthEnabled is set once this unit has enabled etcd
 	// authentication (unit state); the charm never disables it.
 	EtcdAuthEnabled bool
+	// vault holds the system users' and client users' passwords.
+	vault vault
 	// hbaLoaded is the hash of the pg_hba rules last seen loaded.
 	hbaLoaded string
 	// servedSQL are the fingerprints of the client SQL last run, by
@@ -151,11 +161,16 @@ func Decide(s Snapshot) Plan {
 			Again: true,
 		}
 	}
-	settings, err := pgconf.Validate(s.Options, s.Catalogue, s.MemBytes)
+	settings, err := validate(s)
 	if err != nil {
 		return Plan{Status: juju.Blocked(blockedMessage(err))}
 	}
 	if s.Passwords == nil {
+		if s.Leader && !s.vault.ready() {
+			// Juju without secrets: the passwords live in the peer
+			// relation, which Juju creates after install.
+			return Plan{Status: juju.Waiting("waiting for the peer relation to store the system users")}
+		}
 		if s.Leader {
 			return Plan{Steps: []Step{{Kind: StepCreateSecret, Reason: "no system-users secret yet"}}, Again: true}
 		}
@@ -276,6 +291,66 @@ func Decide(s Snapshot) Plan {
 	return plan
 }
 
+// validate is pgconf.Validate plus what only the machine can tell: the
+// server's verdict on the extra_pg_conf values and, before the first
+// bootstrap, whether the locale exists. Every problem is an
+// *pgconf.OptionError, joined, one per option at most.
+func validate(s Snapshot) (pgconf.Settings, error) {
+	settings, err := pgconf.Validate(s.Options, s.Catalogue, s.MemBytes)
+	errs := unjoin(err)
+	refused := func(option string) bool {
+		return slices.ContainsFunc(errs, func(e error) bool {
+			var oe *pgconf.OptionError
+			return errors.As(e, &oe) && oe.Option == option
+		})
+	}
+	if len(s.Applied) == 0 && s.Locales != nil && !refused("locale") {
+		if err := pgconf.CheckLocaleAvailable(s.Options.Locale, s.Locales); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.ParameterProblem != "" && !refused("extra_pg_conf") {
+		errs = append(errs, &pgconf.OptionError{Option: "extra_pg_conf", Reason: s.ParameterProblem})
+	}
+	if len(errs) > 0 {
+		return pgconf.Settings{}, errors.Join(errs...)
+	}
+	return settings, nil
+}
+
+// parametersToCheck returns the extra_pg_conf parameters the server must
+// check before they are applied: all of them when any is new or differs
+// from what was last applied (applied, as Snapshot.Applied), none when
+// nothing changed, so a steady pass does not pay for the check. None
+// either when extra_pg_conf does not parse: Validate refuses it anyway.
+func parametersToCheck(extraPgConf string, cat pgconf.Catalogue, applied map[string]string) map[string]string {
+	params, err := pgconf.ParseExtraPgConf(extraPgConf, cat)
+	if err != nil {
+		return nil
+	}
+	for name, v := range params {
+		key := name
+		if pgconf.DCSParameter(name) {
+			key = "dcs:" + name
+		}
+		if old, ok := applied[key]; !ok || old != v {
+			return params
+		}
+	}
+	return nil
+}
+
+// unjoin lists the errors joined in err (none for nil).
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return slices.Clone(j.Unwrap())
+	}
+	return []error{err}
+}
+
 func withoutInitdb(m map[string]string) map[string]string {
 	out := map[string]string{}
 	for k, v := range m {
@@ -307,12 +382,7 @@ func changedKeys(a, b map[string]string) []string {
 // blockedMessage turns a validation error into one status line: the first
 // problem, and how many more there are.
 func blockedMessage(err error) string {
-	var errs []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	} else {
-		errs = []error{err}
-	}
+	errs := unjoin(err)
 	var oe *pgconf.OptionError
 	msg := err.Error()
 	if errors.As(errs[0], &oe) {

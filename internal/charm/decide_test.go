@@ -1,6 +1,7 @@
 package charm
 
 import (
+	"context"
 	"maps"
 	"net/netip"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pgjuju/pgjuju/internal/juju"
+	"github.com/pgjuju/pgjuju/internal/juju/jujutest"
+	"github.com/pgjuju/pgjuju/internal/juju/model"
 	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 )
@@ -36,7 +39,8 @@ func baseSnapshot(t *testing.T) Snapshot {
 		Address: netip.MustParseAddr("10.201.0.10"), Storage: "/srv/pgdata",
 		Passwords: &pgconf.Passwords{Operator: "o", Replication: "r", Rewind: "w", PatroniAPI: "p", Etcd: "e"},
 		PGVersion: "15", Catalogue: testCatalogue(t), MemBytes: 4 << 30,
-		CharmBinary: "/charm/dispatch",
+		CharmBinary: "/charm/dispatch", Options: pgconf.DefaultOptions(), vault: vault{secrets: true},
+		Locales: []string{"C", "C.utf8", "POSIX", "en_US.utf8"},
 	}
 }
 
@@ -61,6 +65,9 @@ func TestDecide(t *testing.T) {
 		again  bool
 		reason string // substring of some step's reason
 	}{
+		{"Juju without secrets: the leader waits for the peer relation to store the passwords in",
+			func(s Snapshot) Snapshot { s.Passwords, s.vault = nil, vault{}; return s },
+			nil, juju.Waiting("waiting for the peer relation to store the system users"), false, ""},
 		{"packages missing: install them first and decide again",
 			func(s Snapshot) Snapshot { s.MissingPackages = []string{"patroni", "etcd-server"}; return s },
 			[]StepKind{StepInstallPackages}, juju.Status{}, true, "not installed: patroni, etcd-server"},
@@ -122,6 +129,51 @@ func TestDecide(t *testing.T) {
 				return s
 			},
 			nil, juju.Blocked("invalid locale: the cluster was initialised with C.UTF-8; set it back"), false, ""},
+		{"the server refused an extra_pg_conf value: blocked with its words, nothing applied",
+			func(s Snapshot) Snapshot {
+				s = bootstrapped(s)
+				s.Options.ExtraPgConf = "huge_pages = maybe"
+				s.ParameterProblem = `invalid value for parameter "huge_pages": "maybe" (available values: off, on, try)`
+				return s
+			},
+			nil, juju.Blocked(`invalid extra_pg_conf: invalid value for parameter "huge_pages": "maybe" (available values: off, on, try)`), false, ""},
+		{"a refused value and another bad option: both counted",
+			func(s Snapshot) Snapshot {
+				s.Options.AdminAddresses = "nope"
+				s.ParameterProblem = `-5000 ms is outside the valid range for parameter "statement_timeout" (0 .. 2147483647)`
+				return s
+			},
+			nil, juju.Blocked(`invalid admin_addresses: "nope" is not a CIDR (and 1 more)`), false, ""},
+		{"listen_port on Patroni's REST API port: blocked",
+			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Options.ListenPort = 8008; return s },
+			nil, juju.Blocked("invalid listen_port: 8008 is used by Patroni's REST API"), false, ""},
+		{"listen_port on etcd's client port: blocked",
+			func(s Snapshot) Snapshot { s.Options.ListenPort = 2379; return s },
+			nil, juju.Blocked("invalid listen_port: 2379 is used by etcd's client endpoint"), false, ""},
+		{"an explicit 0 listen_port is refused, not taken as the default",
+			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Options.ListenPort = 0; return s },
+			nil, juju.Blocked("invalid listen_port: 0 is outside 1024–65535"), false, ""},
+		{"an explicit 0 max_connections is refused, not taken as the default",
+			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Options.MaxConnections = 0; return s },
+			nil, juju.Blocked("invalid max_connections: 0 is outside 10–262143"), false, ""},
+		{"before bootstrap, a locale the machine lacks: blocked, naming it",
+			func(s Snapshot) Snapshot { s.Options.Locale = "xx_YY.UTF-8"; return s },
+			nil, juju.Blocked("invalid locale: xx_YY.UTF-8 is not available on this machine (see locale -a)"), false, ""},
+		{"before bootstrap, a locale the machine has under glibc's name: bootstrap",
+			func(s Snapshot) Snapshot { s.Options.Locale = "en_US.UTF-8"; return s },
+			[]StepKind{StepWriteFiles, StepStartEtcd, StepEnsureEtcdAuth, StepStartPatroni, StepOpenPort, StepSaveApplied}, juju.Status{}, false, ""},
+		{"before bootstrap, the machine's locales unknown: initdb decides",
+			func(s Snapshot) Snapshot { s.Options.Locale, s.Locales = "xx_YY.UTF-8", nil; return s },
+			[]StepKind{StepWriteFiles, StepStartEtcd, StepEnsureEtcdAuth, StepStartPatroni, StepOpenPort, StepSaveApplied}, juju.Status{}, false, ""},
+		{"a malformed locale name is reported once",
+			func(s Snapshot) Snapshot { s.Options.Locale = "en US"; return s },
+			nil, juju.Blocked(`invalid locale: "en US" is not a locale name (like C.UTF-8 or en_US.UTF-8)`), false, ""},
+		{"a non-leader waiting to join checks the locale too (its PostgreSQL would not start)",
+			func(s Snapshot) Snapshot { s.Leader, s.Options.Locale = false, "xx_YY.UTF-8"; return s },
+			nil, juju.Blocked("invalid locale: xx_YY.UTF-8 is not available on this machine (see locale -a)"), false, ""},
+		{"after bootstrap the locale is not looked up again",
+			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Locales = []string{"C"}; return s },
+			[]StepKind{StepWriteFiles, StepStartEtcd, StepEnsureEtcdAuth, StepStartPatroni, StepOpenPort}, juju.Status{}, false, ""},
 		{"non-leader never bootstrapped waits to join",
 			func(s Snapshot) Snapshot { s.Leader = false; return s },
 			nil, juju.Waiting("waiting to join the cluster as a replica"), false, ""},
@@ -154,6 +206,125 @@ func TestDecide(t *testing.T) {
 				if st.Reason == "" {
 					t.Errorf("step %s has no reason", st.Kind)
 				}
+			}
+		})
+	}
+}
+
+func TestParametersToCheck(t *testing.T) {
+	cat := testCatalogue(t)
+	for _, tc := range []struct {
+		name    string
+		extra   string
+		applied map[string]string
+		want    map[string]string
+	}{
+		{"no extra parameters", "", nil, nil},
+		{"first bootstrap: every value is new", "work_mem = 8MB\nhuge_pages = try", nil,
+			map[string]string{"work_mem": "8MB", "huge_pages": "try"}},
+		{"steady: every value as applied", "work_mem = 8MB\nhuge_pages = try",
+			map[string]string{"work_mem": "8MB", "huge_pages": "try", "shared_buffers": "1024MB"}, nil},
+		{"one value changed: all are checked", "work_mem = 8MB\nhuge_pages = maybe",
+			map[string]string{"work_mem": "8MB", "huge_pages": "try"},
+			map[string]string{"work_mem": "8MB", "huge_pages": "maybe"}},
+		{"a parameter added", "work_mem = 8MB\nstatement_timeout = -5s",
+			map[string]string{"work_mem": "8MB"},
+			map[string]string{"work_mem": "8MB", "statement_timeout": "-5s"}},
+		{"a parameter removed: nothing new to check", "work_mem = 8MB",
+			map[string]string{"work_mem": "8MB", "huge_pages": "try"}, nil},
+		{"a quoted value is compared, and checked, unquoted", "work_mem = '8MB'",
+			map[string]string{"work_mem": "8MB"}, nil},
+		{"a quoted value changed is passed as the server reads it", "search_path = '\"$user\", public'",
+			map[string]string{"search_path": "public"}, map[string]string{"search_path": `"$user", public`}},
+		{"a DCS parameter applied under dcs:", "max_prepared_transactions = 10",
+			map[string]string{"dcs:max_prepared_transactions": "10"}, nil},
+		{"a DCS parameter changed", "max_prepared_transactions = 20",
+			map[string]string{"dcs:max_prepared_transactions": "10"}, map[string]string{"max_prepared_transactions": "20"}},
+		{"extra_pg_conf that does not parse: Validate blocks, no check", "work_mem", nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := parametersToCheck(tc.extra, cat, tc.applied)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestOptionsFromConfigDefaults: config.yaml's defaults, as config-get
+// hands them over, are pgconf.DefaultOptions, and an explicit 0 stays 0.
+func TestOptionsFromConfigDefaults(t *testing.T) {
+	ch, err := jujutest.LoadCharm("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(config map[string]any) pgconf.Options {
+		values, err := jujutest.NewFake(ch, jujutest.State{UnitName: "postgresql/0", Config: config}).ConfigGet(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return optionsFromConfig(model.NewConfig(values))
+	}
+	if diff := cmp.Diff(pgconf.DefaultOptions(), read(nil)); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+	want := pgconf.DefaultOptions()
+	want.ListenPort, want.MaxConnections, want.Locale = 0, 0, ""
+	if diff := cmp.Diff(want, read(map[string]any{"listen_port": 0, "max_connections": 0, "locale": ""})); diff != "" {
+		t.Errorf("explicit zeros (-want +got):\n%s", diff)
+	}
+	// A backend that leaves defaults out (not Juju's config-get).
+	if diff := cmp.Diff(pgconf.DefaultOptions(), optionsFromConfig(model.NewConfig(map[string]any{}))); diff != "" {
+		t.Errorf("no values (-want +got):\n%s", diff)
+	}
+}
+
+// TestConfigValidationHarness: through the hooks, a value the server
+// refuses, or an explicit 0, blocks the unit naming the option; nothing
+// is applied (no Patroni request, the applied parameters unchanged); a
+// steady hook runs no parameter check.
+func TestConfigValidationHarness(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		config map[string]any
+		refuse map[string]string
+		want   juju.Status
+	}{
+		{"the server refuses a value", map[string]any{"extra_pg_conf": "work_mem = 8MB\nhuge_pages = maybe"},
+			map[string]string{"huge_pages": `invalid value for parameter "huge_pages": "maybe" (available values: off, on, try)`},
+			juju.Blocked(`invalid extra_pg_conf: invalid value for parameter "huge_pages": "maybe" (available values: off, on, try)`)},
+		{"an explicit 0 listen_port", map[string]any{"listen_port": 0}, nil,
+			juju.Blocked("invalid listen_port: 0 is outside 1024–65535")},
+		{"an explicit 0 max_connections", map[string]any{"max_connections": 0}, nil,
+			juju.Blocked("invalid max_connections: 0 is outside 10–262143")},
+		{"listen_port on etcd's peer port", map[string]any{"listen_port": 2380}, nil,
+			juju.Blocked("invalid listen_port: 2380 is used by etcd's peer endpoint")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, st := newHarness(t)
+			st = h.run(st, h.ch.Hook("update-status"))
+			checks := h.wl.paramChecks()
+			st = h.run(st, h.ch.Hook("update-status"))
+			if n := h.wl.paramChecks() - checks; n != 0 {
+				t.Errorf("a steady hook ran %d parameter checks", n)
+			}
+			h.wl.refuse = tc.refuse
+			if st.Config == nil {
+				st.Config = map[string]any{}
+			}
+			for k, v := range tc.config {
+				st.Config[k] = v
+			}
+			before := len(h.wl.patroniRequests())
+			out := h.run(st, h.ch.Hook("config-changed"))
+			if out.UnitStatus != tc.want {
+				t.Errorf("status %v, want %v", out.UnitStatus, tc.want)
+			}
+			if got := h.wl.patroniRequests()[before:]; len(got) > 0 {
+				t.Errorf("Patroni requests after a refused value: %v", got)
+			}
+			if diff := cmp.Diff(st.StoredState[appliedKey], out.StoredState[appliedKey]); diff != "" {
+				t.Errorf("applied parameters changed (-before +after):\n%s", diff)
 			}
 		})
 	}

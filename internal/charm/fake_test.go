@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -41,6 +42,12 @@ type fakeWorkload struct {
 	etcdSetErr error
 	// state is PostgreSQL's state as Patroni reports it ("" is running).
 	state string
+	// refuse are the parameter values CheckParameters refuses, by name,
+	// with the server's message; checks counts its calls.
+	refuse map[string]string
+	checks int
+	// locales is what Locales lists.
+	locales []string
 }
 
 func (f *fakeWorkload) setState(st string) { f.mu.Lock(); f.state = st; f.mu.Unlock() }
@@ -54,7 +61,8 @@ func (f *fakeWorkload) pgState() string {
 }
 
 func newFakeWorkload(t *testing.T, unit, addr string) *fakeWorkload {
-	f := &fakeWorkload{t: t, token: true, roles: map[string]string{}}
+	f := &fakeWorkload{t: t, token: true, roles: map[string]string{},
+		locales: []string{"C", "C.utf8", "POSIX", "en_US.utf8"}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/patroni", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
@@ -127,6 +135,25 @@ func (f *fakeWorkload) MissingPackages(context.Context) []string        { return
 func (f *fakeWorkload) InstallPackages(context.Context, []string) error { return nil }
 func (f *fakeWorkload) PGVersion() string                               { return "15" }
 func (f *fakeWorkload) MemBytes() uint64                                { return 4 << 30 }
+
+// CheckParameters accepts every value but those named in refuse.
+func (f *fakeWorkload) CheckParameters(_ context.Context, _ string, params map[string]string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.checks++
+	for _, name := range slices.Sorted(maps.Keys(params)) {
+		if msg, ok := f.refuse[name]; ok {
+			return &ParameterError{Message: msg}
+		}
+	}
+	return nil
+}
+
+func (f *fakeWorkload) paramChecks() int { f.mu.Lock(); defer f.mu.Unlock(); return f.checks }
+
+func (f *fakeWorkload) Locales(context.Context) ([]string, error) {
+	return slices.Clone(f.locales), nil
+}
 
 // WriteFiles records patroni.yml's passwords; the first write is what
 // Patroni starts with, and sets up the roles.

@@ -93,9 +93,11 @@ func (c Catalogue) RequiresRestart(name string) bool {
 }
 
 // checkValue checks that value is acceptable for p as far as can be told
-// offline: booleans, numbers with units and their bounds. Strings and enums
-// are left to the server, which rejects bad ones on reload and reports them
-// in pg_settings.
+// from the catalogue: booleans, numbers with units and their bounds when
+// they have no unit. The rest (enums, strings, numbers with units, check
+// hooks) only the server knows: the charm has the installed postgres binary
+// check the values before it applies them (charm.Workload.CheckParameters),
+// because a value the server refuses stops it at the next restart.
 func (p Param) checkValue(value string) error {
 	switch p.Type {
 	case TypeBool:

@@ -12,7 +12,9 @@ import (
 )
 
 // Options are the charm's configuration options as Juju hands them over
-// (config.yaml). Zero values mean "not set" and take the defaults.
+// (config.yaml). An empty SharedBuffers means "sized from memory"; for the
+// other options with a default, what a zero value means depends on
+// Complete.
 type Options struct {
 	AdminAddresses string // admin_addresses: comma-separated CIDRs
 	ExtraPgConf    string // extra_pg_conf: postgresql.conf lines
@@ -22,6 +24,23 @@ type Options struct {
 	SharedBuffers  string // shared_buffers: PostgreSQL memory units; empty = sized from memory
 	Locale         string // locale: initdb locale, default C.UTF-8
 	Encoding       string // encoding: initdb encoding, default UTF8
+	// Complete says every option with a default in config.yaml is
+	// present, as Juju hands them over (config-get always includes the
+	// defaults): a zero ListenPort or MaxConnections, or an empty Locale
+	// or Encoding, is then the user's own value and is refused. Go
+	// callers that set only some options leave it false, and their zero
+	// values take the defaults.
+	Complete bool
+}
+
+// DefaultOptions are the options as Juju hands them over when the user
+// set none: config.yaml's defaults (a test in internal/charm holds the two
+// together).
+func DefaultOptions() Options {
+	return Options{
+		ListenPort: DefaultPostgresPort, MaxConnections: DefaultMaxConnections,
+		Locale: DefaultLocale, Encoding: DefaultEncoding, Complete: true,
+	}
 }
 
 // Limits and defaults of the options.
@@ -53,6 +72,14 @@ type OptionError struct {
 }
 
 func (e *OptionError) Error() string { return fmt.Sprintf("invalid %s: %s", e.Option, e.Reason) }
+
+// reservedPorts are the unit's other listening ports, bound on the same
+// address as PostgreSQL: listen_port cannot take them.
+var reservedPorts = map[int]string{
+	DefaultPatroniPort: "Patroni's REST API",
+	EtcdClientPort:     "etcd's client endpoint",
+	EtcdPeerPort:       "etcd's peer endpoint",
+}
 
 // Settings are validated options, ready to render.
 type Settings struct {
@@ -132,13 +159,15 @@ func Validate(opts Options, cat Catalogue, memBytes uint64) (Settings, error) {
 		Encoding:       opts.Encoding,
 	}
 
-	if s.ListenPort == 0 {
+	if s.ListenPort == 0 && !opts.Complete {
 		s.ListenPort = DefaultPostgresPort
 	}
 	if s.ListenPort < 1024 || s.ListenPort > 65535 {
 		bad("listen_port", "%d is outside 1024–65535", s.ListenPort)
+	} else if user, ok := reservedPorts[s.ListenPort]; ok {
+		bad("listen_port", "%d is used by %s", s.ListenPort, user)
 	}
-	if s.MaxConnections == 0 {
+	if s.MaxConnections == 0 && !opts.Complete {
 		s.MaxConnections = DefaultMaxConnections
 	}
 	if s.MaxConnections < MinMaxConnections || s.MaxConnections > MaxMaxConnections {
@@ -157,10 +186,10 @@ func Validate(opts Options, cat Catalogue, memBytes uint64) (Settings, error) {
 		s.SharedBuffers = strings.TrimSpace(opts.SharedBuffers)
 	}
 
-	if s.Locale == "" {
+	if s.Locale == "" && !opts.Complete {
 		s.Locale = DefaultLocale
 	}
-	if s.Encoding == "" {
+	if s.Encoding == "" && !opts.Complete {
 		s.Encoding = DefaultEncoding
 	}
 	if err := checkLocale(s.Locale); err != nil {
@@ -240,6 +269,49 @@ func checkLocale(l string) error {
 		return fmt.Errorf("%q is not a locale name (like C.UTF-8 or en_US.UTF-8)", l)
 	}
 	return nil
+}
+
+// CheckLocaleAvailable returns an *OptionError for the locale option
+// when locale ("" for the default) is not among available, the machine's
+// locales as locale -a lists them: initdb would fail on it. The codeset is
+// compared as glibc normalises it (case and punctuation aside, so
+// en_US.UTF-8 is en_US.utf8); C, POSIX and C.UTF-8 are always available.
+func CheckLocaleAvailable(locale string, available []string) error {
+	if locale == "" {
+		locale = DefaultLocale
+	}
+	want := normalizeLocale(locale)
+	switch want {
+	case "C", "POSIX", "C.utf8":
+		return nil
+	}
+	for _, a := range available {
+		if normalizeLocale(strings.TrimSpace(a)) == want {
+			return nil
+		}
+	}
+	return &OptionError{Option: "locale", Reason: fmt.Sprintf("%s is not available on this machine (see locale -a)", locale)}
+}
+
+// normalizeLocale lowers the codeset of a locale name
+// (language_TERRITORY.codeset@modifier) and drops all but its letters and
+// digits, as glibc does: "en_US.UTF-8" becomes "en_US.utf8".
+func normalizeLocale(l string) string {
+	i := strings.IndexByte(l, '.')
+	if i < 0 {
+		return l
+	}
+	name, cs, mod := l[:i], l[i+1:], ""
+	if j := strings.IndexByte(cs, '@'); j >= 0 {
+		cs, mod = cs[:j], cs[j:]
+	}
+	var b strings.Builder
+	for _, r := range strings.ToLower(cs) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		}
+	}
+	return name + "." + b.String() + mod
 }
 
 // serverEncodings are PostgreSQL's server-side encodings (client-only ones

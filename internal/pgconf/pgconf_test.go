@@ -176,6 +176,17 @@ func TestValidate(t *testing.T) {
 		{"a bad encoding", Options{Encoding: "EBCDIC"}, "encoding", "not a PostgreSQL server encoding"},
 		{"a mismatched encoding", Options{Locale: "en_US.UTF-8", Encoding: "LATIN1"}, "encoding", "does not match"},
 		{"C goes with any encoding", Options{Locale: "C", Encoding: "latin1"}, "", ""},
+		{"listen_port on Patroni's REST API port", Options{ListenPort: 8008}, "listen_port", "8008 is used by Patroni's REST API"},
+		{"listen_port on etcd's client port", Options{ListenPort: 2379}, "listen_port", "2379 is used by etcd's client endpoint"},
+		{"listen_port on etcd's peer port", Options{ListenPort: 2380}, "listen_port", "2380 is used by etcd's peer endpoint"},
+		{"config.yaml's defaults as Juju hands them over", DefaultOptions(), "", ""},
+		{"an explicit 0 listen_port from Juju is the user's, not the default",
+			fromJuju(func(o *Options) { o.ListenPort = 0 }), "listen_port", "0 is outside 1024–65535"},
+		{"an explicit 0 max_connections from Juju is the user's, not the default",
+			fromJuju(func(o *Options) { o.MaxConnections = 0 }), "max_connections", "0 is outside 10–262143"},
+		{"an explicit empty locale from Juju", fromJuju(func(o *Options) { o.Locale = "" }), "locale", `"" is not a locale name`},
+		{"an explicit empty encoding from Juju", fromJuju(func(o *Options) { o.Encoding = "" }), "encoding", `"" is not a PostgreSQL server encoding`},
+		{"an empty shared_buffers from Juju is sized from memory", fromJuju(func(o *Options) { o.SharedBuffers = "" }), "", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,6 +206,56 @@ func TestValidate(t *testing.T) {
 			}
 			if !strings.HasPrefix(err.Error(), "invalid "+tc.option+": ") {
 				t.Errorf("message %q does not name the option first", err)
+			}
+		})
+	}
+}
+
+// fromJuju is DefaultOptions changed by mod.
+func fromJuju(mod func(*Options)) Options {
+	o := DefaultOptions()
+	mod(&o)
+	return o
+}
+
+func TestCheckLocaleAvailable(t *testing.T) {
+	ubuntu := []string{"C", "C.utf8", "POSIX", "en_US.utf8", "de_DE@euro", "fr_FR", "sr_RS.utf8@latin"}
+	for _, tc := range []struct {
+		name      string
+		locale    string
+		available []string
+		ok        bool
+	}{
+		{"the default on a machine that lists nothing", "", nil, true},
+		{"C.UTF-8 is built in", "C.UTF-8", nil, true},
+		{"C.utf8 is C.UTF-8", "C.utf8", nil, true},
+		{"C is built in", "C", nil, true},
+		{"POSIX is built in", "POSIX", nil, true},
+		{"UTF-8 matches utf8", "en_US.UTF-8", ubuntu, true},
+		{"utf8 matches utf8", "en_US.utf8", ubuntu, true},
+		{"the codeset's case does not matter", "en_US.Utf8", ubuntu, true},
+		{"a made-up locale", "xx_YY.UTF-8", ubuntu, false},
+		{"an installed language with a missing codeset", "en_US.ISO-8859-1", ubuntu, false},
+		{"the territory's case matters", "en_us.UTF-8", ubuntu, false},
+		{"a locale without a codeset", "fr_FR", ubuntu, true},
+		{"a locale without a codeset that is not generated", "en_US", ubuntu, false},
+		{"a modifier", "de_DE@euro", ubuntu, true},
+		{"a codeset and a modifier", "sr_RS.UTF-8@latin", ubuntu, true},
+		{"a codeset without the listed modifier", "sr_RS.UTF-8", ubuntu, false},
+		{"surrounding spaces in a listed name", "en_US.UTF-8", []string{" en_US.utf8 "}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckLocaleAvailable(tc.locale, tc.available)
+			if tc.ok {
+				if err != nil {
+					t.Errorf("unexpected error: %v", err)
+				}
+				return
+			}
+			want := "invalid locale: " + tc.locale + " is not available on this machine (see locale -a)"
+			var oe *OptionError
+			if !errors.As(err, &oe) || err.Error() != want {
+				t.Errorf("got %v, want %q", err, want)
 			}
 		})
 	}

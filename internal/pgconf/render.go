@@ -53,6 +53,10 @@ var dcsParameters = map[string]bool{
 	"wal_log_hints":             true,
 }
 
+// DCSParameter reports whether Patroni takes the named parameter only from
+// the DCS (see dcsParameters).
+func DCSParameter(name string) bool { return dcsParameters[strings.ToLower(name)] }
+
 // Passwords are the system users' passwords. They are never logged.
 type Passwords struct {
 	Operator    string `json:"-"`

@@ -97,6 +97,11 @@ func (m *Model) register(values ...string) {
 	}
 }
 
+// HideSecretContent registers a secret's content with the redactor, as
+// GetSecret does, for content kept elsewhere (the peer relation on a Juju
+// without secrets).
+func (m *Model) HideSecretContent(content map[string]string) { m.register(slicesOf(content)...) }
+
 // registerSecretKeys hides the values of secret-looking keys.
 func (m *Model) registerSecretKeys(data map[string]string) {
 	for k, v := range data {
