@@ -150,6 +150,20 @@ func (p Plan) Kinds() []StepKind {
 	return k
 }
 
+// hbaKeyPrefix marks, among the applied parameters, the options that
+// only change pg_hba ("hba:admin_addresses").
+const hbaKeyPrefix = "hba:"
+
+// joinStrings renders a list of values one per line, for the applied
+// record.
+func joinStrings[T fmt.Stringer](xs []T) string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = x.String()
+	}
+	return strings.Join(out, "\n")
+}
+
 // Decide returns the plan for a snapshot. It is pure: no tools, files,
 // clock or randomness.
 func Decide(s Snapshot) Plan {
@@ -231,13 +245,21 @@ func Decide(s Snapshot) Plan {
 	// port is Patroni's (from its listen address), not a parameter the
 	// charm renders, but it needs a restart like one: recorded with them.
 	want["port"] = strconv.Itoa(settings.ListenPort)
+	// The options that only change pg_hba need a reload too, announced
+	// by name ("reloading PostgreSQL to apply admin_addresses") and
+	// retried until done like any parameter (client relations' rules are
+	// loaded by the client part of the pass).
+	want[hbaKeyPrefix+"admin_addresses"] = joinStrings(settings.AdminAddresses)
+	want[hbaKeyPrefix+"extra_pg_auth"] = joinStrings(settings.ExtraHBA)
 	applied := s.Applied
-	if _, ok := applied["port"]; !ok && len(applied) > 0 {
-		// Recorded by a charm that did not track it: the server runs on
-		// the port it was configured with then, which is not known;
-		// assume the current one rather than restart on upgrade.
-		applied = maps.Clone(applied)
-		applied["port"] = want["port"]
+	for _, k := range []string{"port", hbaKeyPrefix + "admin_addresses", hbaKeyPrefix + "extra_pg_auth"} {
+		if _, ok := applied[k]; !ok && len(applied) > 0 {
+			// Recorded by a charm that did not track it: what runs is
+			// not known; assume the current value rather than restart
+			// or reload on upgrade.
+			applied = maps.Clone(applied)
+			applied[k] = want[k]
+		}
 	}
 	if len(applied) > 0 {
 		changed := changedKeys(withoutInitdb(applied), withoutInitdb(want))
@@ -263,7 +285,7 @@ func Decide(s Snapshot) Plan {
 		if len(changed) > 0 {
 			names := make([]string, len(changed))
 			for i, k := range changed {
-				names[i] = strings.TrimPrefix(k, "dcs:")
+				names[i] = strings.TrimPrefix(strings.TrimPrefix(k, "dcs:"), hbaKeyPrefix)
 			}
 			// A reload that precedes a restart is part of the restart
 			// (Patroni writes the files on reload): one message for both.

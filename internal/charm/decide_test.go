@@ -102,10 +102,26 @@ func TestDecide(t *testing.T) {
 				return s
 			},
 			[]StepKind{StepWriteFiles, StepStartEtcd, StepStartPatroni, StepReload, StepRestart, StepOpenPort, StepSaveApplied}, juju.Status{}, false, "needs a restart: port"},
+		{"admin_addresses changed: reload only, announced by the option's name",
+			func(s Snapshot) Snapshot {
+				s = bootstrapped(s)
+				s.OpenedPort, s.EtcdAuthEnabled, s.Options.AdminAddresses = 5432, true, "10.1.2.0/24"
+				return s
+			},
+			[]StepKind{StepWriteFiles, StepStartEtcd, StepStartPatroni, StepReload, StepSaveApplied}, juju.Status{}, false, "changed: admin_addresses"},
+		{"extra_pg_auth changed: reload only",
+			func(s Snapshot) Snapshot {
+				s = bootstrapped(s)
+				s.OpenedPort, s.EtcdAuthEnabled, s.Options.ExtraPgAuth = 5432, true, "host all all 10.9.0.0/16 scram-sha-256"
+				return s
+			},
+			[]StepKind{StepWriteFiles, StepStartEtcd, StepStartPatroni, StepReload, StepSaveApplied}, juju.Status{}, false, "changed: extra_pg_auth"},
 		{"applied parameters recorded without the port (an older charm): no restart on upgrade",
 			func(s Snapshot) Snapshot {
 				s = bootstrapped(s)
 				delete(s.Applied, "port")
+				delete(s.Applied, hbaKeyPrefix+"admin_addresses")
+				delete(s.Applied, hbaKeyPrefix+"extra_pg_auth")
 				s.OpenedPort, s.EtcdAuthEnabled = 5432, true
 				return s
 			},

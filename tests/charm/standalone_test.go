@@ -2,6 +2,7 @@ package charm_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -124,6 +125,25 @@ func TestStandaloneUnit(t *testing.T) {
 				startTime = now
 			}
 			readRow(t)
+		}},
+		{"admin_addresses applies to pg_hba with a reload", func(t *testing.T) {
+			e.with(t).setConfig(map[string]string{"admin_addresses": "10.1.2.0/24"})
+			inHBA := func() error {
+				return e.with(t).targetOf(unit).withConn(password, func(ctx context.Context, c *pgx.Conn) error {
+					var n int
+					err := c.QueryRow(ctx, `SELECT count(*) FROM pg_hba_file_rules
+						WHERE address = '10.1.2.0' AND netmask = '255.255.255.0' AND auth_method = 'scram-sha-256'`).Scan(&n)
+					if err == nil && n == 0 {
+						err = errors.New("no pg_hba rule for 10.1.2.0/24")
+					}
+					return err
+				})
+			}
+			e.with(t).waitStatus(unit, "active", inHBA)
+			if now := postmasterStart(t); !now.Equal(startTime) {
+				t.Errorf("server restarted for a pg_hba change")
+				startTime = now
+			}
 		}},
 		{"a restart-requiring setting (max_connections) applies with a restart", func(t *testing.T) {
 			e.with(t).setConfig(map[string]string{"max_connections": "150"})
