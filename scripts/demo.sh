@@ -55,7 +55,7 @@ wait_active() {
     if [ "$workload" = active ]; then
       return 0
     fi
-    if [ "$agent" = error ] || [ $SECONDS -ge $deadline ]; then
+    if [ "$agent" = error ] || [ "$workload" = error ] || [ $SECONDS -ge $deadline ]; then
       echo "demo: $u did not become active (agent $agent, workload $workload${message:+: $message})" >&2
       "$lj" debug-log --replay --no-tail --include "$u" -n 60 >&2 || true
       echo "the model is left running for inspection; destroy it with: LOCALJUJU_HOME=$LOCALJUJU_HOME $lj destroy" >&2

@@ -184,8 +184,8 @@ func deployOnce(tools, charm string, timeout time.Duration, after func(*controll
 			active = time.Since(t0)
 			break
 		}
-		if st.JujuStatus.Current == "error" {
-			return 0, 0, fmt.Errorf("%s in error: %s\n%s", unit, st.JujuStatus.Message, tail(m, 40))
+		if st.WorkloadStatus.Current == "error" {
+			return 0, 0, fmt.Errorf("%s in error: %s\n%s", unit, st.WorkloadStatus.Message, tail(m, 40))
 		}
 		select {
 		case <-ctx.Done():

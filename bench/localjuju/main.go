@@ -59,6 +59,7 @@ func run(n, rels int, tools string) error {
 		"metadata.yaml": noopMeta,
 		"config.yaml":   "options:\n  x:\n    type: int\n    default: 0\n    description: a knob\n",
 		"dispatch":      "#!/bin/sh\nexit 0\n",
+		"manifest.yaml": "bases:\n  - name: ubuntu\n    channel: \"22.04\"\n    architectures: [amd64]\n",
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(charm, name), []byte(body), 0o755); err != nil {

@@ -155,8 +155,8 @@ func waitStatus(ctx context.Context, m *controller.Model, unit string, ok func(c
 	app, _, _ := strings.Cut(unit, "/")
 	for {
 		s := m.Status().Applications[app].Units[unit]
-		if s.JujuStatus.Current == "error" {
-			return fmt.Errorf("%s in error: %s", unit, s.JujuStatus.Message)
+		if s.WorkloadStatus.Current == "error" {
+			return fmt.Errorf("%s in error: %s", unit, s.WorkloadStatus.Message)
 		}
 		if ok(s) {
 			return nil

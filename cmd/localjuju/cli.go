@@ -31,18 +31,20 @@ Usage: localjuju <command> [options]
 
 Model:
   deploy <charm-dir|file.charm> [<app>] [-n N] [--config k=v|file.yaml ...]
+         [--base ubuntu@22.04 | --series jammy]
   add-unit <app> [-n N]
-  remove-unit <unit> ...
+  remove-unit <unit> ... [--force]
   integrate <app>[:<endpoint>] <app>[:<endpoint>]     (alias: relate)
-  remove-relation <app>[:<endpoint>] <app>[:<endpoint>] | <relation-id>
+  remove-relation <app>[:<endpoint>] <app>[:<endpoint>] | <relation-id> [--force]
   config <app> [key | key=value ... | --file f.yaml | --reset key]
   model-config [update-status-hook-interval=<d>] [leader-lease=<d>]
-  run <unit> <action> [key=value ...] [--wait <duration>] [--format json|yaml]
+  run <unit> <action> [key=value ...] [--params file.yaml] [--string-args]
+      [--wait <duration>] [--format json|yaml]
   exec --unit <unit> -- <command ...>
-  ssh <unit> [-- <command ...>]
+  ssh <unit> [<command ...>]
   status [--format json|tabular]
   show-unit <unit> [--format json|yaml]
-  debug-log [--include <unit>] [--replay] [--no-tail] [-n N]
+  debug-log [--include <unit|unit-tag|app>] [--replay] [--no-tail] [-n N]
   wait-idle [--timeout <duration>] [--settle <duration>]
   resolved <unit> [--no-retry]
   destroy
@@ -205,7 +207,8 @@ func cmdDeploy(args []string) error {
 	if len(p.pos) < 1 || len(p.pos) > 2 {
 		return usagef("usage: localjuju deploy <charm-dir|file.charm> [<app>] [-n N] [--config k=v|file.yaml]")
 	}
-	d := controller.DeployArgs{Charm: absPath(p.pos[0]), NumUnits: 1, Config: map[string]string{}}
+	// --series (2.9) is an alias: the controller maps a series to its base.
+	d := controller.DeployArgs{Charm: absPath(p.pos[0]), NumUnits: 1, Config: map[string]string{}, Base: p.get("base", "")}
 	if len(p.pos) == 2 {
 		d.App = p.pos[1]
 	}
@@ -262,7 +265,7 @@ func cmdRemoveUnit(args []string) error {
 	if len(p.pos) == 0 {
 		return usagef("no units specified")
 	}
-	return call("RemoveUnit", p.pos, &controller.Empty{})
+	return call("RemoveUnit", controller.RemoveUnitArgs{Units: p.pos, Force: p.has("force")}, &controller.Empty{})
 }
 
 func cmdIntegrate(args []string) error {
@@ -287,9 +290,9 @@ func cmdRemoveRelation(args []string) error {
 		if _, err := strconv.Atoi(p.pos[0]); err != nil {
 			return usagef("a relation must involve two applications, or be given by id")
 		}
-		return call("RemoveRelation", controller.PairArgs{A: p.pos[0]}, &controller.Empty{})
+		return call("RemoveRelation", controller.PairArgs{A: p.pos[0], Force: p.has("force")}, &controller.Empty{})
 	case 2:
-		return call("RemoveRelation", controller.PairArgs{A: p.pos[0], B: p.pos[1]}, &controller.Empty{})
+		return call("RemoveRelation", controller.PairArgs{A: p.pos[0], B: p.pos[1], Force: p.has("force")}, &controller.Empty{})
 	default:
 		return usagef("a relation must involve two applications")
 	}
@@ -403,7 +406,15 @@ func cmdRun(args []string) error {
 		return usagef("no unit or action specified: usage: localjuju run <unit> <action> [key=value ...]")
 	}
 	unit, action := p.pos[0], p.pos[1]
-	params, err := charmdir.ParseActionArgs(p.pos[2:])
+	var file []byte
+	if f := p.get("params", ""); f != "" {
+		if file, err = os.ReadFile(f); err != nil {
+			return usagef("invalid value %q for option --params: %v", f, err)
+		}
+	}
+	// The file's params, then the arguments over them; the controller
+	// validates the result against actions.yaml before queueing.
+	params, err := charmdir.ParseActionParams(file, p.pos[2:], p.has("string-args"))
 	if err != nil {
 		return usageError{err.Error()}
 	}
@@ -506,26 +517,52 @@ func cmdExec(args []string) error {
 	return nil
 }
 
+// sshFlags are juju ssh's own options, accepted before the target and
+// ignored: a machine here is a namespace on this host.
+var (
+	sshValued  = map[string]string{"m": "m", "model": "m", "i": "i", "container": "container"}
+	sshBoolean = map[string]string{"proxy": "proxy", "pty": "pty", "no-host-key-checks": "no-host-key-checks"}
+)
+
+// cmdSSH runs a shell, or a command, on the unit's machine. Like juju ssh,
+// flags are parsed only before the target; everything after it is the
+// remote command, passed unchanged and joined with spaces as ssh does, so
+// `ssh unit ls -la` works and the machine's shell expands it.
 func cmdSSH(args []string) error {
-	p, err := parseArgs(args, nil, nil)
-	if err != nil {
-		return err
+	i := 0
+	for ; i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--"; i++ {
+		name, _, hasVal := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if _, ok := sshBoolean[name]; ok {
+			continue
+		}
+		if _, ok := sshValued[name]; !ok {
+			return usagef("option provided but not defined: %s", args[i])
+		}
+		if !hasVal {
+			i++
+		}
 	}
-	if len(p.pos) < 1 {
+	if i < len(args) && args[i] == "--" {
+		i++
+	}
+	if i >= len(args) {
 		return usagef("no target name specified")
 	}
+	target, cmdArgs := args[i], args[i+1:]
+	if len(cmdArgs) > 0 && cmdArgs[0] == "--" {
+		cmdArgs = cmdArgs[1:]
+	}
 	var info controller.MachineInfoReply
-	if err := call("MachineInfo", p.pos[0], &info); err != nil {
+	if err := call("MachineInfo", target, &info); err != nil {
 		return err
 	}
-	cmdArgs := append(p.pos[1:], p.rest...)
 	ip, err := exec.LookPath("ip")
 	if err != nil {
 		return err
 	}
 	argv := []string{"ip", "netns", "exec", info.Namespace, "/bin/bash"}
 	if len(cmdArgs) > 0 {
-		argv = append(argv, "-c", joinCommands(cmdArgs))
+		argv = append(argv, "-c", strings.Join(cmdArgs, " "))
 	} else {
 		argv = append(argv, "-i")
 	}
@@ -699,11 +736,9 @@ func printStatusTable(st controller.Status, relations bool) {
 			if u.Leader {
 				label += "*"
 			}
-			msg := u.WorkloadStatus.Message
-			if u.JujuStatus.Current == "error" {
-				msg = u.JujuStatus.Message
-			}
-			w.row(label, u.WorkloadStatus.Current, u.JujuStatus.Current, u.Machine, u.PublicAddress, strings.Join(u.OpenPorts, ","), msg)
+			// A failed hook shows as workload "error" with its message and
+			// agent "idle", as in Juju (the status already carries it so).
+			w.row(label, u.WorkloadStatus.Current, u.JujuStatus.Current, u.Machine, u.PublicAddress, strings.Join(u.OpenPorts, ","), u.WorkloadStatus.Message)
 		}
 	}
 	w.flush()

@@ -227,8 +227,8 @@ func (e *env) waitStatus(unit, want string, cond func() error) controller.UnitSt
 	var why error
 	for {
 		st := e.unitStatus(unit)
-		if st.JujuStatus.Current == "error" {
-			e.t.Fatalf("%s is in error: %s", unit, st.JujuStatus.Message)
+		if st.WorkloadStatus.Current == "error" {
+			e.t.Fatalf("%s is in error: %s", unit, st.WorkloadStatus.Message)
 		}
 		if st.WorkloadStatus.Current == want {
 			if cond == nil {

@@ -66,10 +66,10 @@ type cliStatus struct {
 			RelatedApplication string `json:"related-application"`
 		} `json:"relations"`
 		Units map[string]struct {
-			WorkloadStatus struct{ Current string } `json:"workload-status"`
-			JujuStatus     struct{ Current string } `json:"juju-status"`
-			Leader         bool                     `json:"leader"`
-			PublicAddress  string                   `json:"public-address"`
+			WorkloadStatus struct{ Current, Message string } `json:"workload-status"`
+			JujuStatus     struct{ Current, Message string } `json:"juju-status"`
+			Leader         bool                              `json:"leader"`
+			PublicAddress  string                            `json:"public-address"`
 		} `json:"units"`
 	} `json:"applications"`
 }
@@ -116,11 +116,25 @@ func TestCLI(t *testing.T) {
 		"metadata.yaml": "name: other\nsummary: s\ndescription: d\nrequires:\n  db:\n    interface: pgsql\n",
 		"dispatch":      "#!/bin/bash\nexit 0\n",
 	}, map[string]os.FileMode{"dispatch": 0o755})
+	// §6: an endpoint limit, a charm without bases, a subordinate.
+	lim := writeCharm(t, map[string]string{
+		"metadata.yaml": "name: lim\nsummary: s\ndescription: d\nrequires:\n  db:\n    interface: recorder-data\n    limit: 1\n",
+		"dispatch":      "#!/bin/bash\nexit 0\n",
+	}, map[string]os.FileMode{"dispatch": 0o755})
+	noBases := writeCharm(t, map[string]string{
+		"metadata.yaml": "name: nobases\nsummary: s\ndescription: d\n",
+		"manifest.yaml": "",
+	}, nil)
+	sub := writeCharm(t, map[string]string{
+		"metadata.yaml": "name: sub\nsummary: s\ndescription: d\nsubordinate: true\nrequires:\n  juju-info:\n    interface: juju-info\n    scope: container\n",
+	}, nil)
 
 	c.must("deploy", recorderDir, "rec", "-n", "2", "--config", "scripts-dir="+scripts)
 	c.must("deploy", recorderDir, "rec2", "--config", "scripts-dir="+scripts)
 	c.must("deploy", other, "other")
+	c.must("deploy", lim, "lim", "--base", "ubuntu@22.04")
 	c.must("integrate", "rec:source", "rec2:sink")
+	c.must("integrate", "lim", "rec2")
 	c.must("wait-idle", "--timeout", "2m")
 
 	t.Run("status --format json has the juju shape", func(t *testing.T) {
@@ -185,6 +199,16 @@ func TestCLI(t *testing.T) {
 		{"missing required action param", []string{"run", "rec/0", "echo"}, "message"},
 		{"unknown unit exec", []string{"exec", "--unit", "rec/9", "--", "true"}, "rec/9"},
 		{"unknown verb", []string{"frobnicate"}, "frobnicate"},
+		{"§6 charm without bases", []string{"deploy", noBases, "nb"}, "charm does not define any bases, not valid"},
+		{"§6 --base the charm does not declare", []string{"deploy", recorderDir, "rec3", "--base", "ubuntu@20.04"},
+			`base "ubuntu@20.04/stable" is not supported, supported bases are: ubuntu@22.04`},
+		{"§6 --series the charm does not declare", []string{"deploy", recorderDir, "rec3", "--series", "focal"},
+			`base "ubuntu@20.04/stable" is not supported`},
+		{"§6 --base Juju does not support", []string{"deploy", recorderDir, "rec3", "--base", "ubuntu@16.04"},
+			"recorder is not available on the following base: ubuntu@16.04/stable"},
+		{"§6 subordinate charm", []string{"deploy", sub, "sub"}, "subordinate charms are not supported by localjuju"},
+		{"§6 endpoint limit", []string{"integrate", "lim", "rec"},
+			`cannot add relation "lim:db rec:source": establishing a new relation for lim:db would exceed its maximum relation limit of 1 (quota limit exceeded)`},
 	}
 	for _, b := range bad {
 		t.Run("bad input/"+b.name, func(t *testing.T) {
@@ -217,6 +241,103 @@ func TestCLI(t *testing.T) {
 		if code, _, errOut := c.run("run", "rec/0", "fail"); code == 0 || !strings.Contains(errOut, "asked to fail") {
 			t.Errorf("run fail: exit %d, stderr %q", code, errOut)
 		}
+	})
+	t.Run("run --params merges the file under the arguments, --string-args keeps strings", func(t *testing.T) {
+		c := cli{t: t, home: c.home}
+		params := filepath.Join(t.TempDir(), "params.yaml")
+		if err := os.WriteFile(params, []byte("top: x\nnested:\n  a: 1\n  b: from-file\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := func(args ...string) string {
+			t.Helper()
+			var got map[string]struct{ Results map[string]any }
+			raw := c.must(append([]string{"run", "rec/0", "dump", "--params", params, "--format", "json"}, args...)...)
+			if err := json.Unmarshal([]byte(raw), &got); err != nil {
+				t.Fatalf("%v: %s", err, raw)
+			}
+			s, _ := got["rec/0"].Results["params"].(string)
+			return s
+		}
+		if got, want := out("nested.b=from-arg", "nested.c=5"), `{"nested":{"a":1,"b":"from-arg","c":5},"top":"x"}`; got != want {
+			t.Errorf("run --params with arguments: action-get %s, want %s", got, want)
+		}
+		if got, want := out("nested.c=5", "--string-args"), `{"nested":{"a":1,"b":"from-file","c":"5"},"top":"x"}`; got != want {
+			t.Errorf("run --params --string-args: action-get %s, want %s", got, want)
+		}
+		// Validation against actions.yaml still happens before queueing.
+		if code, _, errOut := c.run("run", "rec/0", "echo", "message=5"); code == 0 || !strings.Contains(errOut, "message") {
+			t.Errorf("run echo message=5 (an int): exit %d, stderr %q", code, errOut)
+		}
+		if got := c.must("run", "rec/0", "echo", "message=5", "--string-args", "--format", "json"); !strings.Contains(got, `"echo":"5"`) {
+			t.Errorf("run echo message=5 --string-args: %s", got)
+		}
+		bad := filepath.Join(t.TempDir(), "bad.yaml")
+		if err := os.WriteFile(bad, []byte("message: hi\nbogus: 1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, errOut := c.run("run", "rec/0", "echo", "--params", bad); code == 0 || !strings.Contains(errOut, "bogus") {
+			t.Errorf("run --params with an unknown param: exit %d, stderr %q", code, errOut)
+		}
+	})
+	t.Run("debug-log --include takes unit tags and applications", func(t *testing.T) {
+		c := cli{t: t, home: c.home}
+		for include, prefix := range map[string]string{"unit-rec-0": "unit-rec-0: ", "rec/0": "unit-rec-0: ", "rec2": "unit-rec2-0: "} {
+			out := c.must("debug-log", "--include", include, "--replay", "--no-tail")
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			if out == "" || len(lines) == 0 {
+				t.Errorf("debug-log --include %s: no lines", include)
+			}
+			for _, l := range lines {
+				if !strings.HasPrefix(l, prefix) {
+					t.Errorf("debug-log --include %s: line %q", include, l)
+					break
+				}
+			}
+		}
+	})
+	t.Run("ssh passes everything after the unit through", func(t *testing.T) {
+		c := cli{t: t, home: c.home}
+		var st cliStatus
+		_ = json.Unmarshal([]byte(c.must("status", "--format", "json")), &st)
+		addr := st.Applications["rec"].Units["rec/0"].PublicAddress
+		if out := c.must("ssh", "rec/0", "ip", "-4", "-o", "addr", "show"); addr == "" || !strings.Contains(out, " "+addr+"/") {
+			t.Errorf("ssh rec/0 ip -4 -o addr show: %q, want the unit's address %s", out, addr)
+		}
+	})
+	t.Run("§3.9 status of a unit in error; remove-unit --force", func(t *testing.T) {
+		c := cli{t: t, home: c.home}
+		failing := writeCharm(t, map[string]string{
+			"metadata.yaml": "name: failing\nsummary: s\ndescription: d\n",
+			"dispatch":      "#!/bin/bash\n[ \"$JUJU_HOOK_NAME\" = install ] && exit 1\nexit 0\n",
+		}, map[string]os.FileMode{"dispatch": 0o755})
+		c.must("deploy", failing, "failing")
+		unit := func() (struct{ Workload, Agent, Message, AgentMessage string }, bool) {
+			var st cliStatus
+			_ = json.Unmarshal([]byte(c.must("status", "--format", "json")), &st)
+			u, ok := st.Applications["failing"].Units["failing/0"]
+			return struct{ Workload, Agent, Message, AgentMessage string }{u.WorkloadStatus.Current, u.JujuStatus.Current, u.WorkloadStatus.Message, u.JujuStatus.Message}, ok
+		}
+		waitUntil(t, "failing/0 in error", func() bool { u, _ := unit(); return u.Workload == "error" })
+		if u, _ := unit(); u.Message != `hook failed: "install"` || u.Agent != "idle" || u.AgentMessage != "" {
+			t.Errorf("status --format json of a unit whose hook failed: %+v, want workload error `hook failed: \"install\"`, juju-status idle", u)
+		}
+		row := ""
+		for _, l := range strings.Split(c.must("status"), "\n") {
+			if strings.HasPrefix(l, "failing/0") {
+				row = l
+			}
+		}
+		if f := strings.Fields(row); len(f) < 3 || f[1] != "error" || f[2] != "idle" || !strings.HasSuffix(row, `hook failed: "install"`) {
+			t.Errorf("tabular status row of a unit in error: %q, want Workload error, Agent idle, the hook message", row)
+		}
+		if code, _, errOut := c.run("wait-idle", "--timeout", "30s"); code == 0 || !strings.Contains(errOut, "failing/0") {
+			t.Errorf("wait-idle with a unit in error: exit %d, stderr %q", code, errOut)
+		}
+		// Its agent cannot run the teardown (the failed hook comes first):
+		// --force removes it anyway.
+		c.must("remove-unit", "--force", "failing/0")
+		waitUntil(t, "failing/0 gone", func() bool { _, ok := unit(); return !ok })
+		c.must("wait-idle", "--timeout", "2m")
 	})
 	t.Run("exec passes the exit code through", func(t *testing.T) {
 		code, out, _ := c.run("exec", "--unit", "rec/1", "--", "echo $JUJU_UNIT_NAME; exit 3")

@@ -30,7 +30,9 @@ relation-list -r "$JUJU_RELATION_ID" --format=json > "$dir/broken-list.$tag.json
 	for _, ep := range []string{"source", "sink", "cluster"} {
 		e.script("all", ep+"-relation-departed", `r="${JUJU_REMOTE_UNIT/\//-}"
 relation-list --format=json > "$dir/departed-list.$tag.$JUJU_RELATION.$r.json"
-relation-get --format=json - "$JUJU_REMOTE_UNIT" > "$dir/departed-get.$tag.$JUJU_RELATION.$r.json"`)
+relation-get --format=json - "$JUJU_REMOTE_UNIT" > "$dir/departed-get.$tag.$JUJU_RELATION.$r.json"
+relation-ids "$JUJU_RELATION" --format=json > "$dir/departed-ids.$tag.$JUJU_RELATION.$r.json"
+for x in $(relation-list); do relation-get private-address "$x" >> "$dir/departed-rest.$tag.$JUJU_RELATION.$r"; done`)
 	}
 	// §3.2/§3.7: the agent's own statuses before install, stop and remove.
 	for _, h := range []string{"install", "stop", "remove"} {
@@ -343,7 +345,7 @@ func TestConformance(t *testing.T) {
 		if got := e.mustExec("alpha/0", "state-get from-exec"); got != "yes\n" {
 			t.Errorf("§5.3 state-set in a juju-exec that exited 7 was not committed: state-get %q", got)
 		}
-		if st := e.m.Status().Applications["alpha"].Units["alpha/0"].JujuStatus.Current; st == "error" {
+		if st := e.m.Status().Applications["alpha"].Units["alpha/0"].WorkloadStatus.Current; st == "error" {
 			t.Errorf("§5.3 a failing juju-exec put the unit in error")
 		}
 	})
@@ -720,7 +722,7 @@ action-fail "asked to fail"`)
 		if got := e.mustExec("beta/0", "relation-get -r "+snk+" from-failed-action alpha/0"); got != "yes\n" {
 			t.Errorf("§2.3 action-fail discarded the action's relation-set: %q", got)
 		}
-		if st := e.m.Status().Applications["alpha"].Units["alpha/0"].JujuStatus.Current; st == "error" {
+		if st := e.m.Status().Applications["alpha"].Units["alpha/0"].WorkloadStatus.Current; st == "error" {
 			t.Errorf("§3.9 a failed action put the unit in error")
 		}
 
@@ -1060,9 +1062,9 @@ secret-get "$JUJU_SECRET_ID" foo > "$dir/secret-pinned-after-peek"`)
 		}
 		e.waitIdle()
 		for _, u := range []string{"alpha/0", "alpha/1", "beta/0"} {
-			ep, remotes := "source", []string{"beta/0"}
+			ep, remotes, rid := "source", []string{"beta/0"}, src
 			if u == "beta/0" {
-				ep, remotes = "sink", []string{"alpha/0", "alpha/1"}
+				ep, remotes, rid = "sink", []string{"alpha/0", "alpha/1"}, snk
 			}
 			evs := e.since(mk, u)
 			var want []string
@@ -1078,7 +1080,7 @@ secret-get "$JUJU_SECRET_ID" foo > "$dir/secret-pinned-after-peek"`)
 				t.Errorf("%s after remove-relation: %v, want %v", u, got, want)
 				continue
 			}
-			for _, ev := range evs[:len(evs)-1] {
+			for i, ev := range evs[:len(evs)-1] {
 				env := e.hookEnv(ev)
 				checkEnvKeys(t, "departed", env, true, relationVars, []string{"JUJU_DEPARTING_UNIT"})
 				r := strings.ReplaceAll(ev.Remote, "/", "-")
@@ -1094,10 +1096,30 @@ secret-get "$JUJU_SECRET_ID" foo > "$dir/secret-pinned-after-peek"`)
 				if bag["private-address"] == "" {
 					t.Errorf("§3.6 %s: settings of departed %s not readable: %v", u, ev.Remote, bag)
 				}
+				// §2.3 relation-ids: a dying relation is broken only once no
+				// member is left, so the -departed hooks still list it.
+				if got, want := e.readFile("departed-ids."+tag(u)+"."+ep+"."+r+".json"), `["`+rid+`"]`+"\n"; got != want {
+					t.Errorf("§2.3 relation-ids in %s -departed %s after remove-relation: %q, want %q", u, ev.Remote, got, want)
+				}
+				// The members still there are listed and readable.
+				rest, restAddrs := remotes[i+1:], ""
+				for _, x := range rest {
+					restAddrs += addr[x] + "\n"
+				}
+				if !reflect.DeepEqual(list, rest) {
+					t.Errorf("§2.3 relation-list in %s -departed %s: %q, want %q", u, ev.Remote, list, rest)
+				}
+				got, _ := os.ReadFile(filepath.Join(e.dir, "departed-rest."+tag(u)+"."+ep+"."+r))
+				if string(got) != restAddrs {
+					t.Errorf("§2.3 relation-get of the remaining members in %s -departed %s: %q, want %q", u, ev.Remote, got, restAddrs)
+				}
 			}
 			br := e.hookEnv(evs[len(evs)-1])
 			if v, ok := br["JUJU_REMOTE_UNIT"]; !ok || v != "" {
 				t.Errorf("§1.4 -broken: JUJU_REMOTE_UNIT=%q exported=%v, want exported and empty", v, ok)
+			}
+			if br["JUJU_RELATION_ID"] != rid {
+				t.Errorf("§1.4 -broken: JUJU_RELATION_ID=%q, want %q (set although relation-ids no longer lists it)", br["JUJU_RELATION_ID"], rid)
 			}
 			if got := e.readFile("broken-ids." + tag(u) + ".json"); got != "[]\n" {
 				t.Errorf("§2.3 relation-ids in -broken of %s: %q, want []", u, got)

@@ -175,16 +175,23 @@ relation-set -r $(relation-ids cluster) k=good`)
 		t.Fatal(err)
 	}
 	waitUntil(t, l+" in error", func() bool {
-		return e.m.Status().Applications["fl"].Units[l].JujuStatus.Current == "error"
+		return e.m.Status().Applications["fl"].Units[l].WorkloadStatus.Current == "error"
 	})
 
 	t.Run("§3.9 error status", func(t *testing.T) {
+		// Juju reports a hook error as the workload's, the agent idle.
 		us := e.m.Status().Applications["fl"].Units[l]
-		if us.JujuStatus.Message != `hook failed: "config-changed"` {
-			t.Errorf("agent message %q", us.JujuStatus.Message)
+		if us.WorkloadStatus.Message != `hook failed: "config-changed"` {
+			t.Errorf("workload message %q", us.WorkloadStatus.Message)
 		}
-		if us.JujuStatus.Data["hook"] != "config-changed" {
-			t.Errorf("status data %v", us.JujuStatus.Data)
+		if us.WorkloadStatus.Data["hook"] != "config-changed" {
+			t.Errorf("status data %v", us.WorkloadStatus.Data)
+		}
+		if us.JujuStatus.Current != "idle" || us.JujuStatus.Message != "" {
+			t.Errorf("juju-status of a unit whose hook failed: %+v, want idle without message", us.JujuStatus)
+		}
+		if as := e.m.Status().Applications["fl"].ApplicationStatus; as.Current != "error" || as.Message != `hook failed: "config-changed"` {
+			t.Errorf("application status with a unit in error: %+v", as)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 		defer cancel()
@@ -232,7 +239,7 @@ relation-set -r $(relation-ids cluster) k=good`)
 		// A retry has run and failed again: the unit is back in error.
 		waitUntil(t, "a failed retry of config-changed on "+l, func() bool {
 			return count(e.since(mk, l), func(ev event) bool { return ev.Hook == "config-changed" }) >= 2 &&
-				e.m.Status().Applications["fl"].Units[l].JujuStatus.Current == "error"
+				e.m.Status().Applications["fl"].Units[l].WorkloadStatus.Current == "error"
 		})
 		for _, ev := range e.since(mk, l) {
 			if ev.Hook != "config-changed" && ev.Hook != "sh" {
@@ -243,7 +250,7 @@ relation-set -r $(relation-ids cluster) k=good`)
 			t.Fatal(err)
 		}
 		waitUntil(t, l+" out of error", func() bool {
-			return e.m.Status().Applications["fl"].Units[l].JujuStatus.Current == "idle"
+			return e.m.Status().Applications["fl"].Units[l].WorkloadStatus.Current != "error"
 		})
 		e.waitIdle()
 		evs := e.since(mkPeer, l)
@@ -260,8 +267,9 @@ relation-set -r $(relation-ids cluster) k=good`)
 		if got := e.mustExec(f, "relation-get -r "+peer+" k "+l); got != "good\n" {
 			t.Errorf("after the successful retry the remote sees k=%q", got)
 		}
-		if st := e.m.Status().Applications["fl"].Units[l].JujuStatus.Current; st != "idle" {
-			t.Errorf("agent status after the retry succeeded: %q", st)
+		if st := e.m.Status().Applications["fl"].Units[l]; st.JujuStatus.Current != "idle" ||
+			st.WorkloadStatus.Current != "blocked" || st.WorkloadStatus.Message != "from failing hook" {
+			t.Errorf("§3.9 after the retry succeeded the stored workload status comes back: %+v", st)
 		}
 	})
 }
@@ -356,9 +364,148 @@ func TestHandlers(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "bad/0 in error", func() bool {
-		return e.m.Status().Applications["bad"].Units["bad/0"].JujuStatus.Current == "error"
+		return e.m.Status().Applications["bad"].Units["bad/0"].WorkloadStatus.Current == "error"
 	})
-	if msg := e.m.Status().Applications["bad"].Units["bad/0"].JujuStatus.Message; msg != `hook failed: "install"` {
+	if msg := e.m.Status().Applications["bad"].Units["bad/0"].WorkloadStatus.Message; msg != `hook failed: "install"` {
 		t.Errorf("§1.1 non-executable dispatch: %q, want hook failed: \"install\"", msg)
 	}
+}
+
+// TestFreezeThaw covers §3.8 with the freeze fault: a frozen leader cannot
+// renew its lease, so another unit is elected when it expires; once thawed
+// the old leader is a follower (is-leader False, leader-settings-changed
+// for the change of leader) and there is one leader throughout.
+func TestFreezeThaw(t *testing.T) {
+	e := newEnv(t, controller.Options{LeaseDuration: 3 * time.Second})
+	t.Parallel()
+	e.deploy("fz", 2, nil)
+	e.waitIdle()
+	l0 := e.leader("fz")
+	if l0 == "" {
+		t.Fatal("no leader")
+	}
+	mk := e.mark()
+	if err := e.m.Freeze(l0); err != nil {
+		t.Fatal(err)
+	}
+	var l1 string
+	waitUntil(t, "a new leader while "+l0+" is frozen", func() bool {
+		var ls []string
+		for name, u := range e.m.Status().Applications["fz"].Units {
+			if u.Leader {
+				ls = append(ls, name)
+			}
+		}
+		if len(ls) > 1 {
+			t.Fatalf("two leaders at once: %v", ls)
+		}
+		if len(ls) == 1 && ls[0] != l0 {
+			l1 = ls[0]
+			return true
+		}
+		return false
+	})
+	e.waitFor("leader-elected on "+l1, func([]event) bool {
+		return count(e.since(mk, l1), func(ev event) bool { return ev.Hook == "leader-elected" }) == 1
+	})
+	if err := e.m.Thaw(l0); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("leader-settings-changed on the thawed "+l0, func([]event) bool {
+		return count(e.since(mk, l0), func(ev event) bool { return ev.Hook == "leader-settings-changed" }) == 1
+	})
+	e.waitIdle()
+	if got := e.mustExec(l0, "is-leader"); got != "False\n" {
+		t.Errorf("§3.8 is-leader on the thawed former leader %s: %q, want False", l0, got)
+	}
+	if got := e.mustExec(l1, "is-leader"); got != "True\n" {
+		t.Errorf("§3.8 is-leader on the new leader %s: %q, want True", l1, got)
+	}
+	if got := e.leader("fz"); got != l1 {
+		t.Errorf("leader after thaw %q, want %s", got, l1)
+	}
+	if n := count(e.since(mk, l0), func(ev event) bool { return ev.Hook == "leader-elected" }); n != 0 {
+		t.Errorf("the thawed former leader ran leader-elected")
+	}
+}
+
+// TestForceRemoval covers `remove-unit --force` and `remove-relation
+// --force` on units whose machine was killed: the killed unit cannot run
+// its teardown (§3.7), so only --force takes it out; the other units then
+// run -relation-departed for it (§3.6) and the relation can finish.
+func TestForceRemoval(t *testing.T) {
+	e := newEnv(t, controller.Options{LeaseDuration: 3 * time.Second})
+	t.Parallel()
+	e.deploy("fa", 2, nil)
+	e.deploy("fb", 2, nil)
+	if _, err := e.m.Integrate("fa:source", "fb:sink"); err != nil {
+		t.Fatal(err)
+	}
+	e.waitIdle()
+	kill := func(t *testing.T, unit string) {
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		if err := e.m.KillMachine(ctx, unit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inStatus := func(unit string) bool { _, ok := e.m.Status().Applications["fb"].Units[unit]; return ok }
+
+	t.Run("§3.7 remove-unit --force of a killed unit", func(t *testing.T) {
+		e := e.with(t)
+		kill(t, "fb/1")
+		if err := e.m.RemoveUnit("fb/1"); err != nil {
+			t.Fatal(err)
+		}
+		e.waitIdle()
+		if !inStatus("fb/1") {
+			t.Fatalf("without --force a unit whose agent is down left the model")
+		}
+		mk := e.mark()
+		if err := e.m.ForceRemoveUnit("fb/1"); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, "fb/1 gone from status", func() bool { return !inStatus("fb/1") })
+		departed := func(u, hook string) func([]event) bool {
+			return func([]event) bool {
+				return count(e.since(mk, u), func(ev event) bool {
+					return ev.Hook == hook && ev.Remote == "fb/1" && ev.Departing == "fb/1"
+				}) == 1
+			}
+		}
+		for _, u := range []string{"fa/0", "fa/1"} {
+			e.waitFor(u+" source-relation-departed fb/1", departed(u, "source-relation-departed"))
+		}
+		e.waitFor("fb/0 cluster-relation-departed fb/1", departed("fb/0", "cluster-relation-departed"))
+		e.waitIdle()
+		if evs := e.since(mk, "fb/1"); len(evs) != 0 {
+			t.Errorf("the killed unit ran hooks: %v", evs)
+		}
+	})
+	t.Run("§3.6 remove-relation --force with a killed unit", func(t *testing.T) {
+		e := e.with(t)
+		kill(t, "fb/0")
+		mk := e.mark()
+		if err := e.m.RemoveRelation("fa", "fb"); err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range []string{"fa/0", "fa/1"} {
+			e.waitFor(u+" source-relation-broken", func([]event) bool {
+				return count(e.since(mk, u), func(ev event) bool { return ev.Hook == "source-relation-broken" }) == 1
+			})
+		}
+		e.waitIdle()
+		if rels := e.m.Status().Applications["fa"].Relations["source"]; len(rels) != 1 {
+			t.Fatalf("without --force the relation went although fb/0 cannot run -broken: %v", rels)
+		}
+		if err := e.m.ForceRemoveRelation("fa", "fb"); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, "the relation gone from status", func() bool {
+			return len(e.m.Status().Applications["fa"].Relations["source"]) == 0
+		})
+		if got := e.mustExec("fa/0", "relation-ids source --format=json"); got != "[]\n" {
+			t.Errorf("relation-ids after the forced removal: %q", got)
+		}
+	})
 }

@@ -203,8 +203,8 @@ func (e *env) unitStatus(unit string) controller.UnitStatus {
 // containing substr. A unit in error is reported as such.
 func (e *env) wantStatus(unit, level, substr string) error {
 	st := e.unitStatus(unit)
-	if st.JujuStatus.Current == "error" {
-		return permanent(fmt.Errorf("%s is in error: %s", unit, st.JujuStatus.Message))
+	if st.WorkloadStatus.Current == "error" {
+		return permanent(fmt.Errorf("%s is in error: %s", unit, st.WorkloadStatus.Message))
 	}
 	if st.WorkloadStatus.Current != level || !strings.Contains(st.WorkloadStatus.Message, substr) {
 		return fmt.Errorf("%s is %s %q, want %s containing %q", unit, st.WorkloadStatus.Current, st.WorkloadStatus.Message, level, substr)
@@ -322,8 +322,8 @@ func (e *env) waitClientOK(unit, relID string) Result {
 	var res Result
 	e.waitFor(unit+" connected on "+relID, func() error {
 		st := e.unitStatus(unit)
-		if st.JujuStatus.Current == "error" {
-			return permanent(fmt.Errorf("%s is in error: %s", unit, st.JujuStatus.Message))
+		if st.WorkloadStatus.Current == "error" {
+			return permanent(fmt.Errorf("%s is in error: %s", unit, st.WorkloadStatus.Message))
 		}
 		if !strings.Contains(st.WorkloadStatus.Message, relID+" ok (") {
 			return fmt.Errorf("%s status %s %q", unit, st.WorkloadStatus.Current, st.WorkloadStatus.Message)

@@ -634,7 +634,19 @@ var actionKeyRule = ActionNameRule
 // ("5" → int, "true"/"yes"/"on" → bool, "1.5" → float, "~"/"null" → nil,
 // anything else → string). Later arguments override earlier ones.
 func ParseActionArgs(args []string) (map[string]any, error) {
-	out := map[string]any{}
+	return ParseActionParams(nil, args, false)
+}
+
+// ParseActionParams builds `juju run` parameters as its Run does: the YAML
+// map of --params (file; nil for none) first, then each key=value argument
+// set into it, so arguments win and dotted keys merge into the file's maps.
+// With stringArgs (--string-args) argument values stay strings; the file's
+// values keep their YAML types either way.
+func ParseActionParams(file []byte, args []string, stringArgs bool) (map[string]any, error) {
+	out, err := parseParamsFile(file)
+	if err != nil {
+		return nil, err
+	}
 	for _, arg := range args {
 		k, v, ok := strings.Cut(arg, "=")
 		if !ok {
@@ -646,22 +658,90 @@ func ParseActionArgs(args []string) (map[string]any, error) {
 				return nil, fmt.Errorf("key %q must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods", key)
 			}
 		}
-		val, err := parseYAMLValue(v)
-		if err != nil {
-			return nil, err
-		}
-		m := out
-		for _, key := range keys[:len(keys)-1] {
-			next, ok := m[key].(map[string]any)
-			if !ok {
-				next = map[string]any{}
-				m[key] = next
+		var val any = v
+		if !stringArgs {
+			if val, err = parseYAMLValue(v); err != nil {
+				return nil, err
 			}
-			m = next
 		}
-		m[keys[len(keys)-1]] = val
+		setNested(out, keys, val)
 	}
 	return out, nil
+}
+
+// setNested sets keys[0].keys[1]...=val, replacing a non-map on the way by
+// a map (juju's addValueToMap).
+func setNested(m map[string]any, keys []string, val any) {
+	for _, key := range keys[:len(keys)-1] {
+		next, ok := m[key].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[key] = next
+		}
+		m = next
+	}
+	m[keys[len(keys)-1]] = val
+}
+
+// parseParamsFile reads a --params file: a YAML map, keys strings at every
+// level (juju's ConformYAML).
+func parseParamsFile(data []byte) (map[string]any, error) {
+	out := map[string]any{}
+	if len(data) == 0 {
+		return out, nil
+	}
+	var raw any
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("reading params file: %w", err)
+	}
+	if raw == nil {
+		return out, nil
+	}
+	conformed, err := conformYAML(raw)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := conformed.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("params must contain a YAML map with string keys")
+	}
+	return m, nil
+}
+
+// conformYAML turns maps keyed by any into maps keyed by string, and ints
+// into int64 as ParseActionArgs gives them.
+func conformYAML(v any) (any, error) {
+	switch t := v.(type) {
+	case map[any]any:
+		m := map[string]any{}
+		for k, val := range t {
+			ks, ok := k.(string)
+			if !ok {
+				return nil, fmt.Errorf("map keyed with non-string value")
+			}
+			m[ks] = val
+		}
+		return conformYAML(m)
+	case map[string]any:
+		for k, val := range t {
+			c, err := conformYAML(val)
+			if err != nil {
+				return nil, err
+			}
+			t[k] = c
+		}
+		return t, nil
+	case []any:
+		for i, val := range t {
+			c, err := conformYAML(val)
+			if err != nil {
+				return nil, err
+			}
+			t[i] = c
+		}
+		return t, nil
+	}
+	return normalizeYAML(v), nil
 }
 
 var (

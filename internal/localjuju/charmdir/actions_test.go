@@ -238,6 +238,47 @@ func TestParseActionArgs(t *testing.T) {
 	}
 }
 
+func TestParseActionParams(t *testing.T) {
+	file := []byte("outfile: from-file\nquality: 3\ntarget:\n  host: db\n  port: 5432\n")
+	tests := []struct {
+		sentence   string
+		file       []byte
+		args       []string
+		stringArgs bool
+		want       map[string]any
+		wantErr    string
+	}{
+		{"the file alone keeps its YAML types", file, nil, false,
+			map[string]any{"outfile": "from-file", "quality": int64(3), "target": map[string]any{"host": "db", "port": int64(5432)}}, ""},
+		{"arguments win and dotted keys merge into the file's maps", file, []string{"outfile=x", "target.port=6432"}, false,
+			map[string]any{"outfile": "x", "quality": int64(3), "target": map[string]any{"host": "db", "port": int64(6432)}}, ""},
+		{"--string-args keeps argument values strings, not the file's", file, []string{"quality=4", "target.port=6432"}, true,
+			map[string]any{"outfile": "from-file", "quality": "4", "target": map[string]any{"host": "db", "port": "6432"}}, ""},
+		{"a dotted key over a scalar replaces it with a map", []byte("target: x\n"), []string{"target.host=db"}, false,
+			map[string]any{"target": map[string]any{"host": "db"}}, ""},
+		{"an empty file is no params", []byte(""), []string{"n=1"}, false, map[string]any{"n": int64(1)}, ""},
+		{"a file that is not a map is refused", []byte("- a\n- b\n"), nil, false, nil, "params must contain a YAML map with string keys"},
+		{"non-string keys are refused", []byte("1: a\n"), nil, false, nil, "map keyed with non-string value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.sentence, func(t *testing.T) {
+			got, err := ParseActionParams(tt.file, tt.args, tt.stringArgs)
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("got %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %#v, want %#v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestParsedArgsValidate(t *testing.T) {
 	a := testActions(t)
 	params, err := ParseActionArgs([]string{"outfile=out.bz2", "quality=3", "target.host=db"})

@@ -9,6 +9,8 @@
 //	                                       config.yaml, actions.yaml, version
 //	ParseMetadata / ParseManifest / ParseConfig / ParseActions(charmName, data)
 //	(*Charm).Bases()                       manifest bases, else metadata series
+//	(*Charm).SelectBase(requested)         juju deploy's base choice and errors
+//	                                       (--base ubuntu@22.04 or --series jammy)
 //	Metadata.Hooks()                       every valid hook name for the charm
 //
 // Packaging:
@@ -45,6 +47,8 @@
 //
 //	ParseActionArgs(args)                  key=value, dotted keys nest, values
 //	                                       are YAML 1.1 scalars (yaml.v2-like)
+//	ParseActionParams(file, args, strings) --params file under the arguments;
+//	                                       --string-args keeps values strings
 //	ActionsSpec.Validate(name, params)     JSON-schema check, then defaults
 //	ActionSpec.ValidateParams(params)
 //

@@ -131,16 +131,28 @@ func (c *hookContext) relationLocked(u *unitState, id int) (*relationState, *loc
 func (c *hookContext) Relation(id int) (hooktools.RelationInfo, bool) {
 	u, unlock := c.lock()
 	defer unlock()
-	r, _, ok := c.relationLocked(u, id)
+	r, lr, ok := c.relationLocked(u, id)
 	if !ok {
 		return hooktools.RelationInfo{}, false
 	}
 	return hooktools.RelationInfo{
 		ID: id, Endpoint: r.endpointOf(c.app).Endpoint, RemoteApp: r.remoteApp(c.app),
-		Peer: r.Peer, Broken: r.Life != Alive,
+		Peer: r.Peer, Broken: isBroken(r, lr),
 	}, true
 }
 
+// isBroken tells whether a relation is broken for a unit, as Juju's context
+// factory decides it: not a peer relation, dying (localjuju has no
+// suspended relations) and no remote members left in the unit's view
+// (§2.3 relation-ids). The view is the unit's committed membership, so in
+// -departed for X, X still counts: during the -departed hooks after
+// remove-relation the relation is listed, in -broken it is not. A relation
+// that stays alive while the local unit dies is never broken.
+func isBroken(r *relationState, lr *localRelation) bool {
+	return !r.Peer && r.Life != Alive && len(lr.Members) == 0
+}
+
+// RelationIDs lists the unit's relations on endpoint that are not broken.
 func (c *hookContext) RelationIDs(endpoint string) ([]int, error) {
 	u, unlock := c.lock()
 	defer unlock()
@@ -149,10 +161,10 @@ func (c *hookContext) RelationIDs(endpoint string) ([]int, error) {
 	}
 	var ids []int
 	for _, r := range c.m.relationsOfLocked(c.app) {
-		if r.Life != Alive || r.endpointOf(c.app).Endpoint != endpoint {
+		if r.endpointOf(c.app).Endpoint != endpoint {
 			continue
 		}
-		if _, _, ok := c.relationLocked(u, r.ID); ok {
+		if _, lr, ok := c.relationLocked(u, r.ID); ok && !isBroken(r, lr) {
 			ids = append(ids, r.ID)
 		}
 	}

@@ -3,6 +3,7 @@ package controller
 import (
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 )
@@ -102,16 +103,18 @@ func (b *logBuffer) close() {
 type LogLine = logLine
 
 // DebugLog returns the log lines after seq (waiting up to wait for new ones),
-// filtered to the given units when any are named.
+// filtered to the given entities when any are named. As with juju
+// debug-log --include, an entity is a unit name (pg/0), a unit tag
+// (unit-pg-0) or an application (pg, application-pg), which covers its
+// units.
 func (m *Model) DebugLog(after int, wait time.Duration, include []string) []LogLine {
 	lines := m.log.since(after, wait)
 	if len(include) == 0 {
 		return lines
 	}
 	want := map[string]bool{}
-	for _, u := range include {
-		want[u] = true
-		want[unitTag(u)] = true
+	for _, e := range include {
+		want[entityName(e)] = true
 	}
 	var out []LogLine
 	for _, l := range lines {
@@ -124,4 +127,18 @@ func (m *Model) DebugLog(after int, wait time.Duration, include []string) []LogL
 		out = append(out, LogLine{Seq: lines[len(lines)-1].Seq, Level: "-"})
 	}
 	return out
+}
+
+// entityName turns a unit or application tag into its name: unit-pg-0 →
+// pg/0, application-pg → pg; names are returned as they are.
+func entityName(e string) string {
+	if app, ok := strings.CutPrefix(e, "application-"); ok {
+		return app
+	}
+	if rest, ok := strings.CutPrefix(e, "unit-"); ok {
+		if i := strings.LastIndex(rest, "-"); i > 0 && unitNameRe.MatchString(rest[:i]+"/"+rest[i+1:]) {
+			return rest[:i] + "/" + rest[i+1:]
+		}
+	}
+	return e
 }

@@ -326,6 +326,9 @@ type DeployArgs struct {
 	NumUnits   int    // default 1
 	Config     map[string]string
 	ConfigYAML []byte // juju's config file form {app: {key: value}}
+	// Base is --base ("ubuntu@22.04") or --series ("jammy"); "" picks the
+	// charm's first supported base.
+	Base string
 }
 
 // Deploy adds an application and its units. Nothing changes on error.
@@ -354,6 +357,9 @@ func (m *Model) Deploy(args DeployArgs) error {
 	ch, err := charmdir.Read(staging)
 	if err != nil {
 		return fmt.Errorf("reading charm %q: %w", args.Charm, err)
+	}
+	if err := checkDeployable(ch, args.Base); err != nil {
+		return err
 	}
 	app := args.App
 	if app == "" {
@@ -430,6 +436,20 @@ func (m *Model) Deploy(args DeployArgs) error {
 		}
 	}
 	return m.saveLocked()
+}
+
+// checkDeployable refuses what localjuju cannot deploy as Juju would: a
+// charm without a supported base, or not declaring the requested one
+// (contract §6, manifest.yaml row), and subordinate charms, which need a
+// principal unit's machine that localjuju does not model.
+func checkDeployable(ch *charmdir.Charm, base string) error {
+	if ch.Meta.Subordinate {
+		return fmt.Errorf("cannot deploy %q: subordinate charms are not supported by localjuju", ch.Meta.Name)
+	}
+	if _, err := ch.SelectBase(base); err != nil {
+		return err
+	}
+	return nil
 }
 
 func mergeConfig(dst, src map[string]any) {
@@ -553,6 +573,63 @@ func (m *Model) writeToolsLocked(u *unitState) error {
 func (m *Model) RemoveUnit(units ...string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err := m.checkUnitsLocked(units); err != nil {
+		return err
+	}
+	for _, name := range units {
+		m.markDyingLocked(m.units[name])
+	}
+	m.notifyAllLocked()
+	return m.saveLocked()
+}
+
+// ForceRemoveUnit is `juju remove-unit --force`: a unit whose agent cannot
+// run its teardown (machine killed or frozen, or stuck on a failed hook) is
+// removed at once without running a hook, and the other units run
+// -relation-departed for it (§3.6, §3.7). A unit whose agent works is
+// removed as RemoveUnit does. Juju waits up to --max-wait for the agent
+// before forcing; a stopped localjuju agent never comes back by itself, so
+// there is nothing to wait for.
+func (m *Model) ForceRemoveUnit(units ...string) error {
+	m.mu.Lock()
+	if err := m.checkUnitsLocked(units); err != nil {
+		m.mu.Unlock()
+		return err
+	}
+	var stuck []*agent
+	for _, name := range units {
+		u := m.units[name]
+		if u == nil {
+			continue // named twice
+		}
+		m.markDyingLocked(u)
+		a := m.agents[name]
+		if m.canTearDownLocked(a, u) {
+			continue
+		}
+		if a != nil {
+			stuck = append(stuck, a)
+		}
+		m.logf("forcing removal of %s", name)
+		m.unitDoneLocked(u)
+	}
+	err := m.saveLocked()
+	m.mu.Unlock()
+	// A stuck agent may be waiting on a hook process; killing it ends both
+	// (the machine itself is destroyed by unitDoneLocked).
+	for _, a := range stuck {
+		a.kill()
+	}
+	return err
+}
+
+// canTearDownLocked tells whether the unit's agent can run hooks: it is
+// running and not stuck on a failed hook.
+func (m *Model) canTearDownLocked(a *agent, u *unitState) bool {
+	return a != nil && a.running() && u.Local.FailedHook == nil
+}
+
+func (m *Model) checkUnitsLocked(units []string) error {
 	for _, name := range units {
 		if !unitNameRe.MatchString(name) {
 			return fmt.Errorf("invalid unit name %q", name)
@@ -561,25 +638,26 @@ func (m *Model) RemoveUnit(units ...string) error {
 			return fmt.Errorf("unit %q not found", name)
 		}
 	}
-	for _, name := range units {
-		u := m.units[name]
-		if u.Life != Alive {
-			continue
-		}
-		u.Life = Dying
-		a := m.st.Apps[u.App]
-		if a.Leader == name {
-			// A dying leader resigns without a hook (§3.8).
-			a.Leader = ""
-			m.electLocked(a)
-		}
-		m.logf("removing unit %s", name)
-	}
-	m.notifyAllLocked()
-	return m.saveLocked()
+	return nil
 }
 
-// unitDoneLocked removes a unit whose agent ran remove.
+// markDyingLocked makes a live unit dying; a dying leader resigns without a
+// hook (§3.8).
+func (m *Model) markDyingLocked(u *unitState) {
+	if u.Life != Alive {
+		return
+	}
+	u.Life = Dying
+	a := m.st.Apps[u.App]
+	if a.Leader == u.Name {
+		a.Leader = ""
+		m.electLocked(a)
+	}
+	m.logf("removing unit %s", u.Name)
+}
+
+// unitDoneLocked removes a unit whose agent ran remove, or whose removal
+// was forced; the other units see it leave every relation scope.
 func (m *Model) unitDoneLocked(u *unitState) {
 	a := m.st.Apps[u.App]
 	for i, n := range a.Units {
@@ -629,16 +707,44 @@ func (m *Model) Integrate(a, b string) (int, error) {
 				epA.App, epA.Endpoint, epB.App, epB.Endpoint, epA.App, epA.Endpoint, epB.App, epB.Endpoint)
 		}
 	}
-	id := m.st.NextRelation
-	m.st.NextRelation++
 	// Juju orders a relation's endpoints provider first.
 	if epA.Role == "requirer" {
 		epA, epB = epB, epA
 	}
+	if err := m.checkLimitsLocked(epA, epB); err != nil {
+		return 0, err
+	}
+	id := m.st.NextRelation
+	m.st.NextRelation++
 	m.st.Relations[id] = newRelation(id, false, epA, epB)
 	m.logf("integrated %s:%s and %s:%s (relation %d)", epA.App, epA.Endpoint, epB.App, epB.Endpoint, id)
 	m.notifyAllLocked()
 	return id, m.saveLocked()
+}
+
+// checkLimitsLocked enforces each endpoint's metadata "limit": the number
+// of relations it may be in, dying ones included, as Juju's AddRelation
+// counts them (juju/juju 3.6: state/relation.go enforceMaxRelationLimit).
+// The message is Juju's, annotated with the relation key.
+func (m *Model) checkLimitsLocked(provider, requirer endpointRef) error {
+	key := relationKey(&relationState{Endpoints: []endpointRef{provider, requirer}})
+	for _, ep := range []endpointRef{requirer, provider} {
+		limit := m.charms[ep.App].Meta.Relations()[ep.Endpoint].Limit
+		if limit <= 0 {
+			continue
+		}
+		n := 0
+		for _, r := range m.st.Relations {
+			if !r.Peer && r.endpointOf(ep.App).Endpoint == ep.Endpoint {
+				n++
+			}
+		}
+		if n+1 > limit {
+			return fmt.Errorf("cannot add relation %q: establishing a new relation for %s:%s would exceed its maximum relation limit of %d (quota limit exceeded)",
+				key, ep.App, ep.Endpoint, limit)
+		}
+	}
+	return nil
 }
 
 func sameEndpoints(eps []endpointRef, a, b endpointRef) bool {
@@ -727,7 +833,15 @@ func (m *Model) matchEndpointsLocked(a, b string) (endpointRef, endpointRef, err
 
 // RemoveRelation removes the relation between two applications (each side
 // app or app:endpoint), or by id when a is a number and b is empty.
-func (m *Model) RemoveRelation(a, b string) error {
+func (m *Model) RemoveRelation(a, b string) error { return m.removeRelation(a, b, false) }
+
+// ForceRemoveRelation is `juju remove-relation --force`: units whose agent
+// cannot run hooks (machine killed or frozen, stuck on a failed hook) are
+// taken out of the relation without -departed and -broken, so the relation
+// goes once the others have run theirs.
+func (m *Model) ForceRemoveRelation(a, b string) error { return m.removeRelation(a, b, true) }
+
+func (m *Model) removeRelation(a, b string, force bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var rel *relationState
@@ -754,8 +868,33 @@ func (m *Model) RemoveRelation(a, b string) error {
 		rel.Life = Dying
 		m.logf("removing relation %d", rel.ID)
 	}
+	if force {
+		m.forceOutOfRelationLocked(rel)
+	}
 	m.notifyAllLocked()
 	return m.saveLocked()
+}
+
+// forceOutOfRelationLocked marks the relation done for every unit that
+// cannot run its teardown hooks, then deletes it if nobody else is left.
+func (m *Model) forceOutOfRelationLocked(r *relationState) {
+	for _, ep := range r.Endpoints {
+		app := m.st.Apps[ep.App]
+		if app == nil {
+			continue
+		}
+		for _, name := range app.Units {
+			u := m.units[name]
+			if u == nil || u.Local.Relations[r.ID] == nil || m.canTearDownLocked(m.agents[name], u) {
+				continue
+			}
+			delete(u.Local.Relations, r.ID)
+			delete(r.Scope, name)
+			r.Broken[name] = true
+			m.logf("forcing %s out of relation %d", name, r.ID)
+		}
+	}
+	m.cleanupRelationsLocked()
 }
 
 func (m *Model) matchExistingLocked(a, b string) (endpointRef, endpointRef, error) {

@@ -67,8 +67,17 @@ type AddUnitArgs struct {
 	N   int
 }
 
-// PairArgs name two sides of a relation.
-type PairArgs struct{ A, B string }
+// PairArgs name two sides of a relation; Force is remove-relation --force.
+type PairArgs struct {
+	A, B  string
+	Force bool
+}
+
+// RemoveUnitArgs name units to remove; Force is remove-unit --force.
+type RemoveUnitArgs struct {
+	Units []string
+	Force bool
+}
 
 // ConfigArgs set config values.
 type ConfigArgs struct {
@@ -116,7 +125,12 @@ func (v *service) AddUnit(args AddUnitArgs, reply *[]string) error {
 	return err
 }
 
-func (v *service) RemoveUnit(units []string, _ *Empty) error { return v.s.m.RemoveUnit(units...) }
+func (v *service) RemoveUnit(args RemoveUnitArgs, _ *Empty) error {
+	if args.Force {
+		return v.s.m.ForceRemoveUnit(args.Units...)
+	}
+	return v.s.m.RemoveUnit(args.Units...)
+}
 
 func (v *service) Integrate(args PairArgs, reply *int) error {
 	id, err := v.s.m.Integrate(args.A, args.B)
@@ -125,6 +139,9 @@ func (v *service) Integrate(args PairArgs, reply *int) error {
 }
 
 func (v *service) RemoveRelation(args PairArgs, _ *Empty) error {
+	if args.Force {
+		return v.s.m.ForceRemoveRelation(args.A, args.B)
+	}
 	return v.s.m.RemoveRelation(args.A, args.B)
 }
 

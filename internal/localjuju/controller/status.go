@@ -103,7 +103,7 @@ func (m *Model) Status() Status {
 				PublicAddress:  u.Address,
 			}
 			if agentStatus == "error" {
-				us.WorkloadStatus = StatusValue{Current: "error", Message: u.AgentMessage, Since: us.WorkloadSince()}
+				us.WorkloadStatus, us.JujuStatus = hookErrorStatus(u, us.WorkloadSince())
 			}
 			if agentStatus == "lost" {
 				us.WorkloadStatus.Message = "agent lost, see 'juju show-status-log " + un + "'"
@@ -137,6 +137,17 @@ func (m *Model) Status() Status {
 
 // WorkloadSince returns the since value (helper for error statuses).
 func (u UnitStatus) WorkloadSince() string { return u.WorkloadStatus.Since }
+
+// hookErrorStatus is what status reports for a unit whose hook failed. The
+// agent records the error (§3.9), but Juju's state model translates it on
+// the way out (state.Unit.Status, state.UnitAgent.Status): the workload is
+// "error" with the agent's message and data, the agent "idle". The workload
+// status the charm set is kept and comes back once the hook succeeds.
+func hookErrorStatus(u *unitState, since string) (workload, agent StatusValue) {
+	workload = StatusValue{Current: "error", Message: u.AgentMessage, Since: since, Data: u.AgentData}
+	agent = StatusValue{Current: "idle", Version: JujuVersion}
+	return workload, agent
+}
 
 func formatPort(from, to int, proto string) string {
 	if proto == "icmp" {

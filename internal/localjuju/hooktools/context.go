@@ -133,7 +133,10 @@ type RelationInfo struct {
 	Endpoint  string // local endpoint name
 	RemoteApp string // remote application ("" for peers: the local app)
 	Peer      bool
-	Broken    bool // in its -broken hook / being torn down
+	// Broken: a non-peer relation that is dying (or suspended) with no
+	// remote members left in the unit's view, as in its -broken hook; not
+	// yet during the -departed hooks before it (contract §2.3 relation-ids).
+	Broken bool
 }
 
 // Key is "<endpoint>:<id>".

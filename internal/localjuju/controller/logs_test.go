@@ -1,0 +1,19 @@
+package controller
+
+import "testing"
+
+func TestEntityName(t *testing.T) {
+	for in, want := range map[string]string{
+		"unit-pg-0":         "pg/0",
+		"unit-pg-client-12": "pg-client/12",
+		"pg/0":              "pg/0",
+		"pg":                "pg",
+		"application-pg":    "pg",
+		"unit-app":          "unit-app", // an application named unit-app
+		"controller":        "controller",
+	} {
+		if got := entityName(in); got != want {
+			t.Errorf("entityName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
