@@ -380,6 +380,11 @@ func cmdModelConfig(args []string) error {
 		if !ok {
 			return usagef("expected key=value, got %q", kv)
 		}
+		if k == "agent-version" {
+			// Emulate Juju 2.9 (no secrets); before the first deploy.
+			mc.AgentVersion = v
+			continue
+		}
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			return usagef("invalid value %q for %s: a positive duration is required", v, k)

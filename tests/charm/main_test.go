@@ -52,6 +52,8 @@ var (
 	toolsBin string
 	// charmFile is build/postgresql.charm, built by TestMain.
 	charmFile string
+	// clientCharm is build/pgclient.charm, the test client charm.
+	clientCharm string
 	// skipReason is set when the suite cannot run.
 	skipReason string
 )
@@ -80,6 +82,7 @@ func run(m *testing.M) int {
 	}
 	toolsBin = filepath.Join(root, "bin", "localjuju")
 	charmFile = filepath.Join(root, "build", "postgresql.charm")
+	clientCharm = filepath.Join(root, "build", "pgclient.charm")
 	if f := os.Getenv(charmEnv); f != "" {
 		charmFile = f
 		fmt.Printf("testing %s (from %s)\n", f, charmEnv)
@@ -114,16 +117,17 @@ type env struct {
 
 // newEnv opens a fresh model in a home of the test's own; it is destroyed
 // at cleanup, after the debug log is dumped if the test failed.
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, controller.Options{}) }
+
+// newEnvWith is newEnv with model options (home, tools and update-status
+// interval are the suite's).
+func newEnvWith(t *testing.T, opts controller.Options) *env {
 	t.Helper()
 	if skipReason != "" {
 		t.Skip(skipReason)
 	}
-	m, err := controller.Open(controller.Options{
-		Home:                 filepath.Join(t.TempDir(), "model"),
-		ToolsBinary:          toolsBin,
-		UpdateStatusInterval: updateStatus,
-	})
+	opts.Home, opts.ToolsBinary, opts.UpdateStatusInterval = filepath.Join(t.TempDir(), "model"), toolsBin, updateStatus
+	m, err := controller.Open(opts)
 	if err != nil {
 		t.Fatalf("opening model: %v", err)
 	}
@@ -205,7 +209,8 @@ func (e *env) debugLog(n int) string {
 
 // unitStatus returns the unit's status as `juju status` shows it.
 func (e *env) unitStatus(unit string) controller.UnitStatus {
-	return e.m.Status().Applications[app].Units[unit]
+	a, _, _ := strings.Cut(unit, "/")
+	return e.m.Status().Applications[a].Units[unit]
 }
 
 // waitIdle waits until no unit agent has anything to run.

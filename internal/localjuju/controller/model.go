@@ -39,10 +39,17 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// NoAgents opens the model without starting unit agents (for destroy).
 	NoAgents bool
+	// AgentVersion emulates another Juju for a new model ("2.9.46": no
+	// secrets, juju-run only); see SetAgentVersion.
+	AgentVersion string
 }
 
-// JujuVersion is the Juju version localjuju emulates.
+// JujuVersion is the Juju version localjuju emulates by default.
 const JujuVersion = "3.6.25"
+
+// Juju29Version is the 2.9 release the model emulates with agent-version
+// 2.9 (contract: "2.9 differences").
+const Juju29Version = "2.9.46"
 
 // Model is one localjuju model and its unit agents.
 type Model struct {
@@ -125,6 +132,11 @@ func Open(opts Options) (*Model, error) {
 	}
 	if opts.LeaseDuration > 0 {
 		m.st.LeaseDuration = opts.LeaseDuration
+	}
+	if opts.AgentVersion != "" {
+		if err := m.setAgentVersionLocked(opts.AgentVersion); err != nil {
+			return nil, err
+		}
 	}
 	prefix, err := netip.ParsePrefix(m.st.Subnet)
 	if err != nil {
@@ -552,11 +564,16 @@ func (m *Model) addUnitLocked(a *appState) (*unitState, error) {
 }
 
 // writeToolsLocked links every hook tool and juju-exec/juju-run to the
-// localjuju binary in the unit's tools directory.
+// localjuju binary in the unit's tools directory: those of the Juju the
+// model emulates (2.9: no secret-* or relation-model-get, and juju-run
+// only; contract §2.2, §5).
 func (m *Model) writeToolsLocked(u *unitState) error {
 	dir := m.toolsDir(u)
 	names := append(hooktools.Names(), "juju-exec", "juju-run")
 	for _, n := range names {
+		if !m.emulates3Locked() && (strings.HasPrefix(n, "secret-") || n == "relation-model-get" || n == "juju-exec") {
+			continue
+		}
 		p := filepath.Join(dir, n)
 		_ = os.Remove(p)
 		if err := os.Symlink(m.opts.ToolsBinary, p); err != nil {
@@ -1017,6 +1034,49 @@ func (m *Model) SetModelConfig(updateStatus, lease time.Duration) error {
 	m.notifyAllLocked()
 	return m.saveLocked()
 }
+
+// SetAgentVersion makes the model emulate another Juju: "3.6" (the
+// default) or "2.9" (a full version of either series is accepted and
+// kept). Only before the first deploy: localjuju has no upgrade-model.
+func (m *Model) SetAgentVersion(v string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.st.Apps) > 0 {
+		return fmt.Errorf("agent-version can only be set before the first deploy (localjuju has no upgrade-model)")
+	}
+	if err := m.setAgentVersionLocked(v); err != nil {
+		return err
+	}
+	return m.saveLocked()
+}
+
+func (m *Model) setAgentVersionLocked(v string) error {
+	switch {
+	case v == "2.9":
+		v = Juju29Version
+	case v == "3.6":
+		v = JujuVersion
+	case agentVersionRE.MatchString(v):
+	default:
+		return fmt.Errorf("invalid agent-version %q: want 2.9, 3.6 or a full version such as %s", v, Juju29Version)
+	}
+	m.st.AgentVersion = v
+	return nil
+}
+
+var agentVersionRE = regexp.MustCompile(`^(2\.9|3\.[0-6])\.[0-9]+$`)
+
+// jujuVersionLocked is JUJU_VERSION for the model's hooks.
+func (m *Model) jujuVersionLocked() string {
+	if m.st.AgentVersion != "" {
+		return m.st.AgentVersion
+	}
+	return JujuVersion
+}
+
+// emulates3Locked says whether the model emulates Juju 3 (secrets,
+// juju-exec) rather than 2.9.
+func (m *Model) emulates3Locked() bool { return !strings.HasPrefix(m.jujuVersionLocked(), "2.") }
 
 // ---- helpers ----
 

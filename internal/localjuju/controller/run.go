@@ -116,7 +116,7 @@ func (m *Model) hookEnv(u *unitState, c *hookContext, h *hookSpec, dispatchPath 
 		"JUJU_PRINCIPAL_UNIT=",
 		"JUJU_AVAILABILITY_ZONE=",
 		"CLOUD_API_VERSION=",
-		"JUJU_VERSION=" + JujuVersion,
+		"JUJU_VERSION=" + m.jujuVersionLocked(),
 		"JUJU_CHARM_HTTP_PROXY=",
 		"JUJU_CHARM_HTTPS_PROXY=",
 		"JUJU_CHARM_FTP_PROXY=",

@@ -107,7 +107,10 @@ type LogArgs struct {
 }
 
 // ModelConfigArgs set model settings.
-type ModelConfigArgs struct{ UpdateStatus, Lease time.Duration }
+type ModelConfigArgs struct {
+	UpdateStatus, Lease time.Duration
+	AgentVersion        string
+}
 
 // MachineInfoReply tells the CLI how to enter a unit's machine.
 type MachineInfoReply struct {
@@ -159,6 +162,11 @@ func (v *service) SetConfig(args ConfigArgs, _ *Empty) error {
 }
 
 func (v *service) ModelConfig(args ModelConfigArgs, _ *Empty) error {
+	if args.AgentVersion != "" {
+		if err := v.s.m.SetAgentVersion(args.AgentVersion); err != nil {
+			return err
+		}
+	}
 	return v.s.m.SetModelConfig(args.UpdateStatus, args.Lease)
 }
 

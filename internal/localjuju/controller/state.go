@@ -33,6 +33,9 @@ type state struct {
 
 	UpdateStatusInterval time.Duration
 	LeaseDuration        time.Duration
+	// AgentVersion is the Juju version the model emulates; "" is
+	// JujuVersion. Set before the first deploy only.
+	AgentVersion string `json:",omitempty"`
 
 	NextMachine  int
 	NextRelation int

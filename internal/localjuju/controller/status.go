@@ -79,7 +79,7 @@ func (m *Model) Status() Status {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st := Status{
-		Model:        ModelStatus{Name: m.st.Name, Type: "iaas", Controller: "localjuju", Cloud: "localjuju", Version: JujuVersion},
+		Model:        ModelStatus{Name: m.st.Name, Type: "iaas", Controller: "localjuju", Cloud: "localjuju", Version: m.jujuVersionLocked()},
 		Machines:     map[string]MachineInfo{},
 		Applications: map[string]AppStatus{},
 	}
