@@ -73,25 +73,12 @@ const harnessUnit = "postgresql/0"
 
 func newHarness(t *testing.T) (*harness, jujutest.State) {
 	t.Helper()
-	ch, err := jujutest.LoadCharm("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := &fakeClientDB{facts: *standaloneFacts()}
-	wl := newFakeWorkload(t, harnessUnit, "10.0.0.10")
-	c := &Charm{Workload: wl, ClientDB: db}
-	d := juju.NewDispatcher()
-	c.Register(d)
-	st := jujutest.State{
-		UnitName: harnessUnit, Leader: true, PrivateAddress: "10.0.0.10",
-		Storage:   []jujutest.Storage{{Name: "pgdata", Location: t.TempDir()}},
-		Relations: []jujutest.Relation{{ID: 0, Endpoint: PeerEndpoint, RemoteApp: "postgresql"}},
-		Secrets: []jujutest.Secret{{Label: SecretLabel, Content: map[string]string{
-			"operator-password": "o", "replication-password": "r", "rewind-password": "w", "patroni-password": "p", "etcd-password": "e"}}},
-	}
-	h := &harness{t: t, ch: ch, d: d, db: db, wl: wl}
+	h, st := newBareHarness(t, "3.6.25")
+	st.Relations = []jujutest.Relation{{ID: 0, Endpoint: PeerEndpoint, RemoteApp: "postgresql"}}
+	st.Secrets = []jujutest.Secret{{Label: SecretLabel, Content: map[string]string{
+		"operator-password": "o", "replication-password": "r", "rewind-password": "w", "patroni-password": "p", "etcd-password": "e"}}}
 	// Bootstrap once so the unit has applied parameters.
-	st = h.run(st, ch.Hook("install"))
+	st = h.run(st, h.ch.Hook("install"))
 	return h, st
 }
 
