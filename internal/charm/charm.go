@@ -314,6 +314,11 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Sna
 		}
 	}
 	s.EtcdAuthEnabled = state[etcdAuthKey] != ""
+	s.EtcdStartedPublished = state[etcdStartedStateKey] != ""
+	// A unit leaves the cluster in its own peer -relation-departed hook
+	// (remove-unit), and stays out for the rest of its teardown.
+	s.Departing = state[leavingKey] != "" || (h.Event.Kind == juju.KindRelationDeparted &&
+		h.Event.Endpoint == PeerEndpoint && h.Env.DepartingUnit == h.Env.UnitName)
 	s.leaderDownSince, _ = time.Parse(time.RFC3339, state[leaderDownKey])
 	if raw := state[appliedKey]; raw != "" {
 		if err := json.Unmarshal([]byte(raw), &s.Applied); err != nil {
@@ -366,6 +371,8 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Sna
 		s.Passwords = &p
 	}
 	if peers := s.peers; peers != nil {
+		s.PeerRelation = true
+		s.EtcdMembers = parseEtcdMembers(s.peerApp[etcdMembersKey])
 		for _, u := range peers.Units {
 			bag, err := peers.UnitData(ctx, u)
 			if err != nil {
@@ -373,6 +380,12 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Sna
 			}
 			if a, err := netip.ParseAddr(bag.Get(addressKey)); err == nil {
 				s.Peers = append(s.Peers, pgconf.Member{Unit: u, Address: a})
+			}
+			if bag.Get(etcdStartedKey) != "" {
+				if s.PeerEtcdStarted == nil {
+					s.PeerEtcdStarted = map[string]bool{}
+				}
+				s.PeerEtcdStarted[u] = true
 			}
 		}
 		// The address is published once; unit state remembers it, so a
@@ -561,6 +574,19 @@ func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, plan Pl
 		case StepSaveApplied:
 			data, _ := json.Marshal(st.Params)
 			err = h.Backend.StateSet(ctx, map[string]string{appliedKey: string(data)})
+		case StepPublishEtcdStarted:
+			err = publishEtcdStarted(ctx, h, m)
+			changed = err == nil
+		case StepEtcdMembership:
+			var next map[string]EtcdMember
+			if next, err = w.EtcdMembership(ctx, cfg, st.Params, st.Members); err == nil {
+				err = recordEtcdMembers(ctx, m, next)
+			}
+			changed = err == nil
+		case StepLeaveCluster:
+			if changed, err = w.LeaveCluster(ctx, h.Env.ModelUUID, cfg); err == nil {
+				err = h.Backend.StateSet(ctx, map[string]string{leavingKey: "true"})
+			}
 		}
 		if err != nil {
 			return anyChanged, fmt.Errorf("%s (%s): %w", st.Kind, st.Reason, err)

@@ -30,6 +30,18 @@ type Snapshot struct {
 	Options pgconf.Options
 	// Peers are the other units with the address they published.
 	Peers []pgconf.Member
+	// EtcdMembers is the leader's record of the etcd cluster (peer app
+	// databag); nil before the leader wrote one.
+	EtcdMembers map[string]EtcdMember
+	// PeerEtcdStarted are the peers whose etcd runs as a member.
+	PeerEtcdStarted map[string]bool
+	// EtcdStartedPublished: this unit told its peers its etcd runs.
+	EtcdStartedPublished bool
+	// PeerRelation: Juju has created the peer relation.
+	PeerRelation bool
+	// Departing: this unit is leaving the peer relation (remove-unit):
+	// it hands the primary role over and stops its Patroni.
+	Departing bool
 	// Passwords are the system users' passwords; nil until the leader has
 	// created the secret (and, for other units, shared its id).
 	Passwords *pgconf.Passwords
@@ -106,6 +118,14 @@ const (
 	StepRestart         StepKind = "restart"
 	StepOpenPort        StepKind = "open-port"
 	StepSaveApplied     StepKind = "save-applied"
+	// StepPublishEtcdStarted tells the peers this unit's etcd runs.
+	StepPublishEtcdStarted StepKind = "publish-etcd-started"
+	// StepEtcdMembership (leader) adds, promotes and removes etcd
+	// members and records them.
+	StepEtcdMembership StepKind = "etcd-membership"
+	// StepLeaveCluster hands the primary role over and stops Patroni on
+	// a unit that is being removed.
+	StepLeaveCluster StepKind = "leave-cluster"
 )
 
 // Step is one effect with the reason it is needed.
@@ -118,6 +138,9 @@ type Step struct {
 	// ClosePort is the port opened before, closed by open-port when
 	// listen_port changed; 0 for none.
 	ClosePort int
+	// Members is the etcd record an etcd-membership step writes once its
+	// Params (unit → add, promote, remove) are applied.
+	Members map[string]EtcdMember
 	// Progress, when set, is the maintenance message shown while the step
 	// runs ("restarting PostgreSQL to apply max_connections"): only long
 	// steps carry one. See progressReporter.
@@ -167,6 +190,15 @@ func joinStrings[T fmt.Stringer](xs []T) string {
 // Decide returns the plan for a snapshot. It is pure: no tools, files,
 // clock or randomness.
 func Decide(s Snapshot) Plan {
+	if s.Departing {
+		// Whatever the config says: a unit being removed only leaves.
+		cfg := pgconf.UnitConfig{App: s.App, Unit: s.Unit, Address: s.Address}
+		if s.Passwords != nil {
+			cfg.Passwords = *s.Passwords
+		}
+		return Plan{Config: cfg, Steps: []Step{{Kind: StepLeaveCluster, Reason: "this unit is being removed",
+			Progress: "leaving the cluster"}}, Status: juju.Maintenance("leaving the cluster")}
+	}
 	if len(s.MissingPackages) > 0 {
 		return Plan{
 			Steps: []Step{{Kind: StepInstallPackages, Packages: s.MissingPackages,
@@ -196,10 +228,18 @@ func Decide(s Snapshot) Plan {
 	if !s.Address.IsValid() {
 		return Plan{Status: juju.Waiting("waiting for the unit's address")}
 	}
-	if !s.Leader && len(s.Applied) == 0 {
-		// Replicas join an existing cluster; that is the replication
-		// work, not this pass.
-		return Plan{Status: juju.Waiting("waiting to join the cluster as a replica")}
+	self := pgconf.Member{Unit: s.Unit, Address: s.Address}
+	// The cluster exists beyond this unit once the leader recorded other
+	// etcd members: a unit that has not run PostgreSQL yet joins it, as a
+	// replica; only the first leader bootstraps.
+	_, recorded := s.EtcdMembers[s.Unit]
+	others := len(s.EtcdMembers) > 1 || (len(s.EtcdMembers) == 1 && !recorded)
+	joining := len(s.Applied) == 0 && others
+	switch {
+	case len(s.Applied) == 0 && !s.Leader && !others:
+		return Plan{Status: juju.Waiting("waiting for the leader to bootstrap the cluster")}
+	case joining && !recorded:
+		return Plan{Status: juju.Waiting("waiting for the leader to add this unit to the etcd cluster")}
 	}
 
 	cfg := pgconf.UnitConfig{
@@ -209,6 +249,14 @@ func Decide(s Snapshot) Plan {
 		OnRoleChange:            s.CharmBinary + " patroni-callback",
 		EtcdInitialClusterState: "new",
 	}
+	if others {
+		// Ignored by etcd once its data directory exists; "existing"
+		// for every unit of a running cluster keeps the file stable.
+		cfg.EtcdInitialClusterState = "existing"
+	}
+	if s.EtcdMembers != nil {
+		cfg.EtcdInitial, cfg.EtcdVoters = etcdConfigMembers(self, s.EtcdMembers)
+	}
 	clients := DecideClients(s.clientInput())
 	cfg.Clients = clients.HBA
 	plan := Plan{Config: cfg, Clients: clients}
@@ -216,14 +264,35 @@ func Decide(s Snapshot) Plan {
 
 	add(Step{Kind: StepWriteFiles, Reason: "render patroni.yml and etcd configuration"})
 	add(Step{Kind: StepStartEtcd, Reason: "etcd is Patroni's consensus store"})
-	if s.Leader && !s.EtcdAuthEnabled {
+	if s.Leader && !s.EtcdAuthEnabled && !joining {
 		add(Step{Kind: StepEnsureEtcdAuth, Reason: "etcd requires the root password"})
 	}
+	if s.PeerRelation && !s.EtcdStartedPublished {
+		add(Step{Kind: StepPublishEtcdStarted, Reason: "the leader promotes a started etcd member"})
+	}
 	startPatroni := Step{Kind: StepStartPatroni, Reason: "Patroni runs PostgreSQL"}
-	if len(s.Applied) == 0 {
+	switch {
+	case joining:
+		startPatroni.Progress = "joining the cluster as a replica"
+	case len(s.Applied) == 0:
 		startPatroni.Progress = "bootstrapping PostgreSQL with Patroni"
 	}
 	add(startPatroni)
+	if s.Leader && s.PeerRelation && !joining {
+		actions, next := DecideEtcdMembership(self, s.Peers, s.EtcdMembers, s.PeerEtcdStarted)
+		if len(actions) > 0 || !maps.Equal(next, s.EtcdMembers) {
+			add(Step{Kind: StepEtcdMembership, Params: actions, Members: next,
+				Reason: "etcd members follow the units: " + describeActions(actions)})
+			// A promotion frees etcd's one learner slot: decide again
+			// so a peer still waiting is added in this hook (nothing
+			// else would wake the leader).
+			for _, a := range actions {
+				if a == memberPromote && len(next) <= len(s.Peers) {
+					plan.Again = true
+				}
+			}
+		}
+	}
 
 	local, dcs := pgconf.Parameters(cfg)
 	want := map[string]string{}
@@ -426,7 +495,7 @@ func DecideStatus(plan Plan, node *patroni.NodeStatus) juju.Status {
 		return juju.Waiting("waiting for Patroni to start")
 	}
 	switch {
-	case node.State != "running":
+	case node.State != "running" && node.State != "streaming":
 		return juju.Waiting("PostgreSQL is " + node.State)
 	case node.Role.IsPrimary():
 		if node.PendingRestart {
@@ -436,4 +505,18 @@ func DecideStatus(plan Plan, node *patroni.NodeStatus) juju.Status {
 	default:
 		return juju.Active("Replica")
 	}
+}
+
+// describeActions lists membership actions for a step's reason
+// ("add postgresql/1, promote postgresql/2"); "record" when only the
+// record changes.
+func describeActions(actions map[string]string) string {
+	if len(actions) == 0 {
+		return "record"
+	}
+	var parts []string
+	for _, u := range slices.Sorted(maps.Keys(actions)) {
+		parts = append(parts, actions[u]+" "+u)
+	}
+	return strings.Join(parts, ", ")
 }

@@ -190,9 +190,36 @@ func TestDecide(t *testing.T) {
 		{"after bootstrap the locale is not looked up again",
 			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Locales = []string{"C"}; return s },
 			[]StepKind{StepWriteFiles, StepStartEtcd, StepEnsureEtcdAuth, StepStartPatroni, StepOpenPort}, juju.Status{}, false, ""},
-		{"non-leader never bootstrapped waits to join",
+		{"non-leader before the leader bootstrapped waits",
 			func(s Snapshot) Snapshot { s.Leader = false; return s },
-			nil, juju.Waiting("waiting to join the cluster as a replica"), false, ""},
+			nil, juju.Waiting("waiting for the leader to bootstrap the cluster"), false, ""},
+		{"non-leader of a running cluster not yet an etcd member waits for the leader to add it",
+			func(s Snapshot) Snapshot {
+				s.Leader, s.PeerRelation = false, true
+				s.EtcdMembers = map[string]EtcdMember{"postgresql/1": {Address: netip.MustParseAddr("10.201.0.11"), Voter: true}}
+				return s
+			},
+			nil, juju.Waiting("waiting for the leader to add this unit to the etcd cluster"), false, ""},
+		{"non-leader added as a learner joins: etcd as an existing member, then Patroni makes it a replica",
+			func(s Snapshot) Snapshot {
+				s.Leader, s.PeerRelation = false, true
+				s.EtcdMembers = map[string]EtcdMember{"postgresql/1": {Address: netip.MustParseAddr("10.201.0.11"), Voter: true},
+					"postgresql/0": {Address: s.Address}}
+				return s
+			},
+			[]StepKind{StepWriteFiles, StepStartEtcd, StepPublishEtcdStarted, StepStartPatroni, StepOpenPort, StepSaveApplied}, juju.Status{}, false, "etcd is Patroni's"},
+		{"leader with a new peer adds it to etcd as a learner and records it",
+			func(s Snapshot) Snapshot {
+				s = bootstrapped(s)
+				s.OpenedPort, s.EtcdAuthEnabled, s.PeerRelation, s.EtcdStartedPublished = 5432, true, true, true
+				s.EtcdMembers = map[string]EtcdMember{"postgresql/0": {Address: s.Address, Voter: true}}
+				s.Peers = []pgconf.Member{{Unit: "postgresql/1", Address: netip.MustParseAddr("10.201.0.11")}}
+				return s
+			},
+			[]StepKind{StepWriteFiles, StepStartEtcd, StepStartPatroni, StepEtcdMembership}, juju.Status{}, false, "add postgresql/1"},
+		{"a unit being removed only leaves the cluster, whatever its config",
+			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Departing, s.Options.ListenPort = true, 80; return s },
+			[]StepKind{StepLeaveCluster}, juju.Maintenance("leaving the cluster"), false, "being removed"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

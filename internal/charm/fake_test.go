@@ -245,3 +245,29 @@ func (f *fakeWorkload) Catalogue(context.Context, string) (pgconf.Catalogue, err
 func (f *fakeWorkload) Patroni(cfg pgconf.UnitConfig) *patroni.Client {
 	return &patroni.Client{BaseURL: f.srv.URL, HTTP: f.srv.Client(), Username: pgconf.PatroniAPIUser, Password: cfg.Passwords.PatroniAPI}
 }
+
+func (f *fakeWorkload) EtcdMembership(_ context.Context, _ pgconf.UnitConfig, actions map[string]string, next map[string]EtcdMember) (map[string]EtcdMember, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]EtcdMember{}
+	for u, m := range next {
+		switch actions[u] {
+		case memberPromote:
+			m.Voter = true
+		case memberRemove:
+			continue
+		}
+		out[u] = m
+	}
+	for _, u := range slices.Sorted(maps.Keys(actions)) {
+		f.calls = append(f.calls, "etcd "+actions[u]+" "+u)
+	}
+	return out, nil
+}
+
+func (f *fakeWorkload) LeaveCluster(context.Context, string, pgconf.UnitConfig) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "leave cluster")
+	return true, nil
+}

@@ -63,6 +63,12 @@ type Workload interface {
 	// cfg.Passwords.Etcd.
 	SetEtcdRootPassword(ctx context.Context, cfg pgconf.UnitConfig, password string) error
 	Patroni(cfg pgconf.UnitConfig) *patroni.Client
+	// EtcdMembership applies the leader's membership actions (unit →
+	// add, promote, remove) and returns the record to keep.
+	EtcdMembership(ctx context.Context, cfg pgconf.UnitConfig, actions map[string]string, next map[string]EtcdMember) (map[string]EtcdMember, error)
+	// LeaveCluster hands the primary role over and stops Patroni on a
+	// unit being removed.
+	LeaveCluster(ctx context.Context, model string, cfg pgconf.UnitConfig) (bool, error)
 }
 
 // Distro packages the charm needs, and a file each installs.
@@ -478,7 +484,9 @@ func (s *System) StartEtcd(ctx context.Context, cfg pgconf.UnitConfig) (bool, er
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		_, err := c.Members(cctx)
 		cancel()
-		if err == nil || strings.Contains(err.Error(), "user name is empty") {
+		// Any answer from etcd itself means it runs: before auth "user
+		// name is empty", and a learner serves no member list.
+		if err == nil || strings.Contains(err.Error(), "user name is empty") || strings.Contains(err.Error(), "not supported for learner") {
 			return changed, nil
 		}
 		if time.Now().After(deadline) {
@@ -653,5 +661,97 @@ func (s *System) Patroni(cfg pgconf.UnitConfig) *patroni.Client {
 		BaseURL:  "http://" + cfg.Address.String() + ":" + strconv.Itoa(port),
 		Username: pgconf.PatroniAPIUser, Password: cfg.Passwords.PatroniAPI,
 		HTTP: &http.Client{Timeout: 5 * time.Second},
+	}
+}
+
+// EtcdMembership implements Workload: it applies the leader's membership
+// actions to etcd (connected to this unit's member as root) and returns
+// the record as it stands afterwards: a learner that has not caught up
+// within a short wait stays a learner, to be promoted by a later hook.
+func (s *System) EtcdMembership(ctx context.Context, cfg pgconf.UnitConfig, actions map[string]string, next map[string]EtcdMember) (map[string]EtcdMember, error) {
+	c, err := etcdRoot(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	out := maps.Clone(next)
+	for _, u := range slices.Sorted(maps.Keys(actions)) {
+		peerURL := pgconf.EtcdPeerURL(next[u].Address)
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		switch actions[u] {
+		case memberAdd:
+			_, err = c.EnsureLearner(cctx, peerURL)
+		case memberPromote:
+			err = promoteWhenReady(cctx, c, peerURL)
+			if errors.Is(err, etcd.ErrLearnerNotReady) {
+				m := out[u]
+				m.Voter, err = false, nil
+				out[u] = m
+			} else if err == nil {
+				m := out[u]
+				m.Voter = true
+				out[u] = m
+			}
+		case memberRemove:
+			_, err = c.EnsureMemberRemoved(cctx, peerURL)
+			delete(out, u)
+		}
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("etcd member %s (%s): %w", u, actions[u], err)
+		}
+	}
+	return out, nil
+}
+
+// promoteWhenReady promotes a learner, retrying while it catches up.
+func promoteWhenReady(ctx context.Context, c *etcd.Client, peerURL string) error {
+	for {
+		_, err := c.Promote(ctx, peerURL)
+		if !errors.Is(err, etcd.ErrLearnerNotReady) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// LeaveCluster implements Workload: on a unit being removed, it hands the
+// primary role to another member (a switchover loses no committed
+// transaction, unlike stopping the primary) and stops Patroni, which stops
+// PostgreSQL. etcd keeps running until the leader removes the member and
+// the stop hook stops it.
+func (s *System) LeaveCluster(ctx context.Context, model string, cfg pgconf.UnitConfig) (bool, error) {
+	if cfg.Address.IsValid() && cfg.Passwords.PatroniAPI != "" {
+		api := s.Patroni(cfg)
+		if cl, err := api.Cluster(ctx); err == nil {
+			if leader, ok := cl.Leader(); ok && leader.Name == pgconf.UnitSlug(cfg.Unit) && len(cl.Members) > 1 {
+				if err := api.Switchover(ctx, leader.Name, ""); err == nil {
+					waitNotPrimary(ctx, api, leader.Name, 60*time.Second)
+				}
+			}
+		}
+	}
+	m, _ := s.unitManager(model, cfg.Unit)
+	return m.Stop(ctx, pgconf.ServiceName(cfg.Unit, "patroni"))
+}
+
+// waitNotPrimary waits until member name no longer leads the cluster.
+func waitNotPrimary(ctx context.Context, api *patroni.Client, name string, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cl, err := api.Cluster(ctx); err == nil {
+			if l, ok := cl.Leader(); ok && l.Name != name {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 }

@@ -23,6 +23,8 @@ type Member struct {
 	PeerURLs []string
 	// ClientURLs is empty until the member has started.
 	ClientURLs []string
+	// IsLearner: a non-voting member that catches up before Promote.
+	IsLearner bool
 }
 
 // Started reports whether the member has joined (an added member has no
@@ -235,6 +237,7 @@ type jsonMember struct {
 	Name       string   `json:"name"`
 	PeerURLs   []string `json:"peerURLs"`
 	ClientURLs []string `json:"clientURLs"`
+	IsLearner  bool     `json:"isLearner"`
 }
 
 // Members lists the members, sorted by name then peer URL.
@@ -247,7 +250,7 @@ func (c *Client) Members(ctx context.Context) ([]Member, error) {
 	}
 	out := make([]Member, 0, len(resp.Members))
 	for _, m := range resp.Members {
-		out = append(out, Member{ID: m.ID, Name: m.Name, PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs})
+		out = append(out, Member{ID: m.ID, Name: m.Name, PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs, IsLearner: m.IsLearner})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Name != out[j].Name {
@@ -293,6 +296,60 @@ func (c *Client) EnsureMember(ctx context.Context, peerURL string) (changed bool
 	}
 	members, err = c.Members(ctx)
 	return true, members, err
+}
+
+// EnsureLearner adds a non-voting member (a learner) with peerURL unless
+// a member with it exists. A learner does not count towards the quorum, so
+// the cluster keeps working while the new member is not started yet
+// (a voting member added to a one-member cluster would halt it until the
+// new one starts); Promote makes it a voter once it has caught up.
+func (c *Client) EnsureLearner(ctx context.Context, peerURL string) (changed bool, err error) {
+	members, err := c.Members(ctx)
+	if err != nil {
+		return false, err
+	}
+	if _, ok := find(members, peerURL); ok {
+		return false, nil
+	}
+	req := struct {
+		PeerURLs  []string `json:"peerURLs"`
+		IsLearner bool     `json:"isLearner"`
+	}{[]string{peerURL}, true}
+	if err := c.call(ctx, "/v3/cluster/member/add", req, nil); err != nil {
+		return false, fmt.Errorf("adding etcd learner %s: %w", peerURL, err)
+	}
+	return true, nil
+}
+
+// ErrLearnerNotReady: the learner has not caught up with the leader yet;
+// promote it later.
+var ErrLearnerNotReady = errors.New("etcdserver: can only promote a learner member which is in sync with leader")
+
+// Promote makes the learner with peerURL a voting member; it does nothing
+// for a voter. It fails with ErrLearnerNotReady while the learner has not
+// started or caught up.
+func (c *Client) Promote(ctx context.Context, peerURL string) (changed bool, err error) {
+	members, err := c.Members(ctx)
+	if err != nil {
+		return false, err
+	}
+	m, ok := find(members, peerURL)
+	if !ok {
+		return false, fmt.Errorf("promoting etcd member %s: %w", peerURL, ErrMemberNotFound)
+	}
+	if !m.IsLearner {
+		return false, nil
+	}
+	req := struct {
+		ID uint64 `json:"ID,string"`
+	}{m.ID}
+	if err := c.call(ctx, "/v3/cluster/member/promote", req, nil); err != nil {
+		if strings.Contains(err.Error(), "in sync with leader") || strings.Contains(err.Error(), "not started") {
+			return false, fmt.Errorf("promoting etcd member %s: %w", peerURL, ErrLearnerNotReady)
+		}
+		return false, fmt.Errorf("promoting etcd member %s: %w", peerURL, err)
+	}
+	return true, nil
 }
 
 // EnsureMemberRemoved removes the member with peerURL if it exists.

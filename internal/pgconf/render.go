@@ -101,6 +101,26 @@ type UnitConfig struct {
 	// EtcdInitialClusterState is "new" for a member that bootstraps the
 	// cluster and "existing" for one added to a running cluster.
 	EtcdInitialClusterState string
+	// EtcdInitial are the members in etcd's initial cluster and
+	// EtcdVoters the endpoints Patroni uses (a learner serves no client
+	// requests). Nil means this unit and its Peers, as for a cluster that
+	// bootstraps with them.
+	EtcdInitial, EtcdVoters []Member
+}
+
+// etcdInitial and etcdVoters default to members().
+func (c UnitConfig) etcdInitial() []Member {
+	if c.EtcdInitial != nil {
+		return c.EtcdInitial
+	}
+	return c.members()
+}
+
+func (c UnitConfig) etcdVoters() []Member {
+	if c.EtcdVoters != nil {
+		return c.EtcdVoters
+	}
+	return c.members()
 }
 
 func (c UnitConfig) patroniPort() int {
@@ -213,7 +233,7 @@ func RenderPatroni(c UnitConfig) (string, error) {
 	}
 	local, dcs := Parameters(c)
 	var hosts []string
-	for _, m := range c.members() {
+	for _, m := range c.etcdVoters() {
 		hosts = append(hosts, hostPort(m.Address, EtcdClientPort))
 	}
 	sort.Strings(hosts)
@@ -288,7 +308,7 @@ func RenderEtcd(c UnitConfig) (string, error) {
 		return "", fmt.Errorf("rendering etcd configuration: initial cluster state %q", state)
 	}
 	var initial []string
-	for _, m := range c.members() {
+	for _, m := range c.etcdInitial() {
 		initial = append(initial, EtcdMemberName(m.Unit)+"="+EtcdPeerURL(m.Address))
 	}
 	data := struct {

@@ -1,0 +1,163 @@
+package charm
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/pgjuju/pgjuju/internal/juju"
+	"github.com/pgjuju/pgjuju/internal/juju/model"
+	"github.com/pgjuju/pgjuju/internal/pgconf"
+)
+
+// Peer data of the cluster (DESIGN §3: Juju decides which units exist, the
+// leader keeps etcd's membership in step with it).
+const (
+	// etcdMembersKey (peer app databag, leader) holds the etcd members
+	// as JSON: unit name → EtcdMember.
+	etcdMembersKey = "etcd-members"
+	// etcdStartedKey (peer unit databag) is set once the unit's etcd runs
+	// as a member, so the leader can promote it from learner to voter.
+	etcdStartedKey = "etcd-started"
+	// etcdStartedStateKey (unit state) remembers that etcdStartedKey was
+	// published.
+	etcdStartedStateKey = "etcd-started-published"
+)
+
+// EtcdMember is one member of the application's etcd cluster as the
+// leader recorded it.
+type EtcdMember struct {
+	Address netip.Addr `json:"address"`
+	// Voter: a full member. A new member is added as a learner, which
+	// does not count towards the quorum until it has started and caught
+	// up; only then is it promoted.
+	Voter bool `json:"voter"`
+}
+
+// Membership actions the leader applies to etcd.
+const (
+	memberAdd     = "add"
+	memberPromote = "promote"
+	memberRemove  = "remove"
+)
+
+// parseEtcdMembers reads the leader's record; nil when absent or unreadable.
+func parseEtcdMembers(raw string) map[string]EtcdMember {
+	if raw == "" {
+		return nil
+	}
+	var m map[string]EtcdMember
+	if json.Unmarshal([]byte(raw), &m) != nil {
+		return nil
+	}
+	return m
+}
+
+// DecideEtcdMembership returns what the leader must change in etcd so that
+// its members are this unit and the peers that published an address, and
+// the record to keep once done. It is pure.
+//
+//   - The leader itself is a voter (it bootstrapped the cluster, or it was
+//     promoted before it became leader).
+//   - A peer not yet a member is added as a learner.
+//   - A learner whose etcd has started is promoted.
+//   - A member that is no longer a peer (the unit departed) is removed.
+func DecideEtcdMembership(self pgconf.Member, peers []pgconf.Member, record map[string]EtcdMember, started map[string]bool) (actions map[string]string, next map[string]EtcdMember) {
+	next = maps.Clone(record)
+	if next == nil {
+		next = map[string]EtcdMember{}
+	}
+	actions = map[string]string{}
+	next[self.Unit] = EtcdMember{Address: self.Address, Voter: true}
+	live := map[string]bool{self.Unit: true}
+	for _, p := range peers {
+		live[p.Unit] = true
+	}
+	// etcd takes one learner at a time (3.4: "too many learner members"):
+	// the next peer is added once the pending learner is promoted.
+	learner := false
+	for u, m := range next {
+		if !m.Voter && live[u] {
+			learner = true
+		}
+	}
+	sorted := slices.Clone(peers)
+	slices.SortFunc(sorted, func(a, b pgconf.Member) int { return strings.Compare(a.Unit, b.Unit) })
+	for _, p := range sorted {
+		m, ok := next[p.Unit]
+		switch {
+		case !ok && !learner:
+			actions[p.Unit] = memberAdd
+			next[p.Unit] = EtcdMember{Address: p.Address}
+			learner = true
+		case ok && !m.Voter && started[p.Unit]:
+			actions[p.Unit] = memberPromote
+		}
+	}
+	for _, u := range slices.Sorted(maps.Keys(next)) {
+		if !live[u] {
+			actions[u] = memberRemove
+		}
+	}
+	return actions, next
+}
+
+// etcdConfigMembers splits the record into what a unit's files need: the
+// initial cluster of its etcd (every member, learners too, and itself) and
+// the etcd endpoints for Patroni (voters only: a learner serves no client
+// requests). Without a record (a standalone unit before the leader wrote
+// one) both are just the unit itself.
+func etcdConfigMembers(self pgconf.Member, record map[string]EtcdMember) (initial, voters []pgconf.Member) {
+	initial = []pgconf.Member{self}
+	selfVoter := true
+	if m, ok := record[self.Unit]; ok {
+		selfVoter = m.Voter
+	}
+	if selfVoter {
+		voters = []pgconf.Member{self}
+	}
+	for _, u := range slices.Sorted(maps.Keys(record)) {
+		if u == self.Unit {
+			continue
+		}
+		m := record[u]
+		initial = append(initial, pgconf.Member{Unit: u, Address: m.Address})
+		if m.Voter {
+			voters = append(voters, pgconf.Member{Unit: u, Address: m.Address})
+		}
+	}
+	return initial, voters
+}
+
+// leavingKey (unit state) marks a unit that has left the cluster: later
+// hooks of its teardown must not start Patroni again.
+const leavingKey = "leaving"
+
+// publishEtcdStarted tells the peers (the leader) that this unit's etcd
+// runs, once.
+func publishEtcdStarted(ctx context.Context, h *juju.Hook, m *model.Model) error {
+	peers, err := m.PeerRelation(ctx, PeerEndpoint)
+	if err != nil || peers == nil {
+		return err
+	}
+	if err := peers.SetLocalUnitData(ctx, map[string]string{etcdStartedKey: "true"}); err != nil {
+		return err
+	}
+	return h.Backend.StateSet(ctx, map[string]string{etcdStartedStateKey: "true"})
+}
+
+// recordEtcdMembers writes the leader's record of the etcd members.
+func recordEtcdMembers(ctx context.Context, m *model.Model, members map[string]EtcdMember) error {
+	peers, err := m.PeerRelation(ctx, PeerEndpoint)
+	if err != nil || peers == nil {
+		return err
+	}
+	b, err := json.Marshal(members)
+	if err != nil {
+		return err
+	}
+	return peers.SetLocalAppData(ctx, map[string]string{etcdMembersKey: string(b)})
+}

@@ -1,0 +1,64 @@
+package charm
+
+import (
+	"net/netip"
+	"reflect"
+	"testing"
+
+	"github.com/pgjuju/pgjuju/internal/pgconf"
+)
+
+func TestDecideEtcdMembership(t *testing.T) {
+	addr := func(s string) netip.Addr { return netip.MustParseAddr(s) }
+	self := pgconf.Member{Unit: "pg/0", Address: addr("10.0.0.10")}
+	p1 := pgconf.Member{Unit: "pg/1", Address: addr("10.0.0.11")}
+	p2 := pgconf.Member{Unit: "pg/2", Address: addr("10.0.0.12")}
+	voter := func(a string) EtcdMember { return EtcdMember{Address: addr(a), Voter: true} }
+	learner := func(a string) EtcdMember { return EtcdMember{Address: addr(a)} }
+	for _, c := range []struct {
+		name    string
+		peers   []pgconf.Member
+		record  map[string]EtcdMember
+		started map[string]bool
+		actions map[string]string
+		next    map[string]EtcdMember
+	}{
+		{"a standalone leader records itself", nil, nil, nil,
+			map[string]string{}, map[string]EtcdMember{"pg/0": voter("10.0.0.10")}},
+		{"new peers are added as learners, one at a time (etcd takes one learner)", []pgconf.Member{p2, p1}, map[string]EtcdMember{"pg/0": voter("10.0.0.10")}, nil,
+			map[string]string{"pg/1": memberAdd},
+			map[string]EtcdMember{"pg/0": voter("10.0.0.10"), "pg/1": learner("10.0.0.11")}},
+		{"a learner whose etcd started is promoted; the next peer waits for that", []pgconf.Member{p1, p2},
+			map[string]EtcdMember{"pg/0": voter("10.0.0.10"), "pg/1": learner("10.0.0.11")},
+			map[string]bool{"pg/1": true},
+			map[string]string{"pg/1": memberPromote},
+			map[string]EtcdMember{"pg/0": voter("10.0.0.10"), "pg/1": learner("10.0.0.11")}},
+		{"once promoted, the next peer is added", []pgconf.Member{p1, p2},
+			map[string]EtcdMember{"pg/0": voter("10.0.0.10"), "pg/1": voter("10.0.0.11")},
+			map[string]bool{"pg/1": true},
+			map[string]string{"pg/2": memberAdd},
+			map[string]EtcdMember{"pg/0": voter("10.0.0.10"), "pg/1": voter("10.0.0.11"), "pg/2": learner("10.0.0.12")}},
+		{"a departed unit is removed; a new leader counts itself a voter", []pgconf.Member{p2},
+			map[string]EtcdMember{"pg/1": voter("10.0.0.11"), "pg/2": voter("10.0.0.12"), "pg/0": voter("10.0.0.10")},
+			map[string]bool{"pg/2": true},
+			map[string]string{"pg/1": memberRemove},
+			map[string]EtcdMember{"pg/0": voter("10.0.0.10"), "pg/1": voter("10.0.0.11"), "pg/2": voter("10.0.0.12")}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			actions, next := DecideEtcdMembership(self, c.peers, c.record, c.started)
+			if !reflect.DeepEqual(actions, c.actions) || !reflect.DeepEqual(next, c.next) {
+				t.Errorf("got %v %v\nwant %v %v", actions, next, c.actions, c.next)
+			}
+		})
+	}
+}
+
+func TestEtcdConfigMembers(t *testing.T) {
+	self := pgconf.Member{Unit: "pg/2", Address: netip.MustParseAddr("10.0.0.12")}
+	record := map[string]EtcdMember{"pg/0": {Address: netip.MustParseAddr("10.0.0.10"), Voter: true},
+		"pg/1": {Address: netip.MustParseAddr("10.0.0.11")}, "pg/2": {Address: self.Address}}
+	initial, voters := etcdConfigMembers(self, record)
+	if len(initial) != 3 || len(voters) != 1 || voters[0].Unit != "pg/0" {
+		t.Errorf("a joining learner: initial %v, voters %v", initial, voters)
+	}
+}
