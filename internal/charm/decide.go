@@ -264,7 +264,9 @@ func Decide(s Snapshot) Plan {
 
 	add(Step{Kind: StepWriteFiles, Reason: "render patroni.yml and etcd configuration"})
 	add(Step{Kind: StepStartEtcd, Reason: "etcd is Patroni's consensus store"})
-	if s.Leader && !s.EtcdAuthEnabled && !joining {
+	if s.Leader && !s.EtcdAuthEnabled && !others {
+		// Only the unit that bootstrapped etcd enables its auth; a later
+		// leader finds it enabled (and needs no quorum for nothing).
 		add(Step{Kind: StepEnsureEtcdAuth, Reason: "etcd requires the root password"})
 	}
 	if s.PeerRelation && !s.EtcdStartedPublished {

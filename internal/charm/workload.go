@@ -680,7 +680,7 @@ func (s *System) EtcdMembership(ctx context.Context, cfg pgconf.UnitConfig, acti
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		switch actions[u] {
 		case memberAdd:
-			_, err = c.EnsureLearner(cctx, peerURL)
+			err = retryUnhealthy(cctx, func() error { _, err := c.EnsureLearner(cctx, peerURL); return err })
 		case memberPromote:
 			err = promoteWhenReady(cctx, c, peerURL)
 			if errors.Is(err, etcd.ErrLearnerNotReady) {
@@ -704,10 +704,30 @@ func (s *System) EtcdMembership(ctx context.Context, cfg pgconf.UnitConfig, acti
 	return out, nil
 }
 
+// retryUnhealthy retries f while etcd refuses a membership change as
+// "unhealthy cluster": for a few seconds after a member started or was
+// promoted, etcd 3.4 refuses to add another.
+func retryUnhealthy(ctx context.Context, f func() error) error {
+	for {
+		err := f()
+		if err == nil || !strings.Contains(err.Error(), "unhealthy cluster") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
 // promoteWhenReady promotes a learner, retrying while it catches up.
 func promoteWhenReady(ctx context.Context, c *etcd.Client, peerURL string) error {
 	for {
 		_, err := c.Promote(ctx, peerURL)
+		if err != nil && strings.Contains(err.Error(), "request timed out") {
+			err = fmt.Errorf("%w (%v)", etcd.ErrLearnerNotReady, err)
+		}
 		if !errors.Is(err, etcd.ErrLearnerNotReady) {
 			return err
 		}

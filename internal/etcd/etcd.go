@@ -343,13 +343,38 @@ func (c *Client) Promote(ctx context.Context, peerURL string) (changed bool, err
 	req := struct {
 		ID uint64 `json:"ID,string"`
 	}{m.ID}
-	if err := c.call(ctx, "/v3/cluster/member/promote", req, nil); err != nil {
+	// etcd 3.4 times out a promotion sent to a follower: send it to the
+	// raft leader.
+	target, err := c.atLeader(ctx, members)
+	if err != nil {
+		return false, fmt.Errorf("promoting etcd member %s: %w", peerURL, err)
+	}
+	defer target.Close()
+	if err := target.call(ctx, "/v3/cluster/member/promote", req, nil); err != nil {
 		if strings.Contains(err.Error(), "in sync with leader") || strings.Contains(err.Error(), "not started") {
 			return false, fmt.Errorf("promoting etcd member %s: %w", peerURL, ErrLearnerNotReady)
 		}
 		return false, fmt.Errorf("promoting etcd member %s: %w", peerURL, err)
 	}
 	return true, nil
+}
+
+// atLeader returns a client of the raft leader, with c's credentials.
+func (c *Client) atLeader(ctx context.Context, members []Member) (*Client, error) {
+	var st struct {
+		Leader uint64 `json:"leader,string"`
+	}
+	if err := c.call(ctx, "/v3/maintenance/status", struct{}{}, &st); err != nil {
+		return nil, fmt.Errorf("finding the etcd leader: %w", err)
+	}
+	for _, m := range members {
+		if m.ID == st.Leader && len(m.ClientURLs) > 0 {
+			cfg := c.cfg
+			cfg.Endpoints = m.ClientURLs[:1]
+			return Connect(cfg)
+		}
+	}
+	return nil, fmt.Errorf("finding the etcd leader: member %x has no client URL", st.Leader)
 }
 
 // EnsureMemberRemoved removes the member with peerURL if it exists.
