@@ -114,10 +114,12 @@ func RunSubcommand(args []string) (code int, ok bool) {
 		}
 		return service.RunSupervisor(args[2]), true
 	case "patroni-callback":
-		// Role changes reach Juju by push (DESIGN §3); publishing through
-		// juju-exec is the replication work. Accept the call so Patroni
-		// logs no failure.
+		// Role changes are pushed by the role observer (observer.go):
+		// Patroni's callbacks run as postgres, which cannot use
+		// juju-exec. Accept the call so Patroni logs no failure.
 		return 0, true
+	case "observe":
+		return runObserver(args[2:], os.Stderr), true
 	}
 	return 0, false
 }
@@ -195,6 +197,9 @@ func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model) error {
 			if err := c.guardLeader(ctx, h, plan.Config, node, snap.leaderDownSince); err != nil {
 				return err
 			}
+		}
+		if err := publishRole(ctx, h, snap, node); err != nil {
+			return err
 		}
 		if node != nil && node.ServerVersion > 0 {
 			v := fmt.Sprintf("%d.%d", node.ServerVersion/10000, node.ServerVersion%10000)
@@ -279,6 +284,7 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Sna
 	} else {
 		s.CharmBinary = filepath.Join(h.Env.CharmDir, "dispatch")
 	}
+	s.JujuExec = findJujuExec()
 	cfg, err := m.Config(ctx)
 	if err != nil {
 		return s, err
@@ -315,6 +321,7 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Sna
 	}
 	s.EtcdAuthEnabled = state[etcdAuthKey] != ""
 	s.EtcdStartedPublished = state[etcdStartedStateKey] != ""
+	s.publishedRole = state[roleStateKey]
 	// A unit leaves the cluster in its own peer -relation-departed hook
 	// (remove-unit), and stays out for the rest of its teardown.
 	s.Departing = state[leavingKey] != "" || (h.Event.Kind == juju.KindRelationDeparted &&
@@ -574,6 +581,8 @@ func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, plan Pl
 		case StepSaveApplied:
 			data, _ := json.Marshal(st.Params)
 			err = h.Backend.StateSet(ctx, map[string]string{appliedKey: string(data)})
+		case StepStartObserver:
+			changed, err = w.StartObserver(ctx, cfg, st.CharmBinary, st.JujuExec)
 		case StepPublishEtcdStarted:
 			err = publishEtcdStarted(ctx, h, m)
 			changed = err == nil

@@ -2,6 +2,7 @@ package charm
 
 import (
 	"context"
+	"net"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -310,6 +311,14 @@ func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, 
 			case errors.As(err, &unavailable):
 				statuses = append(statuses, juju.Blocked(sv.ID+": "+unavailable.Error()))
 				failed[sv.ID] = true
+			case unreachable(err):
+				// The primary Patroni names is gone (its leader key has
+				// not expired yet) or restarting: wait for the next
+				// hook (the new primary's role change wakes every
+				// unit) instead of failing this one.
+				failed[sv.ID] = true
+				h.Status.Add(juju.Waiting("waiting for the primary to serve " + sv.ID))
+				h.Log.Warn("primary unreachable", "relation", sv.ID, "primary", primary.Host, "err", err)
 			case refusesRelation(err):
 				// The request cannot be served as asked: refuse this
 				// relation alone; a failed hook would discard every
@@ -387,6 +396,19 @@ func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, 
 		}
 	}
 	return statuses, errors.Join(errs...)
+}
+
+// unreachable says whether err is a failure to reach or keep a
+// connection to the server, rather than an answer from it.
+func unreachable(err error) bool {
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// 57P01-57P03: the server is shutting down or starting.
+		return strings.HasPrefix(pgErr.Code, "57P")
+	}
+	return errors.As(err, &connErr) || errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // refusesRelation says whether a Serve error comes from what the client

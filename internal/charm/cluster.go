@@ -10,6 +10,7 @@ import (
 
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/model"
+	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 )
 
@@ -160,4 +161,31 @@ func recordEtcdMembers(ctx context.Context, m *model.Model, members map[string]E
 		return err
 	}
 	return peers.SetLocalAppData(ctx, map[string]string{etcdMembersKey: string(b)})
+}
+
+// Peer unit databag key and unit state key of the role a unit publishes.
+const (
+	roleKey      = "role"
+	roleStateKey = "published-role"
+)
+
+// publishRole tells the peers this unit's role ("primary" or "replica")
+// when it changed: a new primary's role-changed pass wakes every unit
+// (peer -relation-changed), so the leader rewrites the database
+// endpoints and each unit its db state.
+func publishRole(ctx context.Context, h *juju.Hook, s Snapshot, node *patroni.NodeStatus) error {
+	if node == nil || s.peers == nil || node.Role == "" {
+		return nil
+	}
+	role := "replica"
+	if node.Role.IsPrimary() {
+		role = "primary"
+	}
+	if role == s.publishedRole {
+		return nil
+	}
+	if err := s.peers.SetLocalUnitData(ctx, map[string]string{roleKey: role}); err != nil {
+		return err
+	}
+	return h.Backend.StateSet(ctx, map[string]string{roleStateKey: role})
 }

@@ -65,6 +65,9 @@ type Snapshot struct {
 	Locales []string
 	// CharmBinary is the dispatch binary, for Patroni's callback.
 	CharmBinary string
+	// JujuExec is the absolute path of juju-exec (juju-run on 2.9) as the
+	// hook's PATH finds it; "" when there is none.
+	JujuExec string
 
 	// Clients are the live client relations (db, db-admin, database).
 	Clients []ClientRelation
@@ -85,6 +88,9 @@ type Snapshot struct {
 	vault vault
 	// hbaLoaded is the hash of the pg_hba rules last seen loaded.
 	hbaLoaded string
+	// publishedRole is the role this unit last published to its peers
+	// (unit state).
+	publishedRole string
 	// servedSQL are the fingerprints of the client SQL last run, by
 	// relation id (unit state, leader).
 	servedSQL map[string]string
@@ -123,6 +129,9 @@ const (
 	// StepEtcdMembership (leader) adds, promotes and removes etcd
 	// members and records them.
 	StepEtcdMembership StepKind = "etcd-membership"
+	// StepStartObserver runs the role observer, which pushes role
+	// changes to Juju.
+	StepStartObserver StepKind = "start-observer"
 	// StepLeaveCluster hands the primary role over and stops Patroni on
 	// a unit that is being removed.
 	StepLeaveCluster StepKind = "leave-cluster"
@@ -138,6 +147,8 @@ type Step struct {
 	// ClosePort is the port opened before, closed by open-port when
 	// listen_port changed; 0 for none.
 	ClosePort int
+	// CharmBinary and JujuExec are what start-observer runs.
+	CharmBinary, JujuExec string
 	// Members is the etcd record an etcd-membership step writes once its
 	// Params (unit → add, promote, remove) are applied.
 	Members map[string]EtcdMember
@@ -280,6 +291,10 @@ func Decide(s Snapshot) Plan {
 		startPatroni.Progress = "bootstrapping PostgreSQL with Patroni"
 	}
 	add(startPatroni)
+	if s.JujuExec != "" {
+		add(Step{Kind: StepStartObserver, Reason: "role changes reach Juju through juju-exec",
+			CharmBinary: s.CharmBinary, JujuExec: s.JujuExec})
+	}
 	if s.Leader && s.PeerRelation && !joining {
 		actions, next := DecideEtcdMembership(self, s.Peers, s.EtcdMembers, s.PeerEtcdStarted)
 		if len(actions) > 0 || !maps.Equal(next, s.EtcdMembers) {

@@ -271,3 +271,7 @@ func (f *fakeWorkload) LeaveCluster(context.Context, string, pgconf.UnitConfig) 
 	f.calls = append(f.calls, "leave cluster")
 	return true, nil
 }
+
+func (f *fakeWorkload) StartObserver(context.Context, pgconf.UnitConfig, string, string) (bool, error) {
+	return false, nil
+}

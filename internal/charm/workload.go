@@ -66,6 +66,8 @@ type Workload interface {
 	// EtcdMembership applies the leader's membership actions (unit →
 	// add, promote, remove) and returns the record to keep.
 	EtcdMembership(ctx context.Context, cfg pgconf.UnitConfig, actions map[string]string, next map[string]EtcdMember) (map[string]EtcdMember, error)
+	// StartObserver runs the unit's role observer (observer.go).
+	StartObserver(ctx context.Context, cfg pgconf.UnitConfig, charmBinary, jujuExec string) (bool, error)
 	// LeaveCluster hands the primary role over and stops Patroni on a
 	// unit being removed.
 	LeaveCluster(ctx context.Context, model string, cfg pgconf.UnitConfig) (bool, error)
@@ -518,10 +520,21 @@ func (s *System) unitManager(model, unit string) (service.Manager, pgconf.Layout
 	return s.manager(l), l
 }
 
-// StopServices stops Patroni (which stops PostgreSQL) and then etcd.
+// StartObserver installs and starts the unit's role observer.
+func (s *System) StartObserver(ctx context.Context, cfg pgconf.UnitConfig, charmBinary, jujuExec string) (bool, error) {
+	return s.start(ctx, cfg.Layout, observerSpec(cfg, charmBinary, jujuExec))
+}
+
+// StopServices stops the role observer, Patroni (which stops PostgreSQL)
+// and then etcd.
 func (s *System) StopServices(ctx context.Context, model, unit string) (bool, error) {
 	m, _ := s.unitManager(model, unit)
+	c0, err := m.Stop(ctx, pgconf.ServiceName(unit, "observer"))
+	if err != nil {
+		return c0, err
+	}
 	c1, err := m.Stop(ctx, pgconf.ServiceName(unit, "patroni"))
+	c1 = c1 || c0
 	if err != nil {
 		return c1, err
 	}
@@ -529,10 +542,15 @@ func (s *System) StopServices(ctx context.Context, model, unit string) (bool, er
 	return c1 || c2, err
 }
 
-// RemoveServices stops and removes both services; the data stays.
+// RemoveServices stops and removes the unit's services; the data stays.
 func (s *System) RemoveServices(ctx context.Context, model, unit string) (bool, error) {
 	m, _ := s.unitManager(model, unit)
+	c0, err := m.Remove(ctx, pgconf.ServiceName(unit, "observer"))
+	if err != nil {
+		return c0, err
+	}
 	c1, err := m.Remove(ctx, pgconf.ServiceName(unit, "patroni"))
+	c1 = c1 || c0
 	if err != nil {
 		return c1, err
 	}
