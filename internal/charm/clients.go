@@ -2,13 +2,13 @@ package charm
 
 import (
 	"context"
-	"net"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"slices"
 	"strings"
 	"time"
