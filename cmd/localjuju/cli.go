@@ -38,6 +38,8 @@ Model:
   remove-relation <app>[:<endpoint>] <app>[:<endpoint>] | <relation-id> [--force]
   config <app> [key | key=value ... | --file f.yaml | --reset key]
   model-config [update-status-hook-interval=<d>] [leader-lease=<d>]
+               [secret-rotate-scale=<d>]  (test knob: one hour of secret
+               rotation/retry timing lasts <d>)
   run <unit> <action> [key=value ...] [--params file.yaml] [--string-args]
       [--wait <duration>] [--format json|yaml]
   exec --unit <unit> -- <command ...>
@@ -394,6 +396,9 @@ func cmdModelConfig(args []string) error {
 			mc.UpdateStatus = d
 		case "leader-lease", "localjuju-leader-lease":
 			mc.Lease = d
+		case "secret-rotate-scale":
+			// A localjuju test knob, not a Juju key.
+			mc.SecretRotateScale = d
 		default:
 			return usagef("unknown model config key %q", k)
 		}

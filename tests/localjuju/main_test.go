@@ -88,9 +88,10 @@ func needRoot(t *testing.T) {
 
 // env is one test model plus the recorder's scripts directory.
 type env struct {
-	t   *testing.T
-	m   *controller.Model
-	dir string // scripts-dir of every recorder application
+	t    *testing.T
+	m    *controller.Model
+	dir  string // scripts-dir of every recorder application
+	opts controller.Options
 }
 
 // newEnv opens a fresh model in its own home; it is destroyed at cleanup.
@@ -103,15 +104,33 @@ func newEnv(t *testing.T, opts controller.Options) *env {
 	if err != nil {
 		t.Fatalf("opening model: %v", err)
 	}
-	e := &env{t: t, m: m, dir: t.TempDir()}
+	e := &env{t: t, m: m, dir: t.TempDir(), opts: opts}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 		defer cancel()
-		if err := m.Destroy(ctx); err != nil {
+		// e.m: the model as last (re)opened by restart.
+		if err := e.m.Destroy(ctx); err != nil {
 			t.Errorf("destroying model: %v", err)
 		}
 	})
 	return e
+}
+
+// restart closes the model (its agents stop, machines keep running) and
+// opens it again from its home with opts, as a controller restart does.
+// Call it on the env newEnv returned, not on a subtest's copy; failures go
+// to t.
+func (e *env) restart(t *testing.T, opts controller.Options) {
+	t.Helper()
+	if err := e.m.Close(); err != nil {
+		t.Fatalf("closing model: %v", err)
+	}
+	opts.Home, opts.ToolsBinary = e.opts.Home, e.opts.ToolsBinary
+	m, err := controller.Open(opts)
+	if err != nil {
+		t.Fatalf("reopening model: %v", err)
+	}
+	e.m = m
 }
 
 // with returns a copy of e whose failures go to t (a subtest).

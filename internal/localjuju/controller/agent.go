@@ -203,7 +203,8 @@ func (m *Model) nextOp(a *agent) (*operation, time.Duration) {
 	if app.Leader != u.Name && loc.LeaderSettings != app.LeaderSettingsVersion {
 		return hookOp(hookSpec{Kind: "leader-settings-changed", Name: "leader-settings-changed", Version: app.LeaderSettingsVersion}), 0
 	}
-	if h := m.nextSecretHookLocked(u); h != nil {
+	h, secretDue := m.nextSecretHookLocked(u, now)
+	if h != nil {
 		return hookOp(*h), 0
 	}
 	if op := m.nextActionOrCommandLocked(a, u); op != nil {
@@ -225,7 +226,11 @@ func (m *Model) nextOp(a *agent) (*operation, time.Duration) {
 	if !now.Before(loc.UpdateStatusNext) {
 		return hookOp(hookSpec{Kind: "update-status", Name: "update-status"}), 0
 	}
-	return nil, loc.UpdateStatusNext.Sub(now)
+	wake := loc.UpdateStatusNext
+	if !secretDue.IsZero() && secretDue.Before(wake) {
+		wake = secretDue
+	}
+	return nil, wake.Sub(now)
 }
 
 func hookOp(h hookSpec) *operation {
@@ -474,20 +479,6 @@ func retryDelay(n int) time.Duration {
 }
 
 var _ = strconv.Itoa
-
-// nextSecretHookLocked: secret-changed on a consumer whose tracked revision
-// is behind the latest (§3.10).
-func (m *Model) nextSecretHookLocked(u *unitState) *hookSpec {
-	for _, uri := range sortedKeys(m.st.Secrets) {
-		s := m.st.Secrets[uri]
-		tracked, ok := s.Tracked[u.Name]
-		if !ok || tracked >= s.Latest || u.Local.SecretsSeen[uri] == s.Latest {
-			continue
-		}
-		return &hookSpec{Kind: "secret-changed", Name: "secret-changed", SecretURI: uri, SecretLabel: s.ConsumerLabel[u.Name], Version: s.Latest}
-	}
-	return nil
-}
 
 func (m *Model) setBusy(a *agent, busy bool) {
 	m.mu.Lock()

@@ -42,6 +42,11 @@ type Options struct {
 	// AgentVersion emulates another Juju for a new model ("2.9.46": no
 	// secrets, juju-run only); see SetAgentVersion.
 	AgentVersion string
+	// SecretRotateScale is a localjuju test knob, not a Juju setting: how
+	// long one hour of secret timing lasts (rotation policies, and Juju's
+	// 5-minute rotate and expire retry delays); 0 keeps real time. Expiry
+	// times given to --expire are never scaled. See SetSecretRotateScale.
+	SecretRotateScale time.Duration
 }
 
 // JujuVersion is the Juju version localjuju emulates by default.
@@ -132,6 +137,9 @@ func Open(opts Options) (*Model, error) {
 	}
 	if opts.LeaseDuration > 0 {
 		m.st.LeaseDuration = opts.LeaseDuration
+	}
+	if opts.SecretRotateScale > 0 {
+		m.st.SecretRotateScale = opts.SecretRotateScale
 	}
 	if opts.AgentVersion != "" {
 		if err := m.setAgentVersionLocked(opts.AgentVersion); err != nil {

@@ -160,6 +160,10 @@ func (m *Model) hookEnv(u *unitState, c *hookContext, h *hookSpec, dispatchPath 
 	}
 	if h != nil && h.SecretURI != "" {
 		env = append(env, "JUJU_SECRET_ID="+h.SecretURI, "JUJU_SECRET_LABEL="+h.SecretLabel)
+		// Only secret-remove and secret-expired name a revision (§1.4).
+		if (h.Kind == "secret-remove" || h.Kind == "secret-expired") && h.SecretRevision > 0 {
+			env = append(env, "JUJU_SECRET_REVISION="+strconv.Itoa(h.SecretRevision))
+		}
 	}
 	if dispatchPath != "" {
 		env = append(env, "JUJU_DISPATCH_PATH="+dispatchPath)
@@ -380,6 +384,8 @@ func (m *Model) hookDoneLocked(u *unitState, h *hookSpec, c *hookContext) {
 			loc.SecretsSeen = map[string]int{}
 		}
 		loc.SecretsSeen[h.SecretURI] = h.Version
+	case "secret-remove", "secret-expired", "secret-rotate":
+		m.secretHookDoneLocked(h)
 	}
 }
 

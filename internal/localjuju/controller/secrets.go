@@ -8,6 +8,7 @@ import (
 	"maps"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/pgjuju/pgjuju/internal/localjuju/hooktools"
 )
@@ -99,6 +100,10 @@ func (c *hookContext) SecretAdd(args hooktools.SecretAddArgs) (string, error) {
 	if owner == "unit" {
 		s.OwnerUnit = c.unit
 	}
+	setRevisionExpiryLocked(s, 1, parseExpiry(args.Expire))
+	if willRotate(args.Rotate) {
+		s.NextRotate = c.m.nextRotateLocked(args.Rotate, time.Now())
+	}
 	if args.Label != "" {
 		for _, other := range c.m.st.Secrets {
 			if c.ownsLocked(other) && other.Label == args.Label {
@@ -132,9 +137,15 @@ func (c *hookContext) SecretGet(uri, label string, peek, refresh bool) (map[stri
 	case peek:
 		return maps.Clone(s.Revisions[s.Latest]), nil
 	case refresh || !tracked:
+		prev := rev
 		rev = s.Latest
 		c.secretOps = append(c.secretOps, func() error {
 			s.Tracked[c.unit] = rev
+			// Moving to a newer revision may leave older ones tracked by
+			// nobody: the owner gets secret-remove for them (§3.10).
+			if tracked && rev > prev {
+				markObsoleteLocked(s, c.unit, rev)
+			}
 			return nil
 		})
 	}
@@ -158,21 +169,39 @@ func (c *hookContext) SecretSet(uri string, args hooktools.SecretUpdateArgs) err
 		return err
 	}
 	c.secretOps = append(c.secretOps, func() error {
+		now := time.Now()
 		if args.Label != nil {
 			s.Label = *args.Label
 		}
 		if args.Description != nil {
 			s.Description = *args.Description
 		}
-		if args.Expire != nil {
-			s.Expire = *args.Expire
-		}
 		if args.Rotate != nil {
+			// Rotation starts when a policy that rotates replaces one that
+			// does not; "never" stops it (juju/juju 3.6: secretsmanager
+			// updateSecret).
+			switch {
+			case !willRotate(*args.Rotate):
+				s.NextRotate = time.Time{}
+			case !willRotate(s.Rotate) || s.NextRotate.IsZero():
+				s.NextRotate = c.m.nextRotateLocked(*args.Rotate, now)
+			}
 			s.Rotate = *args.Rotate
 		}
 		if len(args.Content) > 0 && !maps.Equal(args.Content, s.Revisions[s.Latest]) {
+			// A new revision carries the given expiry or none; older
+			// revisions nobody tracks become obsolete.
 			s.Latest++
 			s.Revisions[s.Latest] = maps.Clone(args.Content)
+			s.Expire = ""
+			if args.Expire != nil {
+				s.Expire = *args.Expire
+			}
+			setRevisionExpiryLocked(s, s.Latest, parseExpiry(s.Expire))
+			markObsoleteLocked(s, "", s.Latest)
+		} else if args.Expire != nil {
+			s.Expire = *args.Expire
+			setRevisionExpiryLocked(s, s.Latest, parseExpiry(s.Expire))
 		}
 		return nil
 	})
@@ -199,14 +228,15 @@ func (c *hookContext) SecretRemove(uri string, revision int) error {
 	if err := c.checkOwnerWriteLocked(s); err != nil {
 		return err
 	}
-	if revision > 0 {
-		if _, ok := s.Revisions[revision]; !ok {
-			return fmt.Errorf("secret revision %d not found", revision)
-		}
-	}
+	// An unknown revision is not an error: Juju deletes the revisions that
+	// exist (so a revision removed by an earlier hook is harmless); removing
+	// the last remaining revision removes the secret.
 	c.secretOps = append(c.secretOps, func() error {
 		if revision > 0 {
-			delete(s.Revisions, revision)
+			if _, ok := s.Revisions[revision]; !ok {
+				return nil
+			}
+			removeRevisionLocked(s, revision)
 			if len(s.Revisions) > 0 {
 				return nil
 			}
@@ -310,6 +340,9 @@ func (c *hookContext) SecretInfo(uri, label string) (map[string]hooktools.Secret
 		owner = "unit"
 	}
 	info := hooktools.SecretInfo{Revision: s.Latest, Label: s.Label, Description: s.Description, Expiry: s.Expire, Owner: owner, Rotation: s.Rotate}
+	if !s.NextRotate.IsZero() {
+		info.Rotates = s.NextRotate.UTC().Format(time.RFC3339)
+	}
 	for relID, targets := range s.Grants {
 		r := c.m.st.Relations[relID]
 		if r == nil {

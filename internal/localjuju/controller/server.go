@@ -110,6 +110,8 @@ type LogArgs struct {
 type ModelConfigArgs struct {
 	UpdateStatus, Lease time.Duration
 	AgentVersion        string
+	// SecretRotateScale is the secret-rotate-scale test knob (0: unchanged).
+	SecretRotateScale time.Duration
 }
 
 // MachineInfoReply tells the CLI how to enter a unit's machine.
@@ -164,6 +166,11 @@ func (v *service) SetConfig(args ConfigArgs, _ *Empty) error {
 func (v *service) ModelConfig(args ModelConfigArgs, _ *Empty) error {
 	if args.AgentVersion != "" {
 		if err := v.s.m.SetAgentVersion(args.AgentVersion); err != nil {
+			return err
+		}
+	}
+	if args.SecretRotateScale > 0 {
+		if err := v.s.m.SetSecretRotateScale(args.SecretRotateScale); err != nil {
 			return err
 		}
 	}

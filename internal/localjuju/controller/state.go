@@ -36,6 +36,10 @@ type state struct {
 	// AgentVersion is the Juju version the model emulates; "" is
 	// JujuVersion. Set before the first deploy only.
 	AgentVersion string `json:",omitempty"`
+	// SecretRotateScale is a localjuju test knob, not a Juju setting: the
+	// wall-clock length of one hour of secret timing (rotation periods and
+	// Juju's 5-minute rotate/expire retry delays); 0 is real time.
+	SecretRotateScale time.Duration `json:",omitempty"`
 
 	NextMachine  int
 	NextRelation int
@@ -152,15 +156,31 @@ type secretState struct {
 	OwnerUnit   string // set when owned by a unit
 	Label       string
 	Description string
-	Expire      string
-	Rotate      string
-	Revisions   map[int]map[string]string
-	Latest      int
+	// Expire is the latest revision's expiry (RFC3339 UTC), as
+	// secret-info-get shows it; "" when the latest revision does not expire.
+	Expire    string
+	Rotate    string
+	Revisions map[int]map[string]string
+	Latest    int
 	// Grants: relation id -> granted entity (app or unit name).
 	Grants map[int][]string
 	// Tracked revision and consumer labels per consumer unit.
 	Tracked       map[string]int
 	ConsumerLabel map[string]string
+
+	// Owner-side triggers (§3.10), persisted so they survive a restart.
+	// NextRotate is when secret-rotate is next due (zero: the policy does
+	// not rotate), Juju's next-rotate-time.
+	NextRotate time.Time
+	// Expiry is each revision's expiry time; ExpireNext is when the owner's
+	// next secret-expired for it is due: the expiry, then a retry delay
+	// after each run until the revision is removed or its expiry changes
+	// (Juju's secretexpire worker).
+	Expiry     map[int]time.Time `json:",omitempty"`
+	ExpireNext map[int]time.Time `json:",omitempty"`
+	// Obsolete holds revisions no consumer tracks any more (Juju's obsolete
+	// flag): false until the owner's secret-remove hook for it committed.
+	Obsolete map[int]bool `json:",omitempty"`
 }
 
 type actionState struct {
@@ -198,9 +218,11 @@ type hookSpec struct {
 	Version    int
 	Version2   int
 	AppChanged bool // app-level -relation-changed (no remote unit)
-	// SecretURI and SecretLabel for secret-* hooks.
-	SecretURI   string
-	SecretLabel string
+	// SecretURI and SecretLabel for secret-* hooks; SecretRevision for
+	// secret-remove and secret-expired (JUJU_SECRET_REVISION).
+	SecretURI      string
+	SecretLabel    string
+	SecretRevision int `json:",omitempty"`
 }
 
 // save writes the state atomically.

@@ -104,6 +104,8 @@ func TestSecretGetSetAndAccess(t *testing.T) {
 			tool: "secret-set", code: 2, stderr: "ERROR missing secret URI\n"},
 		{name: "secret-remove of one revision (§2.3 secrets)",
 			tool: "secret-remove", args: []string{sid, "--revision", "2"}, calls: []string{"secret-remove " + sid + " 2"}},
+		{name: "secret-remove --revision=N (§2.3 secrets)",
+			tool: "secret-remove", args: []string{"--revision=3", sid}, calls: []string{"secret-remove " + sid + " 3"}},
 		{name: "secret-remove of all revisions (§2.3 secrets)",
 			tool: "secret-remove", args: []string{"cj4s2b3p0s8c73aa6k5g"}, calls: []string{"secret-remove cj4s2b3p0s8c73aa6k5g 0"}},
 		{name: "secret-remove with a bad revision is a bad flag value (§2.1)",
