@@ -32,6 +32,7 @@ import (
 
 	"github.com/pgjuju/pgjuju/internal/localjuju/controller"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/testbuild"
 )
 
 const (
@@ -73,8 +74,8 @@ func run(m *testing.M) int {
 		return 1
 	}
 	// The test runs what `make build` ships, not a test-only build.
-	if out, err := exec.Command("make", "-C", root, "build").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "make build: %v\n%s", err, out)
+	if err := testbuild.Make(root); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	toolsBin = filepath.Join(root, "bin", "localjuju")

@@ -29,6 +29,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgjuju/pgjuju/internal/localjuju/controller"
+	"github.com/pgjuju/pgjuju/internal/testbuild"
 )
 
 const (
@@ -61,8 +62,9 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if out, err := exec.Command("make", "-C", root, "build").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "make build: %v\n%s", err, out)
+	// The test runs what `make build` ships, not a test-only build.
+	if err := testbuild.Make(root); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	toolsBin = filepath.Join(root, "bin", "localjuju")
