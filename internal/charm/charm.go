@@ -87,6 +87,7 @@ func Register(d *juju.Dispatcher) {
 func (c *Charm) Register(d *juju.Dispatcher) {
 	d.HandleHook("stop", c.stop)
 	d.HandleHook("remove", c.remove)
+	d.HandleHook("secret-remove", c.secretRemove)
 	d.HandleAction("get-password", c.getPassword)
 	d.HandleAction("set-password", c.setPassword)
 	d.HandleAction("get-primary", c.getPrimary)

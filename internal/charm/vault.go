@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/model"
@@ -198,4 +199,21 @@ func newVault(ctx context.Context, h *juju.Hook, m *model.Model) (vault, error) 
 		v.peerApp = bag.Map()
 	}
 	return v, nil
+}
+
+// secretRemove handles secret-remove (contract §3.10): no unit tracks
+// that revision of a secret this application owns any more (after a
+// password rotation), so the owner deletes it; Juju would keep it
+// forever otherwise.
+func (c *Charm) secretRemove(ctx context.Context, h *juju.Hook) error {
+	rev, err := strconv.Atoi(h.Env.SecretRevision)
+	if err != nil || h.Env.SecretID == "" {
+		h.Log.Warn("secret-remove without a secret revision", "secret", h.Env.SecretID, "revision", h.Env.SecretRevision)
+		return nil
+	}
+	if err := h.Backend.SecretRemove(ctx, h.Env.SecretID, rev); err != nil && !errors.Is(err, juju.ErrNotFound) {
+		return fmt.Errorf("removing revision %d of %s: %w", rev, h.Env.SecretID, err)
+	}
+	h.Log.Info("removed an unused secret revision", "secret", h.Env.SecretID, "label", h.Env.SecretLabel, "revision", rev)
+	return nil
 }

@@ -106,3 +106,27 @@ func TestSecretCreatedBeforeThePeerRelationIsShared(t *testing.T) {
 		t.Errorf("shared id %q, want %q", got, sec.ID)
 	}
 }
+
+// Contract §3.10: when no unit tracks an old revision of a secret the
+// application owns, the owner gets secret-remove and deletes it.
+func TestSecretRemoveDeletesTheUnusedRevision(t *testing.T) {
+	h, st := newHarness(t)
+	for i := range st.Secrets {
+		if st.Secrets[i].Label == SecretLabel {
+			st.Secrets[i].Revision = 2 // after a rotation
+		}
+	}
+	sec, _ := st.SecretByLabel(SecretLabel)
+	ev := juju.Event{Kind: juju.KindSecretRemove, Name: "secret-remove", SecretID: sec.ID, SecretLabel: SecretLabel, SecretRevision: "1"}
+	out := h.run(st, ev)
+	if got, ok := out.SecretByLabel(SecretLabel); !ok || got.Content["operator-password"] != sec.Content["operator-password"] {
+		t.Fatalf("the latest revision went with the old one")
+	}
+	logged := false
+	for _, l := range out.Logs {
+		logged = logged || strings.Contains(l.Message, "removed an unused secret revision")
+	}
+	if !logged {
+		t.Errorf("no log of the removal: %v", out.Logs)
+	}
+}

@@ -253,6 +253,36 @@ func TestStandaloneUnit(t *testing.T) {
 			readRow(t)
 		}},
 	}
+	steps = append(steps, struct {
+		name string
+		run  func(t *testing.T)
+	}{"the rotations left no unused revision of the system-users secret (secret-remove)", func(t *testing.T) {
+		info, err := e.m.ShowUnit(unit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uri := ""
+		for _, r := range info[unit].RelationInfo {
+			if r.Endpoint == "database-peers" {
+				uri = r.ApplicationData["system-users-secret"]
+			}
+		}
+		if !strings.HasPrefix(uri, "secret:") {
+			uri = "secret://" + e.m.UUID() + "/" + uri // a bare id
+		}
+		deadline := time.Now().Add(convergeTimeout)
+		for {
+			revs, err := e.m.SecretRevisions(uri)
+			if err == nil && len(revs) == 1 {
+				t.Logf("revisions of %s: %v", uri, revs)
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("revisions of the system-users secret %q: %v, %v; want only the latest", uri, revs, err)
+			}
+			time.Sleep(pollInterval)
+		}
+	}})
 	for _, s := range steps {
 		if !t.Run(s.name, s.run) {
 			t.Fatalf("step %q failed; later steps depend on it", s.name)

@@ -186,7 +186,7 @@ func (c *Charm) run(ctx context.Context, d *juju.Dispatcher, in State, ev juju.E
 	env := juju.Env{UnitName: f.unit, ModelName: "test", Version: f.work.JujuVersion,
 		Relation: ev.Endpoint, RelationID: ev.RelationID, RemoteUnit: ev.RemoteUnit,
 		RemoteApp: ev.RemoteApp, DepartingUnit: ev.DepartingUnit, StorageID: ev.StorageID,
-		SecretID: ev.SecretID, SecretLabel: ev.SecretLabel}
+		SecretID: ev.SecretID, SecretLabel: ev.SecretLabel, SecretRevision: ev.SecretRevision}
 	if ev.Kind == juju.KindAction {
 		env.ActionName = ev.Name
 		env.DispatchPath = "actions/" + ev.Name
