@@ -2,7 +2,8 @@
 # Demo (`make demo`, after `make deps build`): a fresh localjuju model with one
 # postgresql unit deployed from build/postgresql.charm and a client
 # application (the pgclient test charm, build/pgclient.charm) related to it on
-# `database` (postgresql_client); waits until both are active, shows status,
+# `database` (postgresql_client); waits until both are active, adds two
+# units that become hot standbys, shows status,
 # prints the connection the client got (its check action writes and reads a
 # row with it), fetches the operator password with the get-password action and
 # runs one query with psql from the unit's machine. The model is left running.
@@ -82,6 +83,12 @@ echo "== deploying the client $client (pgclient test charm) and relating it on d
 "$lj" integrate "$app:database" "$client:database"
 echo "== waiting until $cunit has connected (up to ${timeout}s)"
 wait_active "$cunit"
+"$lj" wait-idle --timeout "${timeout}s"
+
+echo "== adding two units: they join etcd and become hot standbys of $unit"
+"$lj" add-unit "$app" -n 2
+wait_active "$app/1"
+wait_active "$app/2"
 "$lj" wait-idle --timeout "${timeout}s"
 
 echo

@@ -323,6 +323,7 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Sna
 	s.EtcdAuthEnabled = state[etcdAuthKey] != ""
 	s.EtcdStartedPublished = state[etcdStartedStateKey] != ""
 	s.publishedRole = state[roleStateKey]
+	s.publishedClientHBA = state[clientHBAStateKey]
 	// A unit leaves the cluster in its own peer -relation-departed hook
 	// (remove-unit), and stays out for the rest of its teardown.
 	s.Departing = state[leavingKey] != "" || (h.Event.Kind == juju.KindRelationDeparted &&
@@ -388,6 +389,12 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Sna
 			}
 			if a, err := netip.ParseAddr(bag.Get(addressKey)); err == nil {
 				s.Peers = append(s.Peers, pgconf.Member{Unit: u, Address: a})
+			}
+			if v := bag.Get(clientHBAKey); v != "" {
+				if s.peerClientHBA == nil {
+					s.peerClientHBA = map[string]string{}
+				}
+				s.peerClientHBA[u] = v
 			}
 			if bag.Get(etcdStartedKey) != "" {
 				if s.PeerEtcdStarted == nil {

@@ -39,6 +39,11 @@ const (
 	// unit state key: hash of the pg_hba rules PostgreSQL was last seen
 	// running with.
 	hbaLoadedKey = "hba-loaded"
+	// clientHBAKey (peer unit databag) is the hash of the client pg_hba
+	// rules this unit's PostgreSQL runs with (ClientHBAGate);
+	// clientHBAStateKey remembers the value published.
+	clientHBAKey      = "client-hba"
+	clientHBAStateKey = "published-client-hba"
 	// unit state key (leader): JSON map of relation id to the
 	// fingerprint of the SQL last run for it (serveFingerprint), so a
 	// hook that changes nothing about a relation runs none of its SQL.
@@ -349,6 +354,7 @@ func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, 
 
 	// pg_hba: this unit's PostgreSQL must run with the rules before any
 	// client unit is listed as allowed (§A.4).
+	hbaInForce := s.hbaLoaded != ""
 	if len(cp.Publish) > 0 || len(cp.Revoke) > 0 || len(cp.HBA) > 0 || s.hbaLoaded != "" {
 		var lines []string
 		for _, r := range pgconf.HBARules(plan.Config) {
@@ -366,10 +372,27 @@ func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, 
 			}
 			h.Log.Info("pg_hba loaded", "client-rules", len(cp.HBA))
 		}
+		hbaInForce = true
 	}
+	clientHash := clientHBAHash(cp.HBA)
+	if hbaInForce && s.peers != nil && clientHash != s.publishedClientHBA {
+		// Tell the peers which client rules this unit admits: they
+		// publish credentials pointing here only once it does.
+		if err := s.peers.SetLocalUnitData(ctx, map[string]string{clientHBAKey: clientHash}); err != nil {
+			return statuses, err
+		}
+		if err := h.Backend.StateSet(ctx, map[string]string{clientHBAStateKey: clientHash}); err != nil {
+			return statuses, err
+		}
+	}
+	gate := s.clientHBAGate(clientHash)
 
 	for _, pub := range cp.Publish {
 		if failed[pub.ID] {
+			continue
+		}
+		if (pub.Legacy != nil && !gate.Legacy) || (pub.Client != nil && !gate.Database) {
+			h.Log.Debug("waiting for the cluster to admit the clients", "relation", pub.ID)
 			continue
 		}
 		if err := c.publish(ctx, h, m, s.clientRels[pub.ID], pub, passwords[pub.ID]); err != nil {
@@ -810,4 +833,39 @@ func (c *Charm) rotateRelationPassword(ctx context.Context, h *juju.Hook) error 
 	}
 	h.Log.Info("rotated relation password", "relation", id, "user", rec.User)
 	return h.Backend.ActionSet(ctx, map[string]string{"relation-id": id, "user": rec.User, "result": "rotated and republished"})
+}
+
+// clientHBAHash identifies a set of client pg_hba rules, the same on every
+// unit for the same relations.
+func clientHBAHash(rules []pgconf.HBARule) string {
+	lines := make([]string, len(rules))
+	for i, r := range rules {
+		lines[i] = r.String()
+	}
+	slices.Sort(lines)
+	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	return hex.EncodeToString(sum[:8])
+}
+
+// clientHBAGate applies DecideClientHBAGate to the snapshot: Patroni's
+// primary and running replicas, by unit.
+func (s Snapshot) clientHBAGate(hash string) ClientHBAGate {
+	if s.DB == nil {
+		return ClientHBAGate{}
+	}
+	unitAt := map[string]string{s.Address.String(): s.Unit}
+	for _, p := range s.Peers {
+		unitAt[p.Address.String()] = p.Unit
+	}
+	primary := unitAt[s.DB.Primary]
+	if s.DB.SelfPrimary {
+		primary = s.Unit
+	}
+	var running []string
+	for _, r := range s.DB.Replicas {
+		if u, ok := unitAt[r]; ok && u != s.Unit {
+			running = append(running, u)
+		}
+	}
+	return DecideClientHBAGate(s.Unit, primary, running, s.peerClientHBA, hash)
 }

@@ -352,3 +352,38 @@ func CombineRefusals(refused []juju.Status) (juju.Status, bool) {
 	}
 	return juju.Blocked(msg), true
 }
+
+// ClientHBAGate says which client data this unit may publish, given the
+// client pg_hba rules each member has loaded (a hash every unit publishes
+// in its peer unit databag once its PostgreSQL runs with them). Clients
+// connect to the primary whatever unit told them about it, and to the
+// replicas the database relation lists, so:
+//
+//   - db and db-admin (each unit publishes its own host and the master):
+//     the primary runs with the rules (this unit's own are loaded already);
+//   - database (the leader publishes endpoints and read-only endpoints):
+//     the primary and every running replica run with them
+//     (interfaces.md §B.6).
+//
+// members maps each running member's unit to the hash it published; self
+// is this unit, whose rules are loaded when the gate is asked.
+type ClientHBAGate struct {
+	Legacy, Database bool
+}
+
+// DecideClientHBAGate is pure. primary is the primary's unit ("" when
+// the cluster has none, which publishes nothing new), running the
+// replicas' units, published their hashes, want this unit's hash.
+func DecideClientHBAGate(self, primary string, running []string, published map[string]string, want string) ClientHBAGate {
+	loaded := func(u string) bool { return u == self || published[u] == want }
+	if primary == "" || !loaded(primary) {
+		return ClientHBAGate{}
+	}
+	g := ClientHBAGate{Legacy: true, Database: true}
+	for _, u := range running {
+		if !loaded(u) {
+			g.Database = false
+		}
+	}
+	return g
+}

@@ -308,3 +308,26 @@ func TestCombineRefusals(t *testing.T) {
 		t.Errorf("got %v, want %v", st, want)
 	}
 }
+
+func TestDecideClientHBAGate(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		primary   string
+		running   []string
+		published map[string]string
+		want      ClientHBAGate
+	}{
+		{"standalone: this unit is the primary", "pg/0", nil, nil, ClientHBAGate{Legacy: true, Database: true}},
+		{"the primary has not loaded the rules: nothing new is published", "pg/1", []string{"pg/2"},
+			map[string]string{"pg/1": "old", "pg/2": "h"}, ClientHBAGate{}},
+		{"the primary has, a replica has not: db may publish, database waits", "pg/1", []string{"pg/2"},
+			map[string]string{"pg/1": "h", "pg/2": "old"}, ClientHBAGate{Legacy: true}},
+		{"every running member has", "pg/1", []string{"pg/0", "pg/2"},
+			map[string]string{"pg/1": "h", "pg/2": "h"}, ClientHBAGate{Legacy: true, Database: true}},
+		{"no primary (failover in progress)", "", []string{"pg/2"}, map[string]string{"pg/2": "h"}, ClientHBAGate{}},
+	} {
+		if got := DecideClientHBAGate("pg/0", c.primary, c.running, c.published, "h"); got != c.want {
+			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
+		}
+	}
+}

@@ -91,6 +91,10 @@ type Snapshot struct {
 	// publishedRole is the role this unit last published to its peers
 	// (unit state).
 	publishedRole string
+	// peerClientHBA are the client pg_hba hashes the peers published
+	// (clientHBAKey), and publishedClientHBA this unit's (unit state).
+	peerClientHBA      map[string]string
+	publishedClientHBA string
 	// servedSQL are the fingerprints of the client SQL last run, by
 	// relation id (unit state, leader).
 	servedSQL map[string]string
