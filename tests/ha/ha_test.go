@@ -30,6 +30,8 @@ func TestHighAvailability(t *testing.T) {
 		live     []string // the postgresql units that should be running
 	)
 	const legacyUnit = legacyApp + "/0"
+	const modernUnit = modernApp + "/0"
+	var modernRel string // postgresql:database modern:database
 
 	// writeRow inserts row id on the primary.
 	writeRow := func(id int) error {
@@ -225,6 +227,29 @@ func TestHighAvailability(t *testing.T) {
 				return e.legacyOn(legacyUnit, relID, cl.primary)
 			})
 		}},
+		{"a database client gets endpoints on the primary once every member admits it; no client had credentials refused", func(t *testing.T) {
+			ew := e.with(t)
+			if err := e.m.Deploy(controller.DeployArgs{Charm: clientCharm, App: modernApp, NumUnits: 1}); err != nil {
+				t.Fatalf("deploy %s: %v", modernApp, err)
+			}
+			id, err := e.m.Integrate(app+":database", modernApp+":database")
+			if err != nil {
+				t.Fatalf("integrate: %v", err)
+			}
+			modernRel = fmt.Sprintf("database:%d", id)
+			ew.waitFor(modernUnit+" connected to the primary on "+modernRel, actionPoll, func() error {
+				return e.legacyOn(modernUnit, modernRel, cl.primary)
+			})
+			for unit, rel := range map[string]string{legacyUnit: relID, modernUnit: modernRel} {
+				r, err := e.checkOK(unit, rel)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Failures != 0 {
+					t.Errorf("%s on %s: published credentials refused in %d hook(s), last: %s", unit, rel, r.Failures, r.LastFailure)
+				}
+			}
+		}},
 		{"failover: kill the primary's machine; another unit becomes Primary and takes writes", func(t *testing.T) {
 			ew := e.with(t)
 			dead = cl.primary
@@ -301,6 +326,9 @@ func TestHighAvailability(t *testing.T) {
 			})
 			ew.waitFor(legacyUnit+" connected to the new primary on "+relID, actionPoll, func() error {
 				return e.legacyOn(legacyUnit, relID, cl.primary)
+			})
+			ew.waitFor(modernUnit+" connected to the new primary on "+modernRel, actionPoll, func() error {
+				return e.legacyOn(modernUnit, modernRel, cl.primary)
 			})
 		}},
 	}

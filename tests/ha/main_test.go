@@ -38,6 +38,8 @@ import (
 const (
 	app       = "postgresql"
 	legacyApp = "legacy"
+	// modernApp is a pgclient related on database (postgresql_client).
+	modernApp = "modern"
 	// convergeTimeout bounds every wait: generous, the host may be busy.
 	// Tests never assert on timings.
 	convergeTimeout = 5 * time.Minute
@@ -466,6 +468,10 @@ type checkResult struct {
 	Database string `json:"database"`
 	OK       bool   `json:"ok"`
 	Error    string `json:"error"`
+	// Failures counts the client's hooks in which credentials published
+	// as ready were refused; LastFailure is the last such error.
+	Failures    int    `json:"failures"`
+	LastFailure string `json:"last-failure"`
 }
 
 // checkOK runs pgclient's check action on unit for relID: nil once the
