@@ -96,6 +96,10 @@ type ClientDB interface {
 	// LoadHBA returns once self's pg_hba.conf holds exactly lines and
 	// PostgreSQL has reloaded it; nudge asks Patroni to rewrite the file.
 	LoadHBA(ctx context.Context, self Target, lines []string, nudge func(context.Context) error) error
+	// WaitRole waits (up to timeout) until role exists on self: a hot
+	// standby has replayed the primary's CREATE ROLE. false when it has
+	// not in time.
+	WaitRole(ctx context.Context, self Target, role string, timeout time.Duration) (bool, error)
 }
 
 // readClients fills the snapshot's client-relation part: the live client
@@ -395,6 +399,15 @@ func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, 
 			h.Log.Debug("waiting for the cluster to admit the clients", "relation", pub.ID)
 			continue
 		}
+		if pub.Legacy != nil && s.DB != nil && !s.DB.SelfPrimary {
+			// A hot standby publishes its own host: only once the
+			// relation's user has replicated to it (§A.7).
+			ok, err := db.WaitRole(ctx, s.selfTarget(), pub.Legacy.User, 10*time.Second)
+			if err != nil || !ok {
+				h.Log.Info("the relation user has not replicated here yet", "relation", pub.ID, "err", err)
+				continue
+			}
+		}
 		if err := c.publish(ctx, h, m, s.clientRels[pub.ID], pub, passwords[pub.ID]); err != nil {
 			errs = append(errs, err)
 		}
@@ -662,6 +675,30 @@ func (PostgresClientDB) Serve(ctx context.Context, primary Target, s ClientServe
 		}
 	}
 	return nil
+}
+
+// WaitRole implements ClientDB.
+func (PostgresClientDB) WaitRole(ctx context.Context, self Target, role string, timeout time.Duration) (bool, error) {
+	conn, err := self.connect(ctx, "")
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close(ctx)
+	deadline := time.Now().Add(timeout)
+	for {
+		var exists bool
+		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, role).Scan(&exists); err != nil {
+			return false, err
+		}
+		if exists || time.Now().After(deadline) {
+			return exists, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // Revoke implements ClientDB.

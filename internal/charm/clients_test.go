@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -54,6 +55,10 @@ func (f *fakeClientDB) Rotate(_ context.Context, _ Target, user, password string
 	f.rotated = append(f.rotated, user)
 	f.passes[user] = password
 	return nil
+}
+
+func (f *fakeClientDB) WaitRole(context.Context, Target, string, time.Duration) (bool, error) {
+	return true, nil
 }
 
 func (f *fakeClientDB) LoadHBA(_ context.Context, _ Target, lines []string, _ func(context.Context) error) error {

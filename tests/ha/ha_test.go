@@ -319,7 +319,7 @@ func TestHighAvailability(t *testing.T) {
 			ew.waitFor("one streaming replica in pg_stat_replication", pollInterval, replicationIs)
 			waitReplicated(t)
 		}},
-		{"the legacy client follows the new primary", func(t *testing.T) {
+		{"both clients follow the new primary", func(t *testing.T) {
 			ew := e.with(t)
 			ew.waitFor("server states on "+relID, pollInterval, func() error {
 				return e.statesAre(legacyUnit, relID, cl)
