@@ -121,7 +121,8 @@ echo "  (fetched; not shown here)"
 
 conninfo="host=$addr port=$port user=operator dbname=postgres"
 echo "== SELECT version() with psql from $unit's machine"
-"$lj" ssh "$unit" -- psql "$conninfo" -X -A -t -c "SELECT version()"
+# As with juju ssh, the command is one string the machine's shell parses.
+"$lj" ssh "$unit" -- "psql '$conninfo' -X -A -t -c 'SELECT version()'"
 
 cat <<EOF
 
@@ -129,7 +130,7 @@ The model is left running. To connect with psql from the unit's machine:
 
   export LOCALJUJU_HOME=$LOCALJUJU_HOME
   export PGPASSWORD=\$($lj run $unit get-password username=operator --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["$unit"]["results"]["password"])')
-  $lj ssh $unit -- psql "$conninfo"
+  $lj ssh $unit -- "psql '$conninfo'"
 
 The client's own credentials (a Juju secret granted to its relation):
 

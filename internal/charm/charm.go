@@ -163,7 +163,7 @@ func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model) error {
 		if plan.Again && pass < 2 {
 			continue
 		}
-		if plan.Status.Level == "" && plan.Clients.NeedFacts && snap.DB == nil && !waitedForClients {
+		if plan.Status.Level == "" && plan.Clients.NeedFacts && snap.DB == nil && !waitedForClients && !plan.Joining {
 			waitedForClients = true
 			if node := c.waitPatroni(ctx, plan.Config, 60*time.Second); node != nil && node.State == "running" {
 				continue
@@ -171,7 +171,7 @@ func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model) error {
 		}
 		break
 	}
-	if plan.Status.Level == "" {
+	if plan.Status.Level == "" && !plan.Joining {
 		statuses, err := c.applyClients(ctx, h, m, snap, plan)
 		refused := append(slices.Clone(plan.Clients.Statuses), statuses...)
 		for _, st := range refused {
@@ -190,7 +190,7 @@ func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model) error {
 		// changed nothing only reads (update-status must not block a
 		// minute on a member that is down).
 		wait := 60 * time.Second
-		if !changed {
+		if !changed || plan.Joining {
 			wait = 0
 		}
 		node = c.waitPatroni(ctx, plan.Config, wait)

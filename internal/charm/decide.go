@@ -177,6 +177,11 @@ type Plan struct {
 	Again bool
 	// Clients is the client relations' part, applied after the steps.
 	Clients ClientPlan
+	// Joining: this pass starts a unit joining a running cluster. The
+	// hook ends without waiting for the replica to be built or loading
+	// client rules, so that what it published (etcd-started) commits and
+	// the leader can promote its etcd member; the next hook does the rest.
+	Joining bool
 }
 
 // Kinds lists the plan's step kinds, for tests and logs.
@@ -274,7 +279,7 @@ func Decide(s Snapshot) Plan {
 	}
 	clients := DecideClients(s.clientInput())
 	cfg.Clients = clients.HBA
-	plan := Plan{Config: cfg, Clients: clients}
+	plan := Plan{Config: cfg, Clients: clients, Joining: joining}
 	add := func(st Step) { plan.Steps = append(plan.Steps, st) }
 
 	add(Step{Kind: StepWriteFiles, Reason: "render patroni.yml and etcd configuration"})
@@ -511,6 +516,9 @@ func blockedMessage(err error) string {
 func DecideStatus(plan Plan, node *patroni.NodeStatus) juju.Status {
 	if plan.Status.Level != "" {
 		return plan.Status
+	}
+	if node == nil && plan.Joining {
+		return juju.Maintenance("joining the cluster as a replica")
 	}
 	if node == nil {
 		return juju.Waiting("waiting for Patroni to start")
