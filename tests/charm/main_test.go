@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,7 +26,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgjuju/pgjuju/internal/localjuju/controller"
-	"github.com/pgjuju/pgjuju/internal/pgconf"
 	"github.com/pgjuju/pgjuju/internal/testbuild"
 )
 
@@ -65,7 +63,7 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	flag.Parse()
-	skipReason = prerequisites()
+	skipReason = testbuild.Prerequisites("charm", testing.Short())
 	if skipReason != "" {
 		fmt.Println("SKIP:", skipReason)
 		return m.Run()
@@ -88,25 +86,6 @@ func run(m *testing.M) int {
 		fmt.Printf("testing %s (from %s)\n", f, charmEnv)
 	}
 	return m.Run()
-}
-
-// prerequisites returns why the suite cannot run here, or "".
-func prerequisites() string {
-	if testing.Short() {
-		return "charm integration tests are skipped in -short mode"
-	}
-	if os.Geteuid() != 0 {
-		return "charm integration tests need root (localjuju machines are network namespaces)"
-	}
-	for _, bin := range []string{"ip", "make", "patroni", "etcd"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			return fmt.Sprintf("%s not found (run scripts/install-deps.sh): %v", bin, err)
-		}
-	}
-	if _, err := os.Stat("/usr/lib/postgresql"); err != nil {
-		return "no PostgreSQL server installed (run scripts/install-deps.sh)"
-	}
-	return ""
 }
 
 // env is one model with the charm deployed as app.
@@ -136,7 +115,7 @@ func newEnvWith(t *testing.T, opts controller.Options) *env {
 	// dumped on failure, the model destroyed, then the host directories of
 	// its units removed.
 	var units []string
-	t.Cleanup(func() { removeHostDirs(t, m.UUID(), units) })
+	t.Cleanup(func() { testbuild.RemoveHostDirs(t, m.UUID(), units) })
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
@@ -161,26 +140,6 @@ func newEnvWith(t *testing.T, opts controller.Options) *env {
 		t.Logf("debug-log (last 200 lines):\n%s", e.debugLog(200))
 	})
 	return e
-}
-
-// removeHostDirs removes what the charm's units leave on the host outside
-// the model once it is destroyed: localjuju machines share the host's
-// filesystem, and destroying the model runs no remove hook (each passing run
-// would otherwise leave about 120 MB of etcd data in
-// /var/lib/postgresql-charm). A failed test keeps them for inspection.
-func removeHostDirs(t *testing.T, model string, units []string) {
-	for _, u := range units {
-		l := pgconf.DefaultLayout(model, u, "")
-		if t.Failed() {
-			t.Logf("%s kept on the host for inspection: %s %s %s", u, l.ConfDir, l.RunDir, l.LogDir)
-			continue
-		}
-		for _, d := range []string{l.ConfDir, l.RunDir, l.LogDir} {
-			if err := os.RemoveAll(d); err != nil {
-				t.Errorf("removing %s: %v", d, err)
-			}
-		}
-	}
 }
 
 // with returns a copy of e whose failures go to t (a step).

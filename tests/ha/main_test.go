@@ -17,11 +17,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,7 +32,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgjuju/pgjuju/internal/localjuju/controller"
-	"github.com/pgjuju/pgjuju/internal/pgconf"
 	"github.com/pgjuju/pgjuju/internal/testbuild"
 )
 
@@ -66,7 +66,7 @@ func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
 	flag.Parse()
-	if skipReason = prerequisites(); skipReason != "" {
+	if skipReason = testbuild.Prerequisites("HA", testing.Short()); skipReason != "" {
 		fmt.Println("SKIP:", skipReason)
 		return m.Run()
 	}
@@ -88,25 +88,6 @@ func run(m *testing.M) int {
 		fmt.Printf("testing %s (from PGJUJU_TEST_CHARM)\n", f)
 	}
 	return m.Run()
-}
-
-// prerequisites returns why the suite cannot run here, or "".
-func prerequisites() string {
-	if testing.Short() {
-		return "HA integration tests are skipped in -short mode"
-	}
-	if os.Geteuid() != 0 {
-		return "HA integration tests need root (localjuju machines are network namespaces)"
-	}
-	for _, bin := range []string{"ip", "make", "patroni", "etcd"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			return fmt.Sprintf("%s not found (run scripts/install-deps.sh): %v", bin, err)
-		}
-	}
-	if _, err := os.Stat("/usr/lib/postgresql"); err != nil {
-		return "no PostgreSQL server installed (run scripts/install-deps.sh)"
-	}
-	return ""
 }
 
 // env is one model.
@@ -134,7 +115,7 @@ func newEnv(t *testing.T) *env {
 	}
 	e := &env{t: t, m: m, seen: map[string]bool{}}
 	// Cleanups run last-registered first: debug log, destroy, host dirs.
-	t.Cleanup(func() { removeHostDirs(t, m.UUID(), e.seen) })
+	t.Cleanup(func() { testbuild.RemoveHostDirs(t, m.UUID(), slices.Sorted(maps.Keys(e.seen))) })
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
@@ -153,23 +134,6 @@ func newEnv(t *testing.T) *env {
 		t.Logf("debug-log (last 200 lines):\n%s", e.debugLog(200))
 	})
 	return e
-}
-
-// removeHostDirs removes what the units leave on the host outside the
-// model (machines share the host's filesystem); a failed test keeps them.
-func removeHostDirs(t *testing.T, model string, units map[string]bool) {
-	for u := range units {
-		l := pgconf.DefaultLayout(model, u, "")
-		if t.Failed() {
-			t.Logf("%s kept on the host for inspection: %s %s %s", u, l.ConfDir, l.RunDir, l.LogDir)
-			continue
-		}
-		for _, d := range []string{l.ConfDir, l.RunDir, l.LogDir} {
-			if err := os.RemoveAll(d); err != nil {
-				t.Errorf("removing %s: %v", d, err)
-			}
-		}
-	}
 }
 
 // with returns a copy of e whose failures go to t (a step).

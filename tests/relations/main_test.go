@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -53,7 +52,7 @@ func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
 	flag.Parse()
-	if skipReason = prerequisites(); skipReason != "" {
+	if skipReason = testbuild.Prerequisites("relation", testing.Short()); skipReason != "" {
 		fmt.Println("SKIP:", skipReason)
 		return m.Run()
 	}
@@ -75,25 +74,6 @@ func run(m *testing.M) int {
 		fmt.Printf("testing %s (from PGJUJU_TEST_CHARM)\n", f)
 	}
 	return m.Run()
-}
-
-// prerequisites returns why the suite cannot run here, or "".
-func prerequisites() string {
-	if testing.Short() {
-		return "relation integration tests are skipped in -short mode"
-	}
-	if os.Geteuid() != 0 {
-		return "relation integration tests need root (localjuju machines are network namespaces)"
-	}
-	for _, bin := range []string{"ip", "make", "patroni", "etcd"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			return fmt.Sprintf("%s not found (run scripts/install-deps.sh): %v", bin, err)
-		}
-	}
-	if _, err := os.Stat("/usr/lib/postgresql"); err != nil {
-		return "no PostgreSQL server installed (run scripts/install-deps.sh)"
-	}
-	return ""
 }
 
 // env is one model.
