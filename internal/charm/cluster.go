@@ -61,33 +61,34 @@ func parseEtcdMembers(raw string) map[string]EtcdMember {
 // its members are this unit and the peers that published an address, and
 // the record to keep once done. It is pure.
 //
-//   - The leader itself is a voter (it bootstrapped the cluster, or it was
-//     promoted before it became leader).
-//   - A peer not yet a member is added as a learner.
+//   - Without a record the leader bootstrapped the cluster alone: it is
+//     the one voter. Otherwise it is a member like any other (leadership
+//     can move to a unit that is still a learner, or not yet added).
+//   - A unit not yet a member is added as a learner, one at a time (etcd
+//     3.4 takes one learner).
 //   - A learner whose etcd has started is promoted.
-//   - A member that is no longer a peer (the unit departed) is removed.
+//   - A member that is no longer a unit (it departed) is removed.
+//
+// started says whose etcd runs, this unit's included.
 func DecideEtcdMembership(self pgconf.Member, peers []pgconf.Member, record map[string]EtcdMember, started map[string]bool) (actions map[string]string, next map[string]EtcdMember) {
 	next = maps.Clone(record)
-	if next == nil {
-		next = map[string]EtcdMember{}
-	}
 	actions = map[string]string{}
-	next[self.Unit] = EtcdMember{Address: self.Address, Voter: true}
-	live := map[string]bool{self.Unit: true}
-	for _, p := range peers {
+	if len(next) == 0 {
+		next = map[string]EtcdMember{self.Unit: {Address: self.Address, Voter: true}}
+	}
+	units := append([]pgconf.Member{self}, peers...)
+	live := map[string]bool{}
+	for _, p := range units {
 		live[p.Unit] = true
 	}
-	// etcd takes one learner at a time (3.4: "too many learner members"):
-	// the next peer is added once the pending learner is promoted.
 	learner := false
 	for u, m := range next {
 		if !m.Voter && live[u] {
 			learner = true
 		}
 	}
-	sorted := slices.Clone(peers)
-	slices.SortFunc(sorted, func(a, b pgconf.Member) int { return strings.Compare(a.Unit, b.Unit) })
-	for _, p := range sorted {
+	slices.SortFunc(units, func(a, b pgconf.Member) int { return strings.Compare(a.Unit, b.Unit) })
+	for _, p := range units {
 		m, ok := next[p.Unit]
 		switch {
 		case !ok && !learner:

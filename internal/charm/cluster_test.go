@@ -38,11 +38,20 @@ func TestDecideEtcdMembership(t *testing.T) {
 			map[string]bool{"pg/1": true},
 			map[string]string{"pg/2": memberAdd},
 			map[string]EtcdMember{"pg/0": voter("10.0.0.10"), "pg/1": voter("10.0.0.11"), "pg/2": learner("10.0.0.12")}},
-		{"a departed unit is removed; a new leader counts itself a voter", []pgconf.Member{p2},
+		{"a departed unit is removed", []pgconf.Member{p2},
 			map[string]EtcdMember{"pg/1": voter("10.0.0.11"), "pg/2": voter("10.0.0.12"), "pg/0": voter("10.0.0.10")},
 			map[string]bool{"pg/2": true},
 			map[string]string{"pg/1": memberRemove},
 			map[string]EtcdMember{"pg/0": voter("10.0.0.10"), "pg/1": voter("10.0.0.11"), "pg/2": voter("10.0.0.12")}},
+		{"a new leader that is still a learner is promoted once its etcd runs, not assumed a voter", []pgconf.Member{p1},
+			map[string]EtcdMember{"pg/1": voter("10.0.0.11"), "pg/0": learner("10.0.0.10")},
+			map[string]bool{"pg/0": true},
+			map[string]string{"pg/0": memberPromote},
+			map[string]EtcdMember{"pg/1": voter("10.0.0.11"), "pg/0": learner("10.0.0.10")}},
+		{"a new leader not yet a member adds itself", []pgconf.Member{p1},
+			map[string]EtcdMember{"pg/1": voter("10.0.0.11")}, nil,
+			map[string]string{"pg/0": memberAdd},
+			map[string]EtcdMember{"pg/1": voter("10.0.0.11"), "pg/0": learner("10.0.0.10")}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			actions, next := DecideEtcdMembership(self, c.peers, c.record, c.started)

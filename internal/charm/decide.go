@@ -258,7 +258,7 @@ func Decide(s Snapshot) Plan {
 	switch {
 	case len(s.Applied) == 0 && !s.Leader && !others:
 		return Plan{Status: juju.Waiting("waiting for the leader to bootstrap the cluster")}
-	case joining && !recorded:
+	case joining && !recorded && !s.Leader:
 		return Plan{Status: juju.Waiting("waiting for the leader to add this unit to the etcd cluster")}
 	}
 
@@ -274,8 +274,29 @@ func Decide(s Snapshot) Plan {
 		// for every unit of a running cluster keeps the file stable.
 		cfg.EtcdInitialClusterState = "existing"
 	}
-	if s.EtcdMembers != nil {
-		cfg.EtcdInitial, cfg.EtcdVoters = etcdConfigMembers(self, s.EtcdMembers)
+	// Never this unit and its peers by default: a leader that bootstraps
+	// late (after peers published addresses) must start etcd alone.
+	cfg.EtcdInitial, cfg.EtcdVoters = etcdConfigMembers(self, s.EtcdMembers)
+	var membership *Step
+	if s.Leader && s.PeerRelation {
+		started := maps.Clone(s.PeerEtcdStarted)
+		if started == nil {
+			started = map[string]bool{}
+		}
+		started[s.Unit] = s.EtcdStartedPublished
+		actions, next := DecideEtcdMembership(self, s.Peers, s.EtcdMembers, started)
+		if len(actions) > 0 || !maps.Equal(next, s.EtcdMembers) {
+			membership = &Step{Kind: StepEtcdMembership, Params: actions, Members: next,
+				Reason: "etcd members follow the units: " + describeActions(actions)}
+		}
+	}
+	if joining && !recorded {
+		// Leadership moved to a unit not yet in etcd: it adds itself
+		// (through the voters), then joins.
+		if membership == nil {
+			return Plan{Status: juju.Waiting("waiting for the etcd cluster to take this unit")}
+		}
+		return Plan{Config: cfg, Steps: []Step{*membership}, Again: true}
 	}
 	clients := DecideClients(s.clientInput())
 	cfg.Clients = clients.HBA
@@ -304,18 +325,14 @@ func Decide(s Snapshot) Plan {
 		add(Step{Kind: StepStartObserver, Reason: "role changes reach Juju through juju-exec",
 			CharmBinary: s.CharmBinary, JujuExec: s.JujuExec})
 	}
-	if s.Leader && s.PeerRelation && !joining {
-		actions, next := DecideEtcdMembership(self, s.Peers, s.EtcdMembers, s.PeerEtcdStarted)
-		if len(actions) > 0 || !maps.Equal(next, s.EtcdMembers) {
-			add(Step{Kind: StepEtcdMembership, Params: actions, Members: next,
-				Reason: "etcd members follow the units: " + describeActions(actions)})
-			// A promotion frees etcd's one learner slot: decide again
-			// so a peer still waiting is added in this hook (nothing
-			// else would wake the leader).
-			for _, a := range actions {
-				if a == memberPromote && len(next) <= len(s.Peers) {
-					plan.Again = true
-				}
+	if membership != nil {
+		add(*membership)
+		// A promotion frees etcd's one learner slot: decide again so a
+		// peer still waiting is added in this hook (nothing else would
+		// wake the leader).
+		for _, a := range membership.Params {
+			if a == memberPromote && len(membership.Members) <= len(s.Peers) {
+				plan.Again = true
 			}
 		}
 	}

@@ -687,7 +687,16 @@ func (s *System) Patroni(cfg pgconf.UnitConfig) *patroni.Client {
 // the record as it stands afterwards: a learner that has not caught up
 // within a short wait stays a learner, to be promoted by a later hook.
 func (s *System) EtcdMembership(ctx context.Context, cfg pgconf.UnitConfig, actions map[string]string, next map[string]EtcdMember) (map[string]EtcdMember, error) {
-	c, err := etcdRoot(cfg)
+	// Through the voters: this unit may be a learner (leadership moved)
+	// or not a member yet, and a learner serves no membership request.
+	endpoints := []string{pgconf.EtcdClientURL(cfg.Address)}
+	if len(cfg.EtcdVoters) > 0 {
+		endpoints = nil
+		for _, v := range cfg.EtcdVoters {
+			endpoints = append(endpoints, pgconf.EtcdClientURL(v.Address))
+		}
+	}
+	c, err := etcd.Connect(etcd.Config{Endpoints: endpoints, Username: pgconf.EtcdRootUser, Password: cfg.Passwords.Etcd})
 	if err != nil {
 		return nil, err
 	}
@@ -774,7 +783,26 @@ func (s *System) LeaveCluster(ctx context.Context, model string, cfg pgconf.Unit
 		}
 	}
 	m, _ := s.unitManager(model, cfg.Unit)
-	return m.Stop(ctx, pgconf.ServiceName(cfg.Unit, "patroni"))
+	changed, err := m.Stop(ctx, pgconf.ServiceName(cfg.Unit, "patroni"))
+	if err != nil {
+		return changed, err
+	}
+	// Leave etcd too, while this member still runs: were it stopped
+	// first (the stop hook) the remaining members could lack the
+	// majority to remove it (two voters, one down). The leader's own
+	// removal then finds it gone.
+	if cfg.Address.IsValid() && cfg.Passwords.Etcd != "" {
+		if c, err := etcdRoot(cfg); err == nil {
+			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			if _, err := c.EnsureMemberRemoved(cctx, pgconf.EtcdPeerURL(cfg.Address)); err != nil {
+				// The last member cannot be removed; nothing is lost.
+				fmt.Fprintf(os.Stderr, "leaving etcd: %v\n", err)
+			}
+			cancel()
+			c.Close()
+		}
+	}
+	return changed, nil
 }
 
 // waitNotPrimary waits until member name no longer leads the cluster.
