@@ -707,7 +707,7 @@ func (s *System) EtcdMembership(ctx context.Context, cfg pgconf.UnitConfig, acti
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		switch actions[u] {
 		case memberAdd:
-			err = retryUnhealthy(cctx, func() error { _, err := c.EnsureLearner(cctx, peerURL); return err })
+			err = retryTransient(cctx, func() error { _, err := c.EnsureLearner(cctx, peerURL); return err })
 		case memberPromote:
 			err = promoteWhenReady(cctx, c, peerURL)
 			if errors.Is(err, etcd.ErrLearnerNotReady) {
@@ -720,7 +720,7 @@ func (s *System) EtcdMembership(ctx context.Context, cfg pgconf.UnitConfig, acti
 				out[u] = m
 			}
 		case memberRemove:
-			_, err = c.EnsureMemberRemoved(cctx, peerURL)
+			err = retryTransient(cctx, func() error { _, err := c.EnsureMemberRemoved(cctx, peerURL); return err })
 			delete(out, u)
 		}
 		cancel()
@@ -731,13 +731,16 @@ func (s *System) EtcdMembership(ctx context.Context, cfg pgconf.UnitConfig, acti
 	return out, nil
 }
 
-// retryUnhealthy retries f while etcd refuses a membership change as
-// "unhealthy cluster": for a few seconds after a member started or was
-// promoted, etcd 3.4 refuses to add another.
-func retryUnhealthy(ctx context.Context, f func() error) error {
+// transientEtcd are etcd answers that pass within seconds: right after a
+// member started, was promoted or left, etcd 3.4 calls the cluster
+// unhealthy or elects a new raft leader.
+var transientEtcd = []string{"unhealthy cluster", "leader changed", "no leader", "request timed out"}
+
+// retryTransient retries f while etcd answers with a transientEtcd error.
+func retryTransient(ctx context.Context, f func() error) error {
 	for {
 		err := f()
-		if err == nil || !strings.Contains(err.Error(), "unhealthy cluster") {
+		if err == nil || !slices.ContainsFunc(transientEtcd, func(s string) bool { return strings.Contains(err.Error(), s) }) {
 			return err
 		}
 		select {

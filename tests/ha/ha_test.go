@@ -331,6 +331,25 @@ func TestHighAvailability(t *testing.T) {
 				return e.legacyOn(modernUnit, modernRel, cl.primary)
 			})
 		}},
+		{"remove-unit of the primary: it hands over to the last unit, which takes writes with every row", func(t *testing.T) {
+			ew := e.with(t)
+			gone := cl.primary
+			if err := e.m.RemoveUnit(gone); err != nil {
+				t.Fatalf("remove-unit %s: %v", gone, err)
+			}
+			ew.waitGone(gone)
+			live = slices.DeleteFunc(live, func(u string) bool { return u == gone })
+			ew.waitIdle()
+			cl = ew.waitRoles(live)
+			if cl.primary == "" || cl.primary == gone {
+				t.Fatalf("no new primary after removing %s: %s", gone, cl)
+			}
+			waitCluster(t, live...)
+			ew.waitFor("a write on "+cl.primary, pollInterval, func() error { return writeRow(4) })
+			if err := hasRows(cl.primary, false, append(rows, 4)); err != nil {
+				t.Fatalf("after removing the primary %s: %v", gone, err)
+			}
+		}},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, s.run) {
