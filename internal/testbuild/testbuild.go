@@ -6,11 +6,13 @@
 package testbuild
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
+	"testing"
 
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 )
@@ -77,4 +79,45 @@ func RemoveHostDirs(t T, model string, units []string) {
 			}
 		}
 	}
+}
+
+// Paths are what `make build` ships and the suites test.
+type Paths struct {
+	Tools       string // bin/localjuju: every hook tool and juju-exec
+	Charm       string // build/postgresql.charm, or $PGJUJU_TEST_CHARM
+	ClientCharm string // build/pgclient.charm
+}
+
+// CharmEnv names a packed charm to test instead of build/postgresql.charm
+// (for example a candidate build); `make build` still runs for localjuju.
+const CharmEnv = "PGJUJU_TEST_CHARM"
+
+// Main is an integration suite's TestMain: when the machine can run it
+// (else skip records why and every test skips with it), it builds with
+// make, hands the paths to set, and runs the tests. The suite lives two
+// directories below the repository root.
+func Main(m *testing.M, suite string, set func(Paths), skip *string) int {
+	flag.Parse()
+	if *skip = Prerequisites(suite, testing.Short()); *skip != "" {
+		fmt.Println("SKIP:", *skip)
+		return m.Run()
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	// The tests run what `make build` ships, not a test-only build.
+	if err := Make(root); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	p := Paths{Tools: filepath.Join(root, "bin", "localjuju"), Charm: filepath.Join(root, "build", "postgresql.charm"),
+		ClientCharm: filepath.Join(root, "build", "pgclient.charm")}
+	if f := os.Getenv(CharmEnv); f != "" {
+		p.Charm = f
+		fmt.Printf("testing %s (from %s)\n", f, CharmEnv)
+	}
+	set(p)
+	return m.Run()
 }

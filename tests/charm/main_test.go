@@ -13,7 +13,6 @@ package charm_test
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -41,10 +40,6 @@ const (
 	updateStatus = 10 * time.Second
 )
 
-// charmEnv names a packed charm to test instead of build/postgresql.charm
-// (for example a candidate build); `make build` still runs for localjuju.
-const charmEnv = "PGJUJU_TEST_CHARM"
-
 var (
 	// toolsBin is bin/localjuju, built by TestMain: every hook tool and
 	// juju-exec.
@@ -58,34 +53,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	flag.Parse()
-	skipReason = testbuild.Prerequisites("charm", testing.Short())
-	if skipReason != "" {
-		fmt.Println("SKIP:", skipReason)
-		return m.Run()
-	}
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	// The test runs what `make build` ships, not a test-only build.
-	if err := testbuild.Make(root); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	toolsBin = filepath.Join(root, "bin", "localjuju")
-	charmFile = filepath.Join(root, "build", "postgresql.charm")
-	clientCharm = filepath.Join(root, "build", "pgclient.charm")
-	if f := os.Getenv(charmEnv); f != "" {
-		charmFile = f
-		fmt.Printf("testing %s (from %s)\n", f, charmEnv)
-	}
-	return m.Run()
+	os.Exit(testbuild.Main(m, "charm", func(p testbuild.Paths) {
+		toolsBin, charmFile, clientCharm = p.Tools, p.Charm, p.ClientCharm
+	}, &skipReason))
 }
 
 // env is one model with the charm deployed as app.

@@ -13,7 +13,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -48,32 +47,10 @@ var (
 	skipReason  string
 )
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	flag.Parse()
-	if skipReason = testbuild.Prerequisites("relation", testing.Short()); skipReason != "" {
-		fmt.Println("SKIP:", skipReason)
-		return m.Run()
-	}
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	// The test runs what `make build` ships, not a test-only build.
-	if err := testbuild.Make(root); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	toolsBin = filepath.Join(root, "bin", "localjuju")
-	pgCharm = filepath.Join(root, "build", "postgresql.charm")
-	clientCharm = filepath.Join(root, "build", "pgclient.charm")
-	if f := os.Getenv("PGJUJU_TEST_CHARM"); f != "" {
-		pgCharm = f
-		fmt.Printf("testing %s (from PGJUJU_TEST_CHARM)\n", f)
-	}
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(testbuild.Main(m, "relation", func(p testbuild.Paths) {
+		toolsBin, pgCharm, clientCharm = p.Tools, p.Charm, p.ClientCharm
+	}, &skipReason))
 }
 
 // env is one model.
