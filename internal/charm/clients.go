@@ -290,6 +290,14 @@ func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, 
 	}
 
 	var statuses []juju.Status
+	if !s.Leader && len(s.servedSQL) > 0 {
+		// Fingerprints are a leader's memory of its own SQL: forget them
+		// with the leadership, or a later term could skip SQL another
+		// leader's changes made necessary again.
+		if err := h.Backend.StateSet(ctx, map[string]string{servedSQLKey: ""}); err != nil {
+			return nil, err
+		}
+	}
 	servedSQL := maps.Clone(s.servedSQL)
 	if servedSQL == nil {
 		servedSQL = map[string]string{}
@@ -900,7 +908,14 @@ func (s Snapshot) clientHBAGate(hash string) ClientHBAGate {
 	}
 	var running []string
 	for _, r := range s.DB.Replicas {
-		if u, ok := unitAt[r]; ok && u != s.Unit {
+		u, ok := unitAt[r]
+		if !ok {
+			// A replica no unit claims (its unit departed, its
+			// PostgreSQL still streams) is listed in the read-only
+			// endpoints but admits nobody new: it closes the gate.
+			u = "?" + r
+		}
+		if u != s.Unit {
 			running = append(running, u)
 		}
 	}

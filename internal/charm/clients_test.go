@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/jujutest"
 	"github.com/pgjuju/pgjuju/internal/patroni"
+	"github.com/pgjuju/pgjuju/internal/pgconf"
 )
 
 // fakeClientDB is a FAKE ClientDB recording what the charm asked for.
@@ -315,6 +317,12 @@ func TestClientRelationsHarness(t *testing.T) {
 		if len(h.db.served) != 3 || !slices.Equal(h.db.served[2].Roles, []string{"analytics"}) {
 			t.Errorf("a new request was not served: %+v", h.db.served)
 		}
+		// Leadership gone: the fingerprints go with it.
+		st.Leader = false
+		st = h.run(st, h.ch.Hook("update-status"))
+		if st.StoredState[servedSQLKey] != "" {
+			t.Errorf("a non-leader keeps the served-SQL fingerprints: %q", st.StoredState[servedSQLKey])
+		}
 	})
 
 	t.Run("SQL refused for what a client asked blocks that relation only; the hook succeeds and the other is published", func(t *testing.T) {
@@ -378,5 +386,19 @@ func TestRefusesRelation(t *testing.T) {
 		if got := refusesRelation(c.err); got != c.want {
 			t.Errorf("refusesRelation(%v) = %v, want %v", c.err, got, c.want)
 		}
+	}
+}
+
+func TestClientHBAGateUnknownReplica(t *testing.T) {
+	s := Snapshot{Unit: "pg/0", Address: netip.MustParseAddr("10.0.0.10"),
+		Peers: []pgconf.Member{{Unit: "pg/1", Address: netip.MustParseAddr("10.0.0.11")}},
+		DB:    &DBFacts{Primary: "10.0.0.10", SelfPrimary: true, Replicas: []string{"10.0.0.11", "10.0.0.12"}}}
+	s.peerClientHBA = map[string]string{"pg/1": "h"}
+	if g := s.clientHBAGate("h"); !g.Legacy || g.Database {
+		t.Errorf("a replica no unit claims must close the database gate: %+v", g)
+	}
+	s.DB.Replicas = []string{"10.0.0.11"}
+	if g := s.clientHBAGate("h"); !g.Legacy || !g.Database {
+		t.Errorf("every member admits: %+v", g)
 	}
 }
