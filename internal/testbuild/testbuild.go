@@ -11,9 +11,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/pgjuju/pgjuju/internal/localjuju/controller"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 )
 
@@ -120,4 +122,44 @@ func Main(m *testing.M, suite string, set func(Paths), skip *string) int {
 	}
 	set(p)
 	return m.Run()
+}
+
+// SaveDebugLog, registered as a cleanup before the model is destroyed,
+// keeps the debug log of a failed test: the whole log in
+// $TMPDIR/<prefix>-<test>.debug.log and, when tail > 0, its last tail
+// lines (without localjuju's update-status lines) in the test output.
+func SaveDebugLog(t Logger, m *controller.Model, prefix string, tail int) {
+	if !t.Failed() {
+		return
+	}
+	path := filepath.Join(os.TempDir(), prefix+"-"+strings.ReplaceAll(t.Name(), "/", "_")+".debug.log")
+	if err := os.WriteFile(path, []byte(DebugLog(m, 0)), 0o600); err == nil {
+		t.Logf("full debug-log in %s", path)
+	}
+	if tail > 0 {
+		t.Logf("debug-log (last %d lines):\n%s", tail, DebugLog(m, tail))
+	}
+}
+
+// Logger is the part of *testing.T SaveDebugLog uses.
+type Logger interface {
+	T
+	Name() string
+}
+
+// DebugLog returns the model's last n debug-log lines (all when n is 0);
+// the tail leaves out localjuju's update-status lines.
+func DebugLog(m *controller.Model, n int) string {
+	var lines []string
+	for _, l := range m.DebugLog(0, 0, nil) {
+		s := l.String()
+		if n > 0 && strings.Contains(s, `ran "update-status" hook`) {
+			continue
+		}
+		lines = append(lines, s)
+	}
+	if n > 0 && len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n") + "\n"
 }

@@ -100,14 +100,7 @@ func newEnvWith(t *testing.T, opts controller.Options) *env {
 		for u := range m.Status().Applications[app].Units {
 			units = append(units, u)
 		}
-		if !t.Failed() {
-			return
-		}
-		path := filepath.Join(os.TempDir(), "charm-it-"+strings.ReplaceAll(t.Name(), "/", "_")+".debug.log")
-		if err := os.WriteFile(path, []byte(e.debugLog(0)), 0o600); err == nil {
-			t.Logf("full debug-log in %s", path)
-		}
-		t.Logf("debug-log (last 200 lines):\n%s", e.debugLog(200))
+		testbuild.SaveDebugLog(t, m, "charm-it", 200)
 	})
 	return e
 }
@@ -117,23 +110,6 @@ func (e *env) with(t *testing.T) *env {
 	c := *e
 	c.t = t
 	return &c
-}
-
-// debugLog returns the model's last n debug-log lines (all when n is 0),
-// without localjuju's lines for update-status runs, which fill it otherwise.
-func (e *env) debugLog(n int) string {
-	var lines []string
-	for _, l := range e.m.DebugLog(0, 0, nil) {
-		s := l.String()
-		if n > 0 && strings.Contains(s, `ran "update-status" hook`) {
-			continue
-		}
-		lines = append(lines, s)
-	}
-	if n > 0 && len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n") + "\n"
 }
 
 // unitStatus returns the unit's status as `juju status` shows it.

@@ -100,16 +100,7 @@ func newEnv(t *testing.T) *env {
 			t.Errorf("destroying model: %v", err)
 		}
 	})
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		path := filepath.Join(os.TempDir(), "ha-it-"+strings.ReplaceAll(t.Name(), "/", "_")+".debug.log")
-		if err := os.WriteFile(path, []byte(e.debugLog(0)), 0o600); err == nil {
-			t.Logf("full debug-log in %s", path)
-		}
-		t.Logf("debug-log (last 200 lines):\n%s", e.debugLog(200))
-	})
+	t.Cleanup(func() { testbuild.SaveDebugLog(t, m, "ha-it", 200) })
 	return e
 }
 
@@ -118,23 +109,6 @@ func (e *env) with(t *testing.T) *env {
 	c := *e
 	c.t = t
 	return &c
-}
-
-// debugLog returns the last n debug-log lines (all when n is 0); the tail
-// leaves out localjuju's update-status lines.
-func (e *env) debugLog(n int) string {
-	var lines []string
-	for _, l := range e.m.DebugLog(0, 0, nil) {
-		s := l.String()
-		if n > 0 && strings.Contains(s, `ran "update-status" hook`) {
-			continue
-		}
-		lines = append(lines, s)
-	}
-	if n > 0 && len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n") + "\n"
 }
 
 // ---- waiting ----

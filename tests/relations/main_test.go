@@ -93,19 +93,7 @@ func newEnv(t *testing.T) *env {
 			t.Errorf("destroying model: %v", err)
 		}
 	})
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		var lines []string
-		for _, l := range m.DebugLog(0, 0, nil) {
-			lines = append(lines, l.String())
-		}
-		path := filepath.Join(os.TempDir(), "relations-it-"+strings.ReplaceAll(t.Name(), "/", "_")+".debug.log")
-		if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err == nil {
-			t.Logf("full debug-log in %s", path)
-		}
-	})
+	t.Cleanup(func() { testbuild.SaveDebugLog(t, m, "relations-it", 0) })
 	return e
 }
 
