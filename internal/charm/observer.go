@@ -51,13 +51,9 @@ func findJujuExec() string {
 
 // observerSpec is the unit's role observer service.
 func observerSpec(cfg pgconf.UnitConfig, charmBinary, jujuExec string) service.Spec {
-	api := "http://" + cfg.Address.String() + fmt.Sprintf(":%d", pgconf.DefaultPatroniPort)
-	if cfg.PatroniPort != 0 {
-		api = "http://" + cfg.Address.String() + fmt.Sprintf(":%d", cfg.PatroniPort)
-	}
 	return service.Spec{
 		Name: pgconf.ServiceName(cfg.Unit, "observer"), Description: "Patroni role observer for " + cfg.Unit,
-		Exec:    []string{charmBinary, "observe", jujuExec, cfg.Unit, api},
+		Exec:    []string{charmBinary, "observe", jujuExec, cfg.Unit, cfg.PatroniURL()},
 		LogFile: filepath.Join(cfg.Layout.LogDir, "observer.log"),
 	}
 }

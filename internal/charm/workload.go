@@ -671,12 +671,8 @@ func (s *System) SetEtcdRootPassword(ctx context.Context, cfg pgconf.UnitConfig,
 
 // Patroni returns a client of the unit's Patroni REST API.
 func (s *System) Patroni(cfg pgconf.UnitConfig) *patroni.Client {
-	port := cfg.PatroniPort
-	if port == 0 {
-		port = pgconf.DefaultPatroniPort
-	}
 	return &patroni.Client{
-		BaseURL:  "http://" + cfg.Address.String() + ":" + strconv.Itoa(port),
+		BaseURL:  cfg.PatroniURL(),
 		Username: pgconf.PatroniAPIUser, Password: cfg.Passwords.PatroniAPI,
 		HTTP: &http.Client{Timeout: 5 * time.Second},
 	}

@@ -123,6 +123,11 @@ func (c UnitConfig) etcdVoters() []Member {
 	return c.members()
 }
 
+// PatroniURL is the unit's Patroni REST API, "http://10.0.0.1:8008".
+func (c UnitConfig) PatroniURL() string {
+	return "http://" + hostPort(c.Address, c.patroniPort())
+}
+
 func (c UnitConfig) patroniPort() int {
 	if c.PatroniPort == 0 {
 		return DefaultPatroniPort
