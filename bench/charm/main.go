@@ -26,10 +26,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
+	"github.com/pgjuju/pgjuju/internal/benchstat"
 	"github.com/pgjuju/pgjuju/internal/localjuju/controller"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 )
@@ -93,10 +93,10 @@ func benchDeploy(tools, charm string, runs, updates int, timeout time.Duration) 
 		active = append(active, ta)
 	}
 	fmt.Printf("postgresql charm, one unit, packages installed, median of %d fresh models\n", runs)
-	fmt.Printf("  deploy -> first hooks settled (wait-idle)           %10s\n", ms(median(idle)))
-	fmt.Printf("  deploy -> workload status active                   %10s   (issue 3 aim: under 10 s)\n", ms(median(active)))
+	fmt.Printf("  deploy -> first hooks settled (wait-idle)           %10s\n", ms(benchstat.Median(idle)))
+	fmt.Printf("  deploy -> workload status active                   %10s   (issue 3 aim: under 10 s)\n", ms(benchstat.Median(active)))
 	if len(steady) > 0 {
-		fmt.Printf("  update-status on the active unit, process time     %10s   (median of %d, real hook tools, nothing to change)\n", ms(median(steady)), len(steady))
+		fmt.Printf("  update-status on the active unit, process time     %10s   (median of %d, real hook tools, nothing to change)\n", ms(benchstat.Median(steady)), len(steady))
 	}
 	return nil
 }
@@ -276,9 +276,9 @@ func benchDispatch(charmDir, event string, n int) error {
 	if handled {
 		fmt.Printf("  note: a handler ran for %s; this is not a no-op dispatch\n", event)
 	}
-	fmt.Printf("  baseline: /bin/true exec'd the same way             %10s\n", ms(median(base)))
-	fmt.Printf("  no-op dispatch of the charm binary                 %10s   (issue 3 aim: under 20 ms)\n", ms(median(disp)))
-	fmt.Printf("  dispatch - baseline                                %10s\n", ms(median(disp)-median(base)))
+	fmt.Printf("  baseline: /bin/true exec'd the same way             %10s\n", ms(benchstat.Median(base)))
+	fmt.Printf("  no-op dispatch of the charm binary                 %10s   (issue 3 aim: under 20 ms)\n", ms(benchstat.Median(disp)))
+	fmt.Printf("  dispatch - baseline                                %10s\n", ms(benchstat.Median(disp)-benchstat.Median(base)))
 	return nil
 }
 
@@ -293,12 +293,6 @@ func tail(m *controller.Model, n int) string {
 		b.WriteString("    " + l.String() + "\n")
 	}
 	return b.String()
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }

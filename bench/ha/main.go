@@ -45,6 +45,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgjuju/pgjuju/internal/benchstat"
 	"github.com/pgjuju/pgjuju/internal/localjuju/controller"
 	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
@@ -128,7 +129,7 @@ func run(runs int, tools, charm string, timeout time.Duration) error {
 		name, base string
 		ds         []time.Duration
 	}{
-		{"add-unit -> new unit streaming", "deploy->active " + secs(median(base)), col(func(r result) time.Duration { return r.addStreaming })},
+		{"add-unit -> new unit streaming", "deploy->active " + secs(benchstat.Median(base)), col(func(r result) time.Duration { return r.addStreaming })},
 		{"kill primary -> /cluster new leader running", ttl, col(func(r result) time.Duration { return r.leaderRunning })},
 		{"kill primary -> new leader running + write ok", ttl, col(func(r result) time.Duration { return r.failWrite })},
 		{"kill primary -> new primary's status Primary", ttl, col(func(r result) time.Duration { return r.statusPrimary })},
@@ -136,7 +137,7 @@ func run(runs int, tools, charm string, timeout time.Duration) error {
 	fmt.Printf("postgresql HA, 3 units, update-status %s, leader lease %s (median of %d, fresh model each run)\n", updateStatus, leaseDuration, runs)
 	fmt.Printf("%-46s %9s  %-24s  %s\n", "measure", "median", "baseline", "runs")
 	for _, r := range rows {
-		fmt.Printf("%-46s %9s  %-24s  %s\n", r.name, secs(median(r.ds)), r.base, list(r.ds))
+		fmt.Printf("%-46s %9s  %-24s  %s\n", r.name, secs(benchstat.Median(r.ds)), r.base, list(r.ds))
 	}
 	fmt.Printf("baselines: deploy until the first unit is active, same run (runs %s); Patroni ttl %d s, loop_wait %d s, retry_timeout %d s (pgconf)\n",
 		list(base), pgconf.TTL, pgconf.LoopWait, pgconf.RetryTimeout)
@@ -637,15 +638,6 @@ func keysOf(m map[string]time.Time) []string {
 	}
 	sort.Strings(ks)
 	return ks
-}
-
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }

@@ -12,10 +12,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"time"
 
+	"github.com/pgjuju/pgjuju/internal/benchstat"
 	"github.com/pgjuju/pgjuju/internal/localjuju/controller"
 )
 
@@ -146,12 +146,12 @@ func run(n, rels int, tools string) error {
 	}
 
 	fmt.Printf("localjuju runtime, no-op charm, medians (n=%d hooks, %d integrations)\n", n, rels)
-	fmt.Printf("  baseline: exec no-op dispatch in machine netns      %8s\n", ms(median(base)))
-	fmt.Printf("  config-changed: set-config -> committed              %8s\n", ms(median(total)))
-	fmt.Printf("    of which queue (set-config -> resolver picked it)  %8s\n", ms(median(queue)))
-	fmt.Printf("  runtime overhead per hook (total - process time)     %8s\n", ms(median(overhead)))
-	fmt.Printf("  hook total / baseline exec                           %8.2fx\n", float64(median(total))/float64(median(base)))
-	fmt.Printf("  integrate -> both sides ran relation-changed         %8s\n", ms(median(integ)))
+	fmt.Printf("  baseline: exec no-op dispatch in machine netns      %8s\n", ms(benchstat.Median(base)))
+	fmt.Printf("  config-changed: set-config -> committed              %8s\n", ms(benchstat.Median(total)))
+	fmt.Printf("    of which queue (set-config -> resolver picked it)  %8s\n", ms(benchstat.Median(queue)))
+	fmt.Printf("  runtime overhead per hook (total - process time)     %8s\n", ms(benchstat.Median(overhead)))
+	fmt.Printf("  hook total / baseline exec                           %8.2fx\n", float64(benchstat.Median(total))/float64(benchstat.Median(base)))
+	fmt.Printf("  integrate -> both sides ran relation-changed         %8s\n", ms(benchstat.Median(integ)))
 	return nil
 }
 
@@ -177,12 +177,6 @@ func waitHook(ctx context.Context, m *controller.Model, unit, hook string, after
 		case <-time.After(time.Millisecond):
 		}
 	}
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }

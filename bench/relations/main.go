@@ -19,10 +19,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
+	"github.com/pgjuju/pgjuju/internal/benchstat"
 	"github.com/pgjuju/pgjuju/internal/localjuju/controller"
 )
 
@@ -144,7 +144,7 @@ func run(runs int, tools, charm, client string) error {
 	fmt.Printf("integrate until the client has connected (median of %d, fresh client each run)\n", runs)
 	fmt.Printf("%-10s %10s %10s  %s\n", "endpoint", "median", "baseline", "runs")
 	for _, ep := range endpoints {
-		fmt.Printf("%-10s %10s %10s  %s\n", ep, ms(median(times[ep])), ms(median(base[ep])), list(times[ep]))
+		fmt.Printf("%-10s %10s %10s  %s\n", ep, ms(benchstat.Median(times[ep])), ms(benchstat.Median(base[ep])), list(times[ep]))
 	}
 	fmt.Println("baseline: one `check` action of a connected client (read relation, connect, write and read a row)")
 	return nil
@@ -167,15 +167,6 @@ func waitStatus(ctx context.Context, m *controller.Model, unit string, ok func(c
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-}
-
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
