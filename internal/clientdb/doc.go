@@ -7,7 +7,12 @@
 // Pure parts (names.go, user.go, hba.go) take values and return values; the
 // relation packages (internal/relations/pgsql, pgclient) call them while
 // deciding. Effects (the Ensure*, Grant*, Revoke*, Rotate* functions) take a
-// superuser connection and return (changed bool, err error).
+// superuser connection and return (changed bool, err error). Drifted
+// (drift.go) is their read-only counterpart for update-status: for every
+// served relation at once, in a fixed number of queries, it tells which no
+// longer have what the effects established in the shared catalogs (login
+// user, password, attributes, database and its grants, group roles,
+// memberships), so only those are served again.
 //
 // Rules (DESIGN §7):
 //   - Every name is checked again here before it reaches SQL, so a name the
