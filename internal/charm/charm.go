@@ -17,6 +17,7 @@ import (
 
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/model"
+	"github.com/pgjuju/pgjuju/internal/observer"
 	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 	"github.com/pgjuju/pgjuju/internal/postgres"
@@ -100,9 +101,8 @@ func (c *Charm) Register(d *juju.Dispatcher) {
 }
 
 // RunSubcommand handles the charm binary's non-hook roles: "supervise
-// <spec>" (the daemon supervisor) and "patroni-callback <action> <role>
-// <scope>". The main function calls it first; ok is false for anything
-// else.
+// <spec>" (the daemon supervisor) and "observe ..." (the role observer).
+// The main function calls it first; ok is false for anything else.
 func RunSubcommand(args []string) (code int, ok bool) {
 	if len(args) < 2 {
 		return 0, false
@@ -114,13 +114,8 @@ func RunSubcommand(args []string) (code int, ok bool) {
 			return 2, true
 		}
 		return service.RunSupervisor(args[2]), true
-	case "patroni-callback":
-		// Role changes are pushed by the role observer (observer.go):
-		// Patroni's callbacks run as postgres, which cannot use
-		// juju-exec. Accept the call so Patroni logs no failure.
-		return 0, true
 	case "observe":
-		return runObserver(args[2:], os.Stderr), true
+		return observer.Run(args[2:], os.Stderr), true
 	}
 	return 0, false
 }
@@ -165,7 +160,7 @@ func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model) error {
 		}
 		if plan.Status.Level == "" && plan.Clients.NeedFacts && snap.DB == nil && !waitedForClients && !plan.Joining {
 			waitedForClients = true
-			if node := c.waitPatroni(ctx, plan.Config, 60*time.Second); node != nil && node.State == "running" {
+			if node := c.waitPatroni(ctx, plan.Config, 60*time.Second); node != nil && node.State == patroni.StateRunning {
 				continue
 			}
 		}
@@ -285,7 +280,7 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Sna
 	} else {
 		s.CharmBinary = filepath.Join(h.Env.CharmDir, "dispatch")
 	}
-	s.JujuExec = findJujuExec()
+	s.JujuExec = observer.FindJujuExec()
 	cfg, err := m.Config(ctx)
 	if err != nil {
 		return s, err

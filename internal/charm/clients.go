@@ -603,7 +603,7 @@ func (PostgresClientDB) Facts(ctx context.Context, api *patroni.Client, member s
 	}
 	f := &DBFacts{Port: self.Port, Extensions: map[string]bool{}}
 	for _, mb := range cl.Members {
-		running := mb.State == "running" || mb.State == "streaming"
+		running := mb.State.Up()
 		switch {
 		case mb.Role.IsPrimary() && running:
 			f.Primary = mb.Host

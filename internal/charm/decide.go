@@ -184,15 +184,6 @@ type Plan struct {
 	Joining bool
 }
 
-// Kinds lists the plan's step kinds, for tests and logs.
-func (p Plan) Kinds() []StepKind {
-	var k []StepKind
-	for _, s := range p.Steps {
-		k = append(k, s.Kind)
-	}
-	return k
-}
-
 // hbaKeyPrefix marks, among the applied parameters, the options that
 // only change pg_hba ("hba:admin_addresses").
 const hbaKeyPrefix = "hba:"
@@ -266,7 +257,6 @@ func Decide(s Snapshot) Plan {
 		App: s.App, Unit: s.Unit, Address: s.Address, Peers: s.Peers,
 		Layout: pgconf.DefaultLayout(s.Model, s.Unit, s.Storage), PGVersion: s.PGVersion,
 		Settings: settings, Passwords: *s.Passwords,
-		OnRoleChange:            s.CharmBinary + " patroni-callback",
 		EtcdInitialClusterState: "new",
 	}
 	if others {
@@ -541,8 +531,8 @@ func DecideStatus(plan Plan, node *patroni.NodeStatus) juju.Status {
 		return juju.Waiting("waiting for Patroni to start")
 	}
 	switch {
-	case node.State != "running" && node.State != "streaming":
-		return juju.Waiting("PostgreSQL is " + node.State)
+	case !node.State.Up():
+		return juju.Waiting("PostgreSQL is " + string(node.State))
 	case node.Role.IsPrimary():
 		if node.PendingRestart {
 			return juju.Active("Primary (pending restart)")

@@ -53,11 +53,11 @@ type fakeWorkload struct {
 func (f *fakeWorkload) setState(st string) { f.mu.Lock(); f.state = st; f.mu.Unlock() }
 
 // pgState is called with mu held.
-func (f *fakeWorkload) pgState() string {
+func (f *fakeWorkload) pgState() patroni.State {
 	if f.state == "" {
-		return "running"
+		return patroni.StateRunning
 	}
-	return f.state
+	return patroni.State(f.state)
 }
 
 func newFakeWorkload(t *testing.T, unit, addr string) *fakeWorkload {

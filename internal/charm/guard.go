@@ -56,10 +56,10 @@ func DecideLeaderGuard(in LeaderGuardInput) LeaderGuard {
 		return LeaderGuard{}
 	}
 	state := in.Node.State
-	if state == "running" && leader.State == "running" {
+	if state == patroni.StateRunning && leader.State == patroni.StateRunning {
 		return LeaderGuard{}
 	}
-	if state == "running" {
+	if state == patroni.StateRunning {
 		state = leader.State
 	}
 	if in.DownSince.IsZero() || in.DownSince.After(in.Now) {

@@ -13,12 +13,12 @@ import (
 
 func TestDecideLeaderGuard(t *testing.T) {
 	now := time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)
-	cluster := func(leader, state string) *patroni.Cluster {
+	cluster := func(leader string, state patroni.State) *patroni.Cluster {
 		return &patroni.Cluster{Members: []patroni.Member{
 			{Name: leader, Role: patroni.RoleLeader, State: state},
 			{Name: "postgresql-9", Role: patroni.RoleReplica, State: "running"}}}
 	}
-	node := func(state string) *patroni.NodeStatus {
+	node := func(state patroni.State) *patroni.NodeStatus {
 		return &patroni.NodeStatus{State: state, Role: patroni.RoleMaster}
 	}
 	paused := cluster("postgresql-0", "start failed")

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/pgjuju/pgjuju/internal/etcd"
+	"github.com/pgjuju/pgjuju/internal/observer"
 	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 	"github.com/pgjuju/pgjuju/internal/postgres"
@@ -522,7 +523,7 @@ func (s *System) unitManager(model, unit string) (service.Manager, pgconf.Layout
 
 // StartObserver installs and starts the unit's role observer.
 func (s *System) StartObserver(ctx context.Context, cfg pgconf.UnitConfig, charmBinary, jujuExec string) (bool, error) {
-	return s.start(ctx, cfg.Layout, observerSpec(cfg, charmBinary, jujuExec))
+	return s.start(ctx, cfg.Layout, observer.Spec(cfg, charmBinary, jujuExec))
 }
 
 // StopServices stops the role observer, Patroni (which stops PostgreSQL)

@@ -32,9 +32,23 @@ func (r Role) IsPrimary() bool {
 	return r == RolePrimary || r == RoleMaster || r == RoleLeader
 }
 
+// State is PostgreSQL's state as Patroni reports it.
+type State string
+
+// States the charm tells apart; Patroni has more ("starting", "stopped",
+// "crashed", "start failed", ...), which the charm treats as not up.
+const (
+	StateRunning State = "running"
+	// StateStreaming is a replica receiving WAL (/cluster in 3.x).
+	StateStreaming State = "streaming"
+)
+
+// Up reports whether PostgreSQL runs: as a primary or a streaming replica.
+func (s State) Up() bool { return s == StateRunning || s == StateStreaming }
+
 // NodeStatus is GET /patroni.
 type NodeStatus struct {
-	State            string   `json:"state"` // "running", "starting", "stopped", ...
+	State            State    `json:"state"`
 	Role             Role     `json:"role"`
 	ServerVersion    int      `json:"server_version"`
 	Timeline         int      `json:"timeline"`
@@ -83,7 +97,7 @@ type Software struct {
 type Member struct {
 	Name           string `json:"name"`
 	Role           Role   `json:"role"`
-	State          string `json:"state"`
+	State          State  `json:"state"`
 	APIURL         string `json:"api_url"`
 	Host           string `json:"host"`
 	Port           int    `json:"port"`

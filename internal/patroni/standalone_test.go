@@ -218,7 +218,7 @@ func TestStandaloneWorkload(t *testing.T) {
 	unit := "postgresql/0"
 	cfg := pgconf.UnitConfig{
 		App: "postgresql", Unit: unit, Address: addr, Layout: layout, PGVersion: pgVersion,
-		Settings: settings, Passwords: pw, OnRoleChange: "/bin/true",
+		Settings: settings, Passwords: pw,
 	}
 	etcdConf, err := pgconf.RenderEtcd(cfg)
 	if err != nil {

@@ -61,7 +61,6 @@ func unitConfig(t *testing.T, opts Options, peers ...Member) UnitConfig {
 		App: "postgresql", Unit: "postgresql/0", Address: netip.MustParseAddr("10.201.0.10"),
 		Peers: peers, Layout: DefaultLayout("", "postgresql/0", "/srv/pgdata"), PGVersion: "15",
 		Settings: s, Passwords: testPasswords,
-		OnRoleChange: "/var/lib/juju/agents/unit-postgresql-0/charm/dispatch patroni-callback",
 	}
 }
 

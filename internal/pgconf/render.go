@@ -93,9 +93,6 @@ type UnitConfig struct {
 	Passwords Passwords
 	// Clients are pg_hba rules of client relations.
 	Clients []HBARule
-	// OnRoleChange is the command Patroni runs on a role change; Patroni
-	// appends "action role scope".
-	OnRoleChange string
 	// PatroniPort is the REST API port; zero means DefaultPatroniPort.
 	PatroniPort int
 	// EtcdInitialClusterState is "new" for a member that bootstraps the
@@ -259,7 +256,6 @@ func RenderPatroni(c UnitConfig) (string, error) {
 		ReplicationUser, ReplicationPassword              string
 		RewindUser, RewindPassword                        string
 		HBA                                               []string
-		OnRoleChange                                      string
 		PasswordsTag, PasswordsGeneration                 string
 	}{
 		Unit: c.Unit, Scope: c.App, Name: UnitSlug(c.Unit), Namespace: "/postgresql-charm/",
@@ -274,7 +270,6 @@ func RenderPatroni(c UnitConfig) (string, error) {
 		ReplicationUser: ReplicationUser, ReplicationPassword: c.Passwords.Replication,
 		RewindUser: RewindUser, RewindPassword: c.Passwords.Rewind,
 		HBA:          hba,
-		OnRoleChange: c.OnRoleChange,
 		PasswordsTag: PasswordsTag, PasswordsGeneration: c.Passwords.Generation,
 	}
 	var b strings.Builder

@@ -177,10 +177,6 @@ func lookup(in Input, key string) (string, bool) {
 	return "", false
 }
 
-// CompareUnits orders unit names by application, then unit number
-// (clientdb.CompareUnits).
-func CompareUnits(a, b string) int { return clientdb.CompareUnits(a, b) }
-
 // ParseRoles splits a roles value (comma-separated, §A.1): blanks around
 // items and empty items are ignored; each name passes
 // clientdb.CheckClientRole. The result is sorted, without duplicates.

@@ -155,23 +155,3 @@ func TestParseRequest(t *testing.T) {
 		})
 	}
 }
-
-func TestCompareUnits(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		a, b string
-		want int
-	}{
-		{"unit numbers compare as numbers", "app/2", "app/10", -1},
-		{"applications compare first", "b/0", "a/9", 1},
-		{"equal names are equal", "app/1", "app/1", 0},
-		{"malformed names compare as text", "app", "app/1", -1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := pgsql.CompareUnits(tc.a, tc.b)
-			if (got < 0) != (tc.want < 0) || (got > 0) != (tc.want > 0) {
-				t.Errorf("CompareUnits(%q, %q) = %d, want sign of %d", tc.a, tc.b, got, tc.want)
-			}
-		})
-	}
-}

@@ -1,4 +1,4 @@
-package charm
+package observer
 
 import (
 	"context"
@@ -16,29 +16,18 @@ import (
 	"github.com/pgjuju/pgjuju/internal/service"
 )
 
-// Role changes reach Juju by push (DESIGN §3). Patroni runs its callbacks
-// as the postgres user, and juju-exec needs root (its socket is the unit
-// agent's, mode 0700; contract §5.1), so the push comes from a small
-// root service per unit, the role observer: it watches its own member's
-// role through Patroni's local REST API and, when it changes, asks the
-// unit agent through juju-exec to run the charm as the custom event
-// "role-changed" (contract §5.5). That pass publishes the new role: the
-// unit's state and master in db relations, and its role in the peer
-// relation, so the leader rewrites the database endpoints. It decides
-// nothing.
-
-// roleChangedHook is the custom event juju-exec dispatches.
-const roleChangedHook = "role-changed"
+// RoleChangedHook is the custom event juju-exec dispatches.
+const RoleChangedHook = "role-changed"
 
 // observeInterval is how often the observer reads its member's role: the
 // local API answers in a millisecond, and Patroni's own failover takes
 // ttl (20 s).
 const observeInterval = 2 * time.Second
 
-// findJujuExec finds juju-exec (Juju 3) or juju-run (2.9) on the hook's
+// FindJujuExec finds juju-exec (Juju 3) or juju-run (2.9) on the hook's
 // PATH (Juju and localjuju set it), as an absolute path: the observer runs
 // without that PATH.
-func findJujuExec() string {
+func FindJujuExec() string {
 	for _, name := range []string{"juju-exec", "juju-run"} {
 		if p, err := exec.LookPath(name); err == nil {
 			if abs, err := filepath.Abs(p); err == nil {
@@ -49,8 +38,8 @@ func findJujuExec() string {
 	return ""
 }
 
-// observerSpec is the unit's role observer service.
-func observerSpec(cfg pgconf.UnitConfig, charmBinary, jujuExec string) service.Spec {
+// Spec is the unit's role observer service.
+func Spec(cfg pgconf.UnitConfig, charmBinary, jujuExec string) service.Spec {
 	return service.Spec{
 		Name: pgconf.ServiceName(cfg.Unit, "observer"), Description: "Patroni role observer for " + cfg.Unit,
 		Exec:    []string{charmBinary, "observe", jujuExec, cfg.Unit, cfg.PatroniURL()},
@@ -58,9 +47,9 @@ func observerSpec(cfg pgconf.UnitConfig, charmBinary, jujuExec string) service.S
 	}
 }
 
-// runObserver is "dispatch observe <juju-exec> <unit> <patroni-url>". It
+// Run is "dispatch observe <juju-exec> <unit> <patroni-url>". It
 // runs until killed.
-func runObserver(args []string, log io.Writer) int {
+func Run(args []string, log io.Writer) int {
 	if len(args) != 3 || !filepath.IsAbs(args[0]) {
 		fmt.Fprintln(log, "usage: dispatch observe <juju-exec> <unit> <patroni-url>")
 		return 2
@@ -76,7 +65,7 @@ func runObserver(args []string, log io.Writer) int {
 	for {
 		role := readRole(client, api)
 		if role != "" && last != "" && role != last {
-			fmt.Fprintf(log, "%s observe: %s role %s -> %s: running %s\n", time.Now().UTC().Format(time.RFC3339), unit, last, role, roleChangedHook)
+			fmt.Fprintf(log, "%s observe: %s role %s -> %s: running %s\n", time.Now().UTC().Format(time.RFC3339), unit, last, role, RoleChangedHook)
 			if err := fireRoleChanged(jujuExec, unit, exe); err != nil {
 				fmt.Fprintf(log, "%s observe: %v\n", time.Now().UTC().Format(time.RFC3339), err)
 				role = last // try again on the next look
@@ -111,7 +100,7 @@ func readRole(client *http.Client, api string) string {
 func fireRoleChanged(jujuExec, unit, exe string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, jujuExec, "-u", unit, "JUJU_DISPATCH_PATH=hooks/"+roleChangedHook+" "+exe)
+	cmd := exec.CommandContext(ctx, jujuExec, "-u", unit, "JUJU_DISPATCH_PATH=hooks/"+RoleChangedHook+" "+exe)
 	cmd.Env = withoutContext(os.Environ())
 	cmd.Dir = "/"
 	out, err := cmd.CombinedOutput()
