@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgjuju/pgjuju/internal/clock"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/model"
 	"github.com/pgjuju/pgjuju/internal/observer"
@@ -63,6 +64,8 @@ var secretKeys = map[string]string{
 // Charm holds the handlers' dependencies.
 type Charm struct {
 	Workload Workload
+	// Clock times every wait; nil is the wall clock.
+	Clock clock.Clock
 	// ClientDB runs the client relations' SQL; nil means PostgresClientDB.
 	ClientDB ClientDB
 	// pendingPasswords are relation passwords set earlier in this
@@ -212,11 +215,17 @@ func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model) error {
 	return nil
 }
 
+// waitPatroni polls this member's Patroni until it reports PostgreSQL
+// running, or the timeout passes; nil if it never answered.
+func (c *Charm) waitPatroni(ctx context.Context, cfg pgconf.UnitConfig, timeout time.Duration) *patroni.NodeStatus {
+	return patroni.WaitMemberRunning(ctx, clock.Or(c.Clock), c.Workload.Patroni(cfg), pgconf.UnitSlug(cfg.Unit), timeout)
+}
+
 // guardLeader applies DecideLeaderGuard in update-status: it remembers
 // when this member was first seen holding the leader key with PostgreSQL
 // down, and restarts its Patroni when that lasts (Patroni 3.0.2 bug).
 func (c *Charm) guardLeader(ctx context.Context, h *juju.Hook, cfg pgconf.UnitConfig, node *patroni.NodeStatus, downSince time.Time) error {
-	in := LeaderGuardInput{Member: pgconf.UnitSlug(cfg.Unit), Node: node, DownSince: downSince, Now: time.Now()}
+	in := LeaderGuardInput{Member: pgconf.UnitSlug(cfg.Unit), Node: node, DownSince: downSince, Now: clock.Or(c.Clock).Now()}
 	if node != nil {
 		if cl, err := c.Workload.Patroni(cfg).Cluster(ctx); err == nil {
 			in.Cluster = &cl
@@ -242,30 +251,6 @@ func (c *Charm) guardLeader(ctx context.Context, h *juju.Hook, cfg pgconf.UnitCo
 		h.Status.Add(juju.Maintenance("restarted Patroni: it held the leader key with PostgreSQL down"))
 	}
 	return nil
-}
-
-// waitPatroni polls this member's Patroni until it reports PostgreSQL
-// running, or the timeout passes; nil if it never answered.
-func (c *Charm) waitPatroni(ctx context.Context, cfg pgconf.UnitConfig, timeout time.Duration) *patroni.NodeStatus {
-	api := c.Workload.Patroni(cfg)
-	deadline := time.Now().Add(timeout)
-	var last *patroni.NodeStatus
-	for {
-		cl, err := api.Cluster(ctx)
-		st, err2 := api.Patroni(ctx)
-		if err == nil && err2 == nil {
-			last = &st
-			for _, mbr := range cl.Members {
-				if mbr.Name == pgconf.UnitSlug(cfg.Unit) && mbr.State == "running" {
-					return last
-				}
-			}
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return last
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // snapshot reads everything Decide needs.
@@ -576,7 +561,7 @@ func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, plan Pl
 			}
 			changed = err == nil
 		case StepRestart:
-			err = c.restartWhenPending(ctx, cfg)
+			err = patroni.RestartWhenPending(ctx, clock.Or(c.Clock), w.Patroni(cfg), 15*time.Second)
 			changed = err == nil
 		case StepOpenPort:
 			err = openPort(ctx, h, st.Port, st.ClosePort)
@@ -636,27 +621,6 @@ func (c *Charm) reloadPatroni(ctx context.Context, h *juju.Hook, cfg pgconf.Unit
 		return c.Workload.ReloadPatroniService(ctx, h.Env.ModelUUID, cfg.Unit)
 	}
 	return err
-}
-
-// restartWhenPending restarts PostgreSQL through Patroni once Patroni
-// reports the restart pending. Patroni applies a reload (and a DCS change)
-// in its next HA loop, not during the request, so a restart sent at once
-// could run before the new settings are in postgresql.conf. After 15 s
-// (several loop_wait periods) it restarts anyway.
-func (c *Charm) restartWhenPending(ctx context.Context, cfg pgconf.UnitConfig) error {
-	api := c.Workload.Patroni(cfg)
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if st, err := api.Patroni(ctx); err == nil && st.PendingRestart {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	return api.Restart(ctx)
 }
 
 func (c *Charm) stop(ctx context.Context, h *juju.Hook) error {
@@ -887,7 +851,7 @@ func (c *Charm) setPassword(ctx context.Context, h *juju.Hook) error {
 	if err != nil {
 		return rollback(err.Error())
 	}
-	if err := c.waitPasswordsLoaded(ctx, cfg, content[generationKey], 60*time.Second); err != nil {
+	if err := patroni.WaitTag(ctx, clock.Or(c.Clock), c.Workload.Patroni(cfg), pgconf.PasswordsTag, content[generationKey], 60*time.Second); err != nil {
 		return rollback(err.Error())
 	}
 	progress("Patroni runs with the new passwords")
@@ -904,12 +868,12 @@ func (c *Charm) setPassword(ctx context.Context, h *juju.Hook) error {
 		// keep it, so failures end the action with action-fail (exit
 		// 0, committed), never an error.
 		progress("changed etcd's root password")
-		if err := c.waitPatroniDCS(ctx, cfg, 20*time.Second); err != nil {
+		if err := patroni.WaitLeader(ctx, clock.Or(c.Clock), c.Workload.Patroni(cfg), 20*time.Second); err != nil {
 			progress("Patroni does not reach etcd with the new password: restarting Patroni")
 			if err := c.Workload.RestartPatroniService(ctx, h.Env.ModelUUID, h.Env.UnitName); err != nil {
 				return actionFail(ctx, h, "restarting Patroni after the rotation: "+err.Error())
 			}
-			if err := c.waitPatroniDCS(ctx, cfg, 60*time.Second); err != nil {
+			if err := patroni.WaitLeader(ctx, clock.Or(c.Clock), c.Workload.Patroni(cfg), 60*time.Second); err != nil {
 				return actionFail(ctx, h, "Patroni does not reach etcd after the rotation: "+err.Error())
 			}
 		}
@@ -961,52 +925,6 @@ func (c *Charm) alterSystemRole(ctx context.Context, m *model.Model, cfg pgconf.
 		}
 	}
 	return c.Workload.SetSystemRolePassword(ctx, primary, user, pw)
-}
-
-// waitPasswordsLoaded waits until this member's Patroni reports the
-// passwords generation gen in its tags: it has reloaded patroni.yml.
-func (c *Charm) waitPasswordsLoaded(ctx context.Context, cfg pgconf.UnitConfig, gen string, timeout time.Duration) error {
-	api := c.Workload.Patroni(cfg)
-	deadline := time.Now().Add(timeout)
-	for {
-		st, err := api.Patroni(ctx)
-		if err == nil && st.Tag(pgconf.PasswordsTag) == gen {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("Patroni did not load the new passwords within %s (tag %s is %q, want %q; last error: %v)",
-				timeout, pgconf.PasswordsTag, st.Tag(pgconf.PasswordsTag), gen, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-// waitPatroniDCS waits until Patroni answers /cluster with a leader:
-// Patroni reads /cluster from etcd, so an answer means it authenticates.
-func (c *Charm) waitPatroniDCS(ctx context.Context, cfg pgconf.UnitConfig, timeout time.Duration) error {
-	api := c.Workload.Patroni(cfg)
-	deadline := time.Now().Add(timeout)
-	for {
-		cl, err := api.Cluster(ctx)
-		if err == nil {
-			if _, ok := cl.Leader(); ok {
-				return nil
-			}
-			err = errors.New("no leader in the cluster")
-		}
-		if time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 func listenPort(ctx context.Context, m *model.Model) int {

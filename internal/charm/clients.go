@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgjuju/pgjuju/internal/clientdb"
+	"github.com/pgjuju/pgjuju/internal/clock"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/model"
 	"github.com/pgjuju/pgjuju/internal/patroni"
@@ -588,7 +589,10 @@ func removeRelationSecrets(ctx context.Context, h *juju.Hook, relID string) {
 }
 
 // PostgresClientDB is the real ClientDB.
-type PostgresClientDB struct{}
+type PostgresClientDB struct {
+	// Clock times the waits; nil is the wall clock.
+	Clock clock.Clock
+}
 
 func (t Target) connect(ctx context.Context, database string) (*pgx.Conn, error) {
 	return postgres.Connect(ctx, postgres.ConnConfig{Host: t.Host, Port: uint16(t.Port), User: pgconf.OperatorUser,
@@ -686,27 +690,21 @@ func (PostgresClientDB) Serve(ctx context.Context, primary Target, s ClientServe
 }
 
 // WaitRole implements ClientDB.
-func (PostgresClientDB) WaitRole(ctx context.Context, self Target, role string, timeout time.Duration) (bool, error) {
+func (d PostgresClientDB) WaitRole(ctx context.Context, self Target, role string, timeout time.Duration) (bool, error) {
 	conn, err := self.connect(ctx, "")
 	if err != nil {
 		return false, err
 	}
 	defer conn.Close(ctx)
-	deadline := time.Now().Add(timeout)
-	for {
-		var exists bool
-		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, role).Scan(&exists); err != nil {
-			return false, err
-		}
-		if exists || time.Now().After(deadline) {
-			return exists, nil
-		}
-		select {
-		case <-ctx.Done():
-			return false, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
+	var exists bool
+	clock.Poll(ctx, clock.Or(d.Clock), timeout, 200*time.Millisecond, func() bool {
+		err = conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1)`, role).Scan(&exists)
+		return err != nil || exists
+	})
+	if err == nil {
+		err = ctx.Err()
 	}
+	return exists, err
 }
 
 // Revoke implements ClientDB.
@@ -733,67 +731,76 @@ func (PostgresClientDB) Rotate(ctx context.Context, primary Target, user, passwo
 
 // LoadHBA implements ClientDB. Patroni writes pg_hba.conf from patroni.yml
 // when it reloads, in its next loop; the charm waits until the file holds
-// exactly lines, then reloads PostgreSQL itself and waits until a new
+// exactly lines (asking Patroni once more after 4 s, in case it missed
+// the reload), then reloads PostgreSQL itself and waits until a new
 // session shows a later pg_conf_load_time(): new sessions are forked by
 // the postmaster after it has reloaded pg_hba.conf, so from then on a
 // client listed as allowed is admitted.
-func (PostgresClientDB) LoadHBA(ctx context.Context, self Target, lines []string, nudge func(context.Context) error) error {
+func (d PostgresClientDB) LoadHBA(ctx context.Context, self Target, lines []string, nudge func(context.Context) error) error {
+	clk := clock.Or(d.Clock)
 	want := normaliseHBA(lines)
-	deadline := time.Now().Add(45 * time.Second)
-	nudged := time.Now().Add(4 * time.Second)
-	for {
-		conn, err := self.connect(ctx, "")
-		if err == nil {
-			var text string
-			err = conn.QueryRow(ctx, `SELECT pg_read_file(current_setting('hba_file'))`).Scan(&text)
-			if err == nil && slices.Equal(normaliseHBA(strings.Split(text, "\n")), want) {
-				var before time.Time
-				if err = conn.QueryRow(ctx, `SELECT pg_conf_load_time()`).Scan(&before); err == nil {
-					_, err = conn.Exec(ctx, `SELECT pg_reload_conf()`)
-				}
-				conn.Close(ctx)
-				if err != nil {
-					return err
-				}
-				return waitReloaded(ctx, self, before, deadline)
-			}
-			conn.Close(ctx)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("pg_hba.conf does not hold the rendered rules after 45 s (last error: %v)", err)
-		}
-		if nudge != nil && time.Now().After(nudged) {
+	start := clk.Now()
+	var before time.Time
+	var err error
+	written := clock.Poll(ctx, clk, 45*time.Second, 200*time.Millisecond, func() bool {
+		var ok bool
+		ok, before, err = hbaFileHolds(ctx, self, want)
+		if !ok && nudge != nil && clk.Now().Sub(start) >= 4*time.Second {
 			_ = nudge(ctx) // Patroni may have missed the reload
 			nudge = nil
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		return ok
+	})
+	if !written {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
 		}
+		return fmt.Errorf("pg_hba.conf does not hold the rendered rules after 45 s (last error: %v)", err)
 	}
+	if err != nil {
+		return err
+	}
+	remaining := 45*time.Second - clk.Now().Sub(start)
+	if clock.Poll(ctx, clk, remaining, 50*time.Millisecond, func() bool {
+		var at time.Time
+		at, err = confLoadTime(ctx, self)
+		return err == nil && at.After(before)
+	}) {
+		return nil
+	}
+	return fmt.Errorf("PostgreSQL did not reload pg_hba.conf (last error: %v)", err)
 }
 
-func waitReloaded(ctx context.Context, self Target, before, deadline time.Time) error {
-	for {
-		conn, err := self.connect(ctx, "")
-		if err == nil {
-			var at time.Time
-			err = conn.QueryRow(ctx, `SELECT pg_conf_load_time()`).Scan(&at)
-			conn.Close(ctx)
-			if err == nil && at.After(before) {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("PostgreSQL did not reload pg_hba.conf (last error: %v)", err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
+// hbaFileHolds reports whether self's pg_hba.conf holds want and, when it
+// does, asks PostgreSQL to reload it: before is the load time before that
+// reload. A non-nil error with ok true means the reload itself failed.
+func hbaFileHolds(ctx context.Context, self Target, want []string) (ok bool, before time.Time, err error) {
+	conn, err := self.connect(ctx, "")
+	if err != nil {
+		return false, before, err
 	}
+	defer conn.Close(ctx)
+	var text string
+	err = conn.QueryRow(ctx, `SELECT pg_catalog.pg_read_file(pg_catalog.current_setting('hba_file'))`).Scan(&text)
+	if err != nil || !slices.Equal(normaliseHBA(strings.Split(text, "\n")), want) {
+		return false, before, err
+	}
+	if err = conn.QueryRow(ctx, `SELECT pg_catalog.pg_conf_load_time()`).Scan(&before); err == nil {
+		_, err = conn.Exec(ctx, `SELECT pg_catalog.pg_reload_conf()`)
+	}
+	return true, before, err
+}
+
+// confLoadTime is pg_conf_load_time() in a new session.
+func confLoadTime(ctx context.Context, self Target) (time.Time, error) {
+	conn, err := self.connect(ctx, "")
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer conn.Close(ctx)
+	var at time.Time
+	err = conn.QueryRow(ctx, `SELECT pg_catalog.pg_conf_load_time()`).Scan(&at)
+	return at, err
 }
 
 // normaliseHBA drops comments and blank lines and collapses whitespace.

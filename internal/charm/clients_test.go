@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgjuju/pgjuju/internal/clientdb"
+	"github.com/pgjuju/pgjuju/internal/clock"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/jujutest"
 	"github.com/pgjuju/pgjuju/internal/patroni"
@@ -74,7 +75,13 @@ type harness struct {
 	d  *juju.Dispatcher
 	db *fakeClientDB
 	wl *fakeWorkload
+	// clk is the charm's clock: it stands at harnessEpoch and moves only
+	// when a wait waits (by the time waited) or a test advances it.
+	clk *clock.Fake
 }
+
+// harnessEpoch is when the harness's clock starts.
+var harnessEpoch = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 
 const harnessUnit = "postgresql/0"
 

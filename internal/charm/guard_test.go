@@ -78,16 +78,17 @@ func TestLeaderGuardHarness(t *testing.T) {
 	h.wl.calls = nil
 	st = h.run(st, h.ch.Hook("update-status"))
 	since, err := time.Parse(time.RFC3339, st.StoredState[leaderDownKey])
-	if err != nil || len(h.wl.calls) != 0 || st.UnitStatus != juju.Waiting("PostgreSQL is start failed") {
+	if err != nil || !since.Equal(h.clk.Now().Truncate(time.Second)) || len(h.wl.calls) != 0 || st.UnitStatus != juju.Waiting("PostgreSQL is start failed") {
 		t.Fatalf("first sight: remembered %q (%v), calls %v, status %v", st.StoredState[leaderDownKey], err, h.wl.calls, st.UnitStatus)
 	}
 	// Another hook within the grace: no restart.
+	h.clk.Advance(LeaderGuardGrace / 2)
 	st = h.run(st, h.ch.Hook("update-status"))
 	if len(h.wl.calls) != 0 || st.StoredState[leaderDownKey] != since.Format(time.RFC3339) {
 		t.Fatalf("within the grace: calls %v, remembered %q", h.wl.calls, st.StoredState[leaderDownKey])
 	}
 	// Long after: Patroni is restarted and the memory cleared.
-	st.StoredState[leaderDownKey] = since.Add(-LeaderGuardGrace).Format(time.RFC3339)
+	h.clk.Advance(LeaderGuardGrace / 2)
 	st = h.run(st, h.ch.Hook("update-status"))
 	if !slices.Equal(h.wl.calls, []string{"restart patroni"}) || st.StoredState[leaderDownKey] != "" ||
 		st.UnitStatus.Level != juju.StatusMaintenance {

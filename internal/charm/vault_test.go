@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pgjuju/pgjuju/internal/clock"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/jujutest"
 )
@@ -19,12 +20,13 @@ func newBareHarness(t *testing.T, version string) (*harness, jujutest.State) {
 	}
 	db := &fakeClientDB{facts: *standaloneFacts()}
 	wl := newFakeWorkload(t, harnessUnit, "10.0.0.10")
-	c := &Charm{Workload: wl, ClientDB: db}
+	clk := clock.NewFake(harnessEpoch)
+	c := &Charm{Workload: wl, ClientDB: db, Clock: clk}
 	d := juju.NewDispatcher()
 	c.Register(d)
 	st := jujutest.State{UnitName: harnessUnit, Leader: true, PrivateAddress: "10.0.0.10", JujuVersion: version,
 		Storage: []jujutest.Storage{{Name: "pgdata", Location: t.TempDir()}}}
-	return &harness{t: t, ch: ch, d: d, db: db, wl: wl}, st
+	return &harness{t: t, ch: ch, d: d, db: db, wl: wl, clk: clk}, st
 }
 
 // Juju 2.9 has no secrets (contract §2.2): the passwords live in the peer

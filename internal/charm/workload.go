@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pgjuju/pgjuju/internal/clock"
 	"github.com/pgjuju/pgjuju/internal/etcd"
 	"github.com/pgjuju/pgjuju/internal/observer"
 	"github.com/pgjuju/pgjuju/internal/patroni"
@@ -86,6 +87,8 @@ var packages = []struct{ name, file string }{
 type System struct {
 	// Self is the supervisor command (the charm binary and "supervise").
 	Self []string
+	// Clock times the waits; nil is the wall clock.
+	Clock clock.Clock
 }
 
 // MissingPackages lists the packages whose files are absent.
@@ -482,21 +485,7 @@ func (s *System) StartEtcd(ctx context.Context, cfg pgconf.UnitConfig) (bool, er
 		return changed, err
 	}
 	defer c.Close()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := c.Members(cctx)
-		cancel()
-		// Any answer from etcd itself means it runs: before auth "user
-		// name is empty", and a learner serves no member list.
-		if err == nil || strings.Contains(err.Error(), "user name is empty") || strings.Contains(err.Error(), "not supported for learner") {
-			return changed, nil
-		}
-		if time.Now().After(deadline) {
-			return changed, fmt.Errorf("waiting for etcd: %w", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return changed, etcd.WaitAnswering(ctx, clock.Or(s.Clock), c, 30*time.Second)
 }
 
 // EnsureEtcdAuth enables etcd authentication with the root password.
@@ -704,9 +693,9 @@ func (s *System) EtcdMembership(ctx context.Context, cfg pgconf.UnitConfig, acti
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		switch actions[u] {
 		case memberAdd:
-			err = retryTransient(cctx, func() error { _, err := c.EnsureLearner(cctx, peerURL); return err })
+			err = etcd.RetryTransient(cctx, clock.Or(s.Clock), func() error { _, err := c.EnsureLearner(cctx, peerURL); return err })
 		case memberPromote:
-			err = promoteWhenReady(cctx, c, peerURL)
+			err = etcd.PromoteWhenReady(cctx, clock.Or(s.Clock), c, peerURL)
 			if errors.Is(err, etcd.ErrLearnerNotReady) {
 				m := out[u]
 				m.Voter, err = false, nil
@@ -717,7 +706,7 @@ func (s *System) EtcdMembership(ctx context.Context, cfg pgconf.UnitConfig, acti
 				out[u] = m
 			}
 		case memberRemove:
-			err = retryTransient(cctx, func() error { _, err := c.EnsureMemberRemoved(cctx, peerURL); return err })
+			err = etcd.RetryTransient(cctx, clock.Or(s.Clock), func() error { _, err := c.EnsureMemberRemoved(cctx, peerURL); return err })
 			delete(out, u)
 		}
 		cancel()
@@ -726,44 +715,6 @@ func (s *System) EtcdMembership(ctx context.Context, cfg pgconf.UnitConfig, acti
 		}
 	}
 	return out, nil
-}
-
-// transientEtcd are etcd answers that pass within seconds: right after a
-// member started, was promoted or left, etcd 3.4 calls the cluster
-// unhealthy or elects a new raft leader.
-var transientEtcd = []string{"unhealthy cluster", "leader changed", "no leader", "request timed out"}
-
-// retryTransient retries f while etcd answers with a transientEtcd error.
-func retryTransient(ctx context.Context, f func() error) error {
-	for {
-		err := f()
-		if err == nil || !slices.ContainsFunc(transientEtcd, func(s string) bool { return strings.Contains(err.Error(), s) }) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
-}
-
-// promoteWhenReady promotes a learner, retrying while it catches up.
-func promoteWhenReady(ctx context.Context, c *etcd.Client, peerURL string) error {
-	for {
-		_, err := c.Promote(ctx, peerURL)
-		if err != nil && strings.Contains(err.Error(), "request timed out") {
-			err = fmt.Errorf("%w (%v)", etcd.ErrLearnerNotReady, err)
-		}
-		if !errors.Is(err, etcd.ErrLearnerNotReady) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
 }
 
 // LeaveCluster implements Workload: on a unit being removed, it hands the
@@ -777,7 +728,7 @@ func (s *System) LeaveCluster(ctx context.Context, model string, cfg pgconf.Unit
 		if cl, err := api.Cluster(ctx); err == nil {
 			if leader, ok := cl.Leader(); ok && leader.Name == pgconf.UnitSlug(cfg.Unit) && len(cl.Members) > 1 {
 				if err := api.Switchover(ctx, leader.Name, ""); err == nil {
-					waitNotPrimary(ctx, api, leader.Name, 60*time.Second)
+					patroni.WaitNotLeader(ctx, clock.Or(s.Clock), api, leader.Name, 60*time.Second)
 				}
 			}
 		}
@@ -805,19 +756,3 @@ func (s *System) LeaveCluster(ctx context.Context, model string, cfg pgconf.Unit
 	return changed, nil
 }
 
-// waitNotPrimary waits until member name no longer leads the cluster.
-func waitNotPrimary(ctx context.Context, api *patroni.Client, name string, timeout time.Duration) {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if cl, err := api.Cluster(ctx); err == nil {
-			if l, ok := cl.Leader(); ok && l.Name != name {
-				return
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
-}

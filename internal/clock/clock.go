@@ -33,6 +33,9 @@ func Or(c Clock) Clock {
 
 // Sleep waits d on c, or until ctx is done (its error is returned).
 func Sleep(ctx context.Context, c Clock, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err // a ready timer must not win over an ended context
+	}
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
