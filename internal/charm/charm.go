@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
+
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -15,50 +15,48 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgjuju/pgjuju/internal/charm/credentials"
+	"github.com/pgjuju/pgjuju/internal/charm/keys"
 	"github.com/pgjuju/pgjuju/internal/clock"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/model"
 	"github.com/pgjuju/pgjuju/internal/observer"
 	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
-	"github.com/pgjuju/pgjuju/internal/postgres"
 	"github.com/pgjuju/pgjuju/internal/service"
 )
 
-// Names the charm uses in Juju.
+// PeerEndpoint is the peer relation of the application's units.
+const PeerEndpoint = keys.PeerEndpoint
+
+// Keys of the unit's own instance.
 const (
-	PeerEndpoint = "database-peers"
-	SecretLabel  = "system-users"
-	// peer app databag key holding the system-users secret id, so units
-	// other than the leader can read it.
-	secretIDKey = "system-users-secret"
-	// peer unit databag key with the unit's address.
-	addressKey = "address"
-	// unit state key with the parameters last applied (JSON).
-	appliedKey = "applied-parameters"
-	// system-users secret key counting password rotations
-	// (pgconf.Passwords.Generation).
-	generationKey = "generation"
+	// addressKey (peer unit databag) is the unit's address.
+	addressKey keys.Peer = "address"
+	// appliedKey (unit state) holds the parameters last applied (JSON).
+	appliedKey keys.State = "applied-parameters"
 	// unit state keys remembering effects, so that a steady pass repeats
 	// none of them (each is a hook tool call): the port opened, the
 	// workload version set, etcd authentication enabled, the address
 	// published in the peer unit databag.
-	openedPortKey       = "opened-port"
-	versionKey          = "workload-version"
-	etcdAuthKey         = "etcd-auth"
-	publishedAddressKey = "published-address"
-	// unit state key: when this member was first seen holding the leader
-	// key with PostgreSQL down (RFC 3339; DecideLeaderGuard).
-	leaderDownKey = "leader-down-since"
+	openedPortKey       keys.State = "opened-port"
+	versionKey          keys.State = "workload-version"
+	etcdAuthKey         keys.State = "etcd-auth"
+	publishedAddressKey keys.State = "published-address"
+	// leaderDownKey (unit state): when this member was first seen holding
+	// the leader key with PostgreSQL down (RFC 3339; DecideLeaderGuard).
+	leaderDownKey keys.State = "leader-down-since"
 )
 
-// secretKeys maps system users to their key in the secret.
-var secretKeys = map[string]string{
-	pgconf.OperatorUser:    "operator-password",
-	pgconf.ReplicationUser: "replication-password",
-	pgconf.RewindUser:      "rewind-password",
-	pgconf.PatroniAPIUser:  "patroni-password",
-	"etcd":                 "etcd-password",
+// Overrides are what an action hands the pass it runs: values it set
+// earlier in the same dispatch, which Juju commits only when the action
+// ends, so the hook tools still return the old ones.
+type Overrides struct {
+	// SystemUsers is the system-users secret's content (set-password).
+	SystemUsers map[string]string
+	// ClientPasswords are relation users' passwords by relation id
+	// (rotate-relation-password).
+	ClientPasswords map[string]string
 }
 
 // Charm holds the handlers' dependencies.
@@ -68,14 +66,6 @@ type Charm struct {
 	Clock clock.Clock
 	// ClientDB runs the client relations' SQL; nil means PostgresClientDB.
 	ClientDB ClientDB
-	// pendingPasswords are relation passwords set earlier in this
-	// dispatch (rotate-relation-password), which the pass must use even
-	// if secret-get still returns the committed revision.
-	pendingPasswords map[string]string
-	// pendingSystemUsers is the system-users secret's content set earlier
-	// in this dispatch (set-password): Juju commits secret-set when the
-	// hook or action ends, so secret-get still returns the old revision.
-	pendingSystemUsers map[string]string
 }
 
 // Register wires the charm's handlers into d with the real workload.
@@ -91,9 +81,10 @@ func Register(d *juju.Dispatcher) {
 func (c *Charm) Register(d *juju.Dispatcher) {
 	d.HandleHook("stop", c.stop)
 	d.HandleHook("remove", c.remove)
-	d.HandleHook("secret-remove", c.secretRemove)
-	d.HandleAction("get-password", c.getPassword)
-	d.HandleAction("set-password", c.setPassword)
+	creds := credentials.Actions{Unit: credentialUnit{c}, Clock: c.Clock}
+	d.HandleHook("secret-remove", credentials.SecretRemove)
+	d.HandleAction("get-password", creds.GetPassword)
+	d.HandleAction("set-password", creds.SetPassword)
 	d.HandleAction("get-primary", c.getPrimary)
 	d.HandleAction("restart", c.restartAction)
 	d.HandleAction("reload", c.reloadAction)
@@ -126,39 +117,69 @@ func RunSubcommand(args []string) (code int, ok bool) {
 // reconcile is the one-hook-one-pass handler.
 func (c *Charm) reconcile(ctx context.Context, h *juju.Hook) error {
 	m := model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})
-	return c.pass(ctx, h, m)
+	return c.pass(ctx, h, m, Overrides{})
 }
 
-// pass is snapshot → Decide → apply → status, repeated (at most three
-// times) while a plan asks to decide again, and once more when client
-// relations waited for a PostgreSQL that this pass started. The client
-// relations' part runs last, once.
-func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model) error {
-	var plan Plan
-	var snap Snapshot
+// maxRounds bounds the rounds of a pass. A round reads the hook's state
+// once, decides and applies; another round runs only when the steps
+// changed what a read sees: packages installed (the server's catalogue
+// can be read), the system users created, an etcd learner promoted (a
+// waiting peer can be added), at most twice; and once more when client
+// relations waited for the PostgreSQL this pass started.
+const maxRounds = 4
+
+// pass is read → Decide → apply, in rounds (maxRounds), then the client
+// relations' part once, then what Patroni reports (role, version, the
+// leader guard), the buffered writes and the status, once.
+func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model, ov Overrides) error {
+	w := &writes{}
+	snap, plan, changed, err := c.converge(ctx, h, m, ov, w)
+	if err != nil {
+		return err
+	}
+	if plan.Status.Level == "" && !plan.Joining {
+		if err := c.serveClients(ctx, h, m, snap, plan, ov, w); err != nil {
+			return err
+		}
+	}
+	node, err := c.observe(ctx, h, snap, plan, changed, w)
+	if err != nil {
+		return err
+	}
+	if err := w.flush(ctx, h.Backend, snap.peers); err != nil {
+		return err
+	}
+	h.Status.Add(DecideStatus(plan, node))
+	return nil
+}
+
+// converge runs the rounds of a pass; it returns the last round's
+// snapshot and plan, and whether any step changed something.
+func (c *Charm) converge(ctx context.Context, h *juju.Hook, m *model.Model, ov Overrides, w *writes) (Snapshot, Plan, bool, error) {
 	prog := &progressReporter{}
 	waitedForClients, changed := false, false
-	for pass := 0; pass < 4; pass++ {
-		var err error
-		snap, err = c.snapshot(ctx, h, m)
+	for round := 0; ; round++ {
+		snap, err := c.snapshot(ctx, h, m, ov)
 		if err != nil {
-			return err
+			return snap, Plan{}, changed, err
 		}
-		plan = Decide(snap)
-		if h.Log.Enabled(ctx, slog.LevelDebug) && len(plan.Steps) > 0 {
-			// One line: every juju-log is a hook tool call.
-			steps := make([]string, len(plan.Steps))
-			for i, st := range plan.Steps {
-				steps[i] = string(st.Kind) + " (" + st.Reason + ")"
-			}
-			h.Log.Debug("planned steps", "steps", strings.Join(steps, "; "))
+		plan := Decide(snap)
+		logPlan(ctx, h, plan)
+		if err := c.publishSelf(ctx, snap, w); err != nil {
+			return snap, plan, changed, err
 		}
-		ch, err := c.apply(ctx, h, m, plan, prog)
+		ch, err := c.apply(ctx, h, m, snap, plan, prog, w)
+		if err == nil {
+			err = w.flush(ctx, h.Backend, snap.peers)
+		}
 		if err != nil {
-			return err
+			return snap, plan, changed, err
 		}
 		changed = changed || ch
-		if plan.Again && pass < 2 {
+		if round+1 >= maxRounds {
+			return snap, plan, changed, nil
+		}
+		if plan.Again && round < 2 {
 			continue
 		}
 		if plan.Status.Level == "" && plan.Clients.NeedFacts && snap.DB == nil && !waitedForClients && !plan.Joining {
@@ -167,52 +188,88 @@ func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model) error {
 				continue
 			}
 		}
-		break
+		return snap, plan, changed, nil
 	}
-	if plan.Status.Level == "" && !plan.Joining {
-		statuses, err := c.applyClients(ctx, h, m, snap, plan)
-		refused := append(slices.Clone(plan.Clients.Statuses), statuses...)
-		for _, st := range refused {
-			h.Log.Warn("client relation refused", "why", st.Message)
-		}
-		if st, ok := CombineRefusals(refused); ok {
-			h.Status.Add(st)
-		}
-		if err != nil {
-			return fmt.Errorf("client relations: %w", err)
-		}
+}
+
+// logPlan logs the planned steps in one line: every juju-log is a hook
+// tool call.
+func logPlan(ctx context.Context, h *juju.Hook, plan Plan) {
+	if !h.Log.Enabled(ctx, slog.LevelDebug) || len(plan.Steps) == 0 {
+		return
 	}
-	var node *patroni.NodeStatus
-	if plan.Status.Level == "" && plan.Config.Unit != "" {
-		// After changes, give PostgreSQL time to come up; a pass that
-		// changed nothing only reads (update-status must not block a
-		// minute on a member that is down).
-		wait := 60 * time.Second
-		if !changed || plan.Joining {
-			wait = 0
-		}
-		node = c.waitPatroni(ctx, plan.Config, wait)
-		if h.Event.Name == "update-status" {
-			if err := c.guardLeader(ctx, h, plan.Config, node, snap.leaderDownSince); err != nil {
-				return err
-			}
-		}
-		if err := publishRole(ctx, h, snap, node); err != nil {
-			return err
-		}
-		if node != nil && node.ServerVersion > 0 {
-			v := fmt.Sprintf("%d.%d", node.ServerVersion/10000, node.ServerVersion%10000)
-			if v != snap.workloadVersion {
-				if err := h.Backend.ApplicationVersionSet(ctx, v); err != nil {
-					h.Log.Warn("setting workload version", "err", err)
-				} else if err := h.Backend.StateSet(ctx, map[string]string{versionKey: v}); err != nil {
-					return err
-				}
-			}
-		}
+	steps := make([]string, len(plan.Steps))
+	for i, st := range plan.Steps {
+		steps[i] = string(st.Kind) + " (" + st.Reason + ")"
 	}
-	h.Status.Add(DecideStatus(plan, node))
+	h.Log.Debug("planned steps", "steps", strings.Join(steps, "; "))
+}
+
+// publishSelf writes what the read found missing: the unit's address for
+// its peers (once; unit state remembers it) and, on the leader, the
+// system-users secret's id when it was created before the peer relation.
+func (c *Charm) publishSelf(ctx context.Context, s Snapshot, w *writes) error {
+	if s.publishAddress {
+		addr := s.Address.String()
+		w.setPeerUnit(addressKey, addr)
+		w.setState(publishedAddressKey, addr)
+	}
+	if s.shareSystemUsers {
+		return s.vault.Share(ctx, credentials.SystemUsersDoc)
+	}
 	return nil
+}
+
+// serveClients applies the client relations' part of the plan and adds
+// their refusals to the status.
+func (c *Charm) serveClients(ctx context.Context, h *juju.Hook, m *model.Model, snap Snapshot, plan Plan, ov Overrides, w *writes) error {
+	statuses, err := c.applyClients(ctx, h, m, snap, plan, ov, w)
+	refused := append(slices.Clone(plan.Clients.Statuses), statuses...)
+	for _, st := range refused {
+		h.Log.Warn("client relation refused", "why", st.Message)
+	}
+	if st, ok := CombineRefusals(refused); ok {
+		h.Status.Add(st)
+	}
+	if err != nil {
+		return fmt.Errorf("client relations: %w", err)
+	}
+	return nil
+}
+
+// observe reads this member from Patroni after the steps and acts on what
+// it says: the leader guard (update-status), the role for the peers, the
+// workload version. nil when Patroni did not answer (or the plan stopped
+// short of running it).
+func (c *Charm) observe(ctx context.Context, h *juju.Hook, snap Snapshot, plan Plan, changed bool, w *writes) (*patroni.NodeStatus, error) {
+	if plan.Status.Level != "" || plan.Config.Unit == "" {
+		return nil, nil
+	}
+	// After changes, give PostgreSQL time to come up; a pass that changed
+	// nothing only reads (update-status must not block a minute on a
+	// member that is down).
+	wait := 60 * time.Second
+	if !changed || plan.Joining {
+		wait = 0
+	}
+	node := c.waitPatroni(ctx, plan.Config, wait)
+	if h.Event.Name == "update-status" {
+		if err := c.guardLeader(ctx, h, plan.Config, node, snap.leaderDownSince, w); err != nil {
+			return node, err
+		}
+	}
+	publishRole(snap, node, w)
+	if node != nil && node.ServerVersion > 0 {
+		v := fmt.Sprintf("%d.%d", node.ServerVersion/10000, node.ServerVersion%10000)
+		if v != snap.workloadVersion {
+			if err := h.Backend.ApplicationVersionSet(ctx, v); err != nil {
+				h.Log.Warn("setting workload version", "err", err)
+			} else {
+				w.setState(versionKey, v)
+			}
+		}
+	}
+	return node, nil
 }
 
 // waitPatroni polls this member's Patroni until it reports PostgreSQL
@@ -224,7 +281,7 @@ func (c *Charm) waitPatroni(ctx context.Context, cfg pgconf.UnitConfig, timeout 
 // guardLeader applies DecideLeaderGuard in update-status: it remembers
 // when this member was first seen holding the leader key with PostgreSQL
 // down, and restarts its Patroni when that lasts (Patroni 3.0.2 bug).
-func (c *Charm) guardLeader(ctx context.Context, h *juju.Hook, cfg pgconf.UnitConfig, node *patroni.NodeStatus, downSince time.Time) error {
+func (c *Charm) guardLeader(ctx context.Context, h *juju.Hook, cfg pgconf.UnitConfig, node *patroni.NodeStatus, downSince time.Time, w *writes) error {
 	in := LeaderGuardInput{Member: pgconf.UnitSlug(cfg.Unit), Node: node, DownSince: downSince, Now: clock.Or(c.Clock).Now()}
 	if node != nil {
 		if cl, err := c.Workload.Patroni(cfg).Cluster(ctx); err == nil {
@@ -240,9 +297,7 @@ func (c *Charm) guardLeader(ctx context.Context, h *juju.Hook, cfg pgconf.UnitCo
 		if !g.DownSince.IsZero() {
 			v = g.DownSince.UTC().Format(time.RFC3339)
 		}
-		if err := h.Backend.StateSet(ctx, map[string]string{leaderDownKey: v}); err != nil {
-			return err
-		}
+		w.setState(leaderDownKey, v)
 	}
 	if g.RestartPatroni {
 		if err := c.Workload.RestartPatroniService(ctx, h.Env.ModelUUID, cfg.Unit); err != nil {
@@ -254,7 +309,7 @@ func (c *Charm) guardLeader(ctx context.Context, h *juju.Hook, cfg pgconf.UnitCo
 }
 
 // snapshot reads everything Decide needs.
-func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Snapshot, error) {
+func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model, ov Overrides) (Snapshot, error) {
 	s := Snapshot{Model: h.Env.ModelUUID, Unit: m.Unit(), App: m.App()}
 	var err error
 	if s.Leader, err = m.IsLeader(ctx); err != nil {
@@ -289,10 +344,11 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Sna
 	if s.Address, err = unitAddress(ctx, h.Backend); err != nil {
 		h.Log.Warn("reading unit address", "err", err)
 	}
-	state, err := h.Backend.StateGet(ctx)
+	raw, err := h.Backend.StateGet(ctx)
 	if err != nil {
 		return s, fmt.Errorf("reading unit state: %w", err)
 	}
+	state := keys.Typed[keys.State](raw)
 	s.hbaLoaded, s.workloadVersion = state[hbaLoadedKey], state[versionKey]
 	s.OpenedPort, _ = strconv.Atoi(state[openedPortKey])
 	if raw := state[servedSQLKey]; raw != "" {
@@ -348,35 +404,27 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Sna
 	if s.peerApp == nil {
 		s.peerApp = map[string]string{}
 	}
-	s.vault = vault{m: m, leader: s.Leader, secrets: juju.HasSecrets(h.Env.Version), peers: s.peers, peerApp: s.peerApp}
-	if s.Passwords, err = readPasswords(ctx, s.vault); err != nil {
+	if err := c.readPasswords(ctx, h, m, ov, &s); err != nil {
 		return s, err
-	}
-	if c.pendingSystemUsers != nil && s.Leader {
-		p, err := passwordsFrom(c.pendingSystemUsers)
-		if err != nil {
-			return s, err
-		}
-		s.Passwords = &p
 	}
 	if peers := s.peers; peers != nil {
 		s.PeerRelation = true
-		s.EtcdMembers = parseEtcdMembers(s.peerApp[etcdMembersKey])
+		s.EtcdMembers = parseEtcdMembers(s.peerApp[string(etcdMembersKey)])
 		for _, u := range peers.Units {
 			bag, err := peers.UnitData(ctx, u)
 			if err != nil {
 				continue
 			}
-			if a, err := netip.ParseAddr(bag.Get(addressKey)); err == nil {
+			if a, err := netip.ParseAddr(bag.Get(string(addressKey))); err == nil {
 				s.Peers = append(s.Peers, pgconf.Member{Unit: u, Address: a})
 			}
-			if v := bag.Get(clientHBAKey); v != "" {
+			if v := bag.Get(string(clientHBAKey)); v != "" {
 				if s.peerClientHBA == nil {
 					s.peerClientHBA = map[string]string{}
 				}
 				s.peerClientHBA[u] = v
 			}
-			if bag.Get(etcdStartedKey) != "" {
+			if bag.Get(string(etcdStartedKey)) != "" {
 				if s.PeerEtcdStarted == nil {
 					s.PeerEtcdStarted = map[string]bool{}
 				}
@@ -385,14 +433,7 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model) (Sna
 		}
 		// The address is published once; unit state remembers it, so a
 		// steady pass reads and writes nothing.
-		if addr := s.Address.String(); s.Address.IsValid() && state[publishedAddressKey] != addr {
-			if err := peers.SetLocalUnitData(ctx, map[string]string{addressKey: addr}); err != nil {
-				return s, err
-			}
-			if err := h.Backend.StateSet(ctx, map[string]string{publishedAddressKey: addr}); err != nil {
-				return s, err
-			}
-		}
+		s.publishAddress = s.Address.IsValid() && state[publishedAddressKey] != s.Address.String()
 	}
 	if err := c.readClients(ctx, h, m, &s); err != nil {
 		return s, fmt.Errorf("reading client relations: %w", err)
@@ -445,31 +486,6 @@ func unitAddress(ctx context.Context, b juju.Backend) (netip.Addr, error) {
 	return netip.ParseAddr(s)
 }
 
-// readPasswords reads the system users' passwords from the vault; nil
-// when they do not exist yet.
-func readPasswords(ctx context.Context, v vault) (*pgconf.Passwords, error) {
-	content, err := v.read(ctx, systemUsersDoc)
-	if err != nil || content == nil {
-		return nil, err
-	}
-	p, _ := passwordsFrom(content)
-	return &p, nil
-}
-
-// createSecret generates every system password and stores them in the
-// vault.
-func createSecret(ctx context.Context, v vault) error {
-	content := map[string]string{}
-	for _, k := range secretKeys {
-		p, err := postgres.GeneratePassword()
-		if err != nil {
-			return err
-		}
-		content[k] = p
-	}
-	return v.write(ctx, systemUsersDoc, content)
-}
-
 // progressReporter shows a long step while it runs. It is the one,
 // narrow exception to "status once per dispatch" (DESIGN §4): issue 3
 // asks config-changed to say whether it reloads or restarts PostgreSQL
@@ -498,93 +514,14 @@ func (p *progressReporter) report(ctx context.Context, h *juju.Hook, msg string)
 // apply runs a plan's steps in order; the first failure fails the hook
 // (Juju retries it), except that what a user can fix never gets here.
 // Long steps are announced through prog.
-func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, plan Plan, prog *progressReporter) (bool, error) {
-	w, cfg := c.Workload, plan.Config
-	// filesChanged makes a running Patroni re-read patroni.yml: pg_hba
-	// rules and passwords change no parameter, so no reload step covers
-	// them.
-	filesChanged, reloaded, anyChanged := false, false, false
+func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, snap Snapshot, plan Plan, prog *progressReporter, w *writes) (bool, error) {
+	a := &applier{c: c, h: h, m: m, cfg: plan.Config, w: w}
+	anyChanged := false
 	for _, st := range plan.Steps {
-		var changed bool
-		var err error
-		if !(st.Kind == StepReload && reloaded) {
+		if !(st.Kind == StepReload && a.reloaded) {
 			prog.report(ctx, h, st.Progress)
 		}
-		switch st.Kind {
-		case StepInstallPackages:
-			err = w.InstallPackages(ctx, st.Packages)
-			changed = err == nil
-		case StepCreateSecret:
-			var v vault
-			if v, err = newVault(ctx, h, m); err == nil {
-				err = createSecret(ctx, v)
-			}
-			changed = err == nil
-		case StepWriteFiles:
-			changed, err = w.WriteFiles(ctx, cfg)
-			filesChanged = changed
-		case StepStartEtcd:
-			changed, err = w.StartEtcd(ctx, cfg)
-		case StepEnsureEtcdAuth:
-			if changed, err = w.EnsureEtcdAuth(ctx, cfg); err == nil {
-				err = h.Backend.StateSet(ctx, map[string]string{etcdAuthKey: "enabled"})
-			}
-		case StepStartPatroni:
-			changed, err = w.StartPatroni(ctx, cfg)
-			if err == nil && !changed && filesChanged {
-				// Already running with older files.
-				if node := c.waitPatroni(ctx, cfg, 60*time.Second); node != nil {
-					err = c.reloadPatroni(ctx, h, cfg)
-					reloaded = err == nil
-					h.Log.Info("reloaded Patroni", "reason", "configuration files changed")
-				}
-			}
-		case StepPatchDCS:
-			patch := map[string]any{}
-			for k, v := range st.Params {
-				if v == "" {
-					patch[k] = nil
-				} else {
-					patch[k] = v
-				}
-			}
-			err = w.Patroni(cfg).PatchConfig(ctx, map[string]any{"postgresql": map[string]any{"parameters": patch}})
-			changed = err == nil
-		case StepReload:
-			if reloaded {
-				break
-			}
-			if node := c.waitPatroni(ctx, cfg, 60*time.Second); node == nil {
-				err = errors.New("patroni is not answering")
-			} else {
-				err = c.reloadPatroni(ctx, h, cfg)
-			}
-			changed = err == nil
-		case StepRestart:
-			err = patroni.RestartWhenPending(ctx, clock.Or(c.Clock), w.Patroni(cfg), 15*time.Second)
-			changed = err == nil
-		case StepOpenPort:
-			err = openPort(ctx, h, st.Port, st.ClosePort)
-			changed = err == nil
-		case StepSaveApplied:
-			data, _ := json.Marshal(st.Params)
-			err = h.Backend.StateSet(ctx, map[string]string{appliedKey: string(data)})
-		case StepStartObserver:
-			changed, err = w.StartObserver(ctx, cfg, st.CharmBinary, st.JujuExec)
-		case StepPublishEtcdStarted:
-			err = publishEtcdStarted(ctx, h, m)
-			changed = err == nil
-		case StepEtcdMembership:
-			var next map[string]EtcdMember
-			if next, err = w.EtcdMembership(ctx, cfg, st.Params, st.Members); err == nil {
-				err = recordEtcdMembers(ctx, m, next)
-			}
-			changed = err == nil
-		case StepLeaveCluster:
-			if changed, err = w.LeaveCluster(ctx, h.Env.ModelUUID, cfg); err == nil {
-				err = h.Backend.StateSet(ctx, map[string]string{leavingKey: "true"})
-			}
-		}
+		changed, err := a.step(ctx, st)
 		if err != nil {
 			return anyChanged, fmt.Errorf("%s (%s): %w", st.Kind, st.Reason, err)
 		}
@@ -596,9 +533,142 @@ func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, plan Pl
 	return anyChanged, nil
 }
 
+// applier runs one plan's steps.
+type applier struct {
+	c   *Charm
+	h   *juju.Hook
+	m   *model.Model
+	cfg pgconf.UnitConfig
+	w   *writes
+	// filesChanged makes a running Patroni re-read patroni.yml: pg_hba
+	// rules and passwords change no parameter, so no reload step covers
+	// them. reloaded: Patroni reloaded in this plan already.
+	filesChanged, reloaded bool
+}
+
+// step runs one step; changed says whether it changed anything.
+func (a *applier) step(ctx context.Context, st Step) (changed bool, err error) {
+	wl, cfg := a.c.Workload, a.cfg
+	switch st.Kind {
+	case StepInstallPackages:
+		err = wl.InstallPackages(ctx, st.Packages)
+		return err == nil, err
+	case StepCreateSecret:
+		return a.createSystemUsers(ctx)
+	case StepWriteFiles:
+		changed, err = wl.WriteFiles(ctx, cfg)
+		a.filesChanged = changed
+		return changed, err
+	case StepStartEtcd:
+		return wl.StartEtcd(ctx, cfg)
+	case StepEnsureEtcdAuth:
+		if changed, err = wl.EnsureEtcdAuth(ctx, cfg); err == nil {
+			a.w.setState(etcdAuthKey, "enabled")
+		}
+		return changed, err
+	case StepStartPatroni:
+		return a.startPatroni(ctx)
+	case StepPatchDCS:
+		return a.patchDCS(ctx, st.Params)
+	case StepReload:
+		return a.reload(ctx)
+	case StepRestart:
+		err = patroni.RestartWhenPending(ctx, clock.Or(a.c.Clock), wl.Patroni(cfg), 15*time.Second)
+		return err == nil, err
+	case StepOpenPort:
+		err = openPort(ctx, a.h, st.Port, st.ClosePort, a.w)
+		return err == nil, err
+	case StepSaveApplied:
+		data, _ := json.Marshal(st.Params)
+		a.w.setState(appliedKey, string(data))
+		return false, nil
+	}
+	return a.clusterStep(ctx, st)
+}
+
+// clusterStep runs the steps of the cluster's membership.
+func (a *applier) clusterStep(ctx context.Context, st Step) (changed bool, err error) {
+	wl, cfg := a.c.Workload, a.cfg
+	switch st.Kind {
+	case StepStartObserver:
+		return wl.StartObserver(ctx, cfg, st.CharmBinary, st.JujuExec)
+	case StepPublishEtcdStarted:
+		publishEtcdStarted(a.w)
+		return true, nil
+	case StepEtcdMembership:
+		next, err := wl.EtcdMembership(ctx, cfg, st.Params, st.Members)
+		if err == nil {
+			err = recordEtcdMembers(next, a.w)
+		}
+		return err == nil, err
+	case StepLeaveCluster:
+		if changed, err = wl.LeaveCluster(ctx, a.h.Env.ModelUUID, cfg); err == nil {
+			a.w.setState(leavingKey, "true")
+		}
+		return changed, err
+	}
+	return false, fmt.Errorf("unknown step kind %q", st.Kind)
+}
+
+// createSystemUsers generates the system users' passwords and stores
+// them in the vault.
+func (a *applier) createSystemUsers(ctx context.Context) (bool, error) {
+	v, err := credentials.Open(ctx, a.h, a.m)
+	if err != nil {
+		return false, err
+	}
+	content, err := credentials.NewSystemUsers()
+	if err != nil {
+		return false, err
+	}
+	return true, v.Write(ctx, credentials.SystemUsersDoc, content)
+}
+
+// startPatroni starts Patroni, or has a running one reload files that
+// changed.
+func (a *applier) startPatroni(ctx context.Context) (bool, error) {
+	changed, err := a.c.Workload.StartPatroni(ctx, a.cfg)
+	if err != nil || changed || !a.filesChanged {
+		return changed, err
+	}
+	// Already running with older files.
+	if node := a.c.waitPatroni(ctx, a.cfg, 60*time.Second); node != nil {
+		err = a.c.reloadPatroni(ctx, a.h, a.cfg)
+		a.reloaded = err == nil
+		a.h.Log.Info("reloaded Patroni", "reason", "configuration files changed")
+	}
+	return changed, err
+}
+
+// patchDCS sets cluster-wide parameters in Patroni's DCS ("" deletes).
+func (a *applier) patchDCS(ctx context.Context, params map[string]string) (bool, error) {
+	patch := map[string]any{}
+	for k, v := range params {
+		if v == "" {
+			patch[k] = nil
+		} else {
+			patch[k] = v
+		}
+	}
+	err := a.c.Workload.Patroni(a.cfg).PatchConfig(ctx, map[string]any{"postgresql": map[string]any{"parameters": patch}})
+	return err == nil, err
+}
+
+// reload has Patroni reload PostgreSQL's configuration, once per plan.
+func (a *applier) reload(ctx context.Context) (bool, error) {
+	if a.reloaded {
+		return false, nil
+	}
+	if node := a.c.waitPatroni(ctx, a.cfg, 60*time.Second); node == nil {
+		return false, errors.New("patroni is not answering")
+	}
+	err := a.c.reloadPatroni(ctx, a.h, a.cfg)
+	return err == nil, err
+}
+
 // openPort opens port, closes old (the port opened before listen_port
 // changed; 0 for none) and remembers the port in unit state.
-func openPort(ctx context.Context, h *juju.Hook, port, old int) error {
+func openPort(ctx context.Context, h *juju.Hook, port, old int, w *writes) error {
 	if err := h.Backend.OpenPort(ctx, juju.TCP(port)); err != nil {
 		return err
 	}
@@ -607,7 +677,8 @@ func openPort(ctx context.Context, h *juju.Hook, port, old int) error {
 			return err
 		}
 	}
-	return h.Backend.StateSet(ctx, map[string]string{openedPortKey: strconv.Itoa(port)})
+	w.setState(openedPortKey, strconv.Itoa(port))
+	return nil
 }
 
 // reloadPatroni asks Patroni to reload through its REST API, or by signal
@@ -655,11 +726,11 @@ func (c *Charm) remove(ctx context.Context, h *juju.Hook) error {
 // unitConfig rebuilds the unit's config for actions (address and
 // passwords are all they need).
 func (c *Charm) unitConfig(ctx context.Context, h *juju.Hook, m *model.Model) (pgconf.UnitConfig, error) {
-	v, err := newVault(ctx, h, m)
+	v, err := credentials.Open(ctx, h, m)
 	if err != nil {
 		return pgconf.UnitConfig{}, err
 	}
-	pw, err := readPasswords(ctx, v)
+	pw, err := readSystemUsers(ctx, v)
 	if err != nil {
 		return pgconf.UnitConfig{}, err
 	}
@@ -675,256 +746,6 @@ func (c *Charm) unitConfig(ctx context.Context, h *juju.Hook, m *model.Model) (p
 
 func actionFail(ctx context.Context, h *juju.Hook, msg string) error {
 	return h.Backend.ActionFail(ctx, msg)
-}
-
-func (c *Charm) getPassword(ctx context.Context, h *juju.Hook) error {
-	m := model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})
-	params, err := h.Backend.ActionGet(ctx)
-	if err != nil {
-		return err
-	}
-	user, _ := params["username"].(string)
-	if user == "" {
-		user = pgconf.OperatorUser
-	}
-	key, ok := secretKeys[user]
-	if !ok {
-		return actionFail(ctx, h, fmt.Sprintf("unknown system user %q", user))
-	}
-	leader, err := m.IsLeader(ctx)
-	if err != nil {
-		return err
-	}
-	if !leader {
-		return actionFail(ctx, h, "run get-password on the leader unit")
-	}
-	v, err := newVault(ctx, h, m)
-	if err != nil {
-		return err
-	}
-	content, err := v.read(ctx, systemUsersDoc)
-	if err != nil {
-		return err
-	}
-	if content == nil {
-		return actionFail(ctx, h, "the system users are not created yet")
-	}
-	return h.Backend.ActionSet(ctx, map[string]string{"username": user, "password": content[key]})
-}
-
-// setPassword is the set-password action (leader): a new password for one
-// system user, applied everywhere it is used, in an order that keeps the
-// unit working at every step:
-//
-//   - operator, replication, rewind: the role on the primary first
-//     (connected with the current operator password), then the secret,
-//     then patroni.yml (authentication section) and a Patroni reload;
-//   - patroni (REST API): the secret, then patroni.yml and a reload (by
-//     signal, as the API refuses the new password until Patroni reloads);
-//   - etcd (root): the secret, then patroni.yml and a reload, then, once
-//     Patroni reports the new passwords generation (so it re-authenticates
-//     with the new password), etcd's root password; Patroni is restarted
-//     if it does not answer with the cluster afterwards.
-//
-// Every rotation bumps the secret's generation, which patroni.yml carries
-// as a tag. Progress goes to action-log; the password never does.
-func (c *Charm) setPassword(ctx context.Context, h *juju.Hook) error {
-	m := model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})
-	params, err := h.Backend.ActionGet(ctx)
-	if err != nil {
-		return err
-	}
-	user, _ := params["username"].(string)
-	if user == "" {
-		user = pgconf.OperatorUser
-	}
-	key, ok := secretKeys[user]
-	if !ok {
-		return actionFail(ctx, h, fmt.Sprintf("unknown system user %q", user))
-	}
-	pw, _ := params["password"].(string)
-	if pw == "" {
-		if pw, err = postgres.GeneratePassword(); err != nil {
-			return err
-		}
-	} else if err := postgres.CheckPassword(pw); err != nil {
-		return actionFail(ctx, h, err.Error())
-	}
-	h.Redactor.Register(pw)
-	progress := func(msg string) {
-		h.Log.Info("set-password", "user", user, "step", msg)
-		if err := h.Backend.ActionLog(ctx, msg); err != nil {
-			h.Log.Warn("action-log", "err", err)
-		}
-	}
-	leader, err := m.IsLeader(ctx)
-	if err != nil {
-		return err
-	}
-	if !leader {
-		return actionFail(ctx, h, "run set-password on the leader unit")
-	}
-	// A unit that is blocked (invalid config) or still waiting would not
-	// apply the new password: refuse before anything changes.
-	if snap, err := c.snapshot(ctx, h, m); err != nil {
-		return err
-	} else if st := Decide(snap).Status; st.Level != "" {
-		return actionFail(ctx, h, fmt.Sprintf("the unit is %s (%s): set-password needs it running", st.Level, st.Message))
-	}
-	cfg, err := c.unitConfig(ctx, h, m)
-	if err != nil {
-		return actionFail(ctx, h, err.Error())
-	}
-	old := cfg.Passwords
-	if pw == passwordOf(old, user) {
-		return actionFail(ctx, h, "the new password is the current one")
-	}
-	// rollback undoes what was applied after a later step failed: the
-	// role's password, then the files (a pass with the old secret
-	// content). It returns an error, so the action exits non-zero and
-	// Juju discards the new secret revision (contract §1.3); action-log
-	// says why, as the action's message will be the exit status.
-	var roleChanged bool
-	var oldContent map[string]string
-	rollback := func(why string) error {
-		progress("failed: " + why + "; rolling back")
-		if roleChanged {
-			cur := cfg
-			if user == pgconf.OperatorUser {
-				cur.Passwords.Operator = pw
-			}
-			if err := c.alterSystemRole(ctx, m, cur, user, passwordOf(old, user)); err != nil {
-				progress("could not restore the role's password: " + err.Error())
-			}
-		}
-		if oldContent != nil {
-			c.pendingSystemUsers = oldContent
-			if err := c.pass(ctx, h, model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})); err != nil {
-				progress("could not rewrite the files with the old passwords: " + err.Error())
-			}
-		}
-		return fmt.Errorf("set-password %s: %s (rolled back)", user, why)
-	}
-
-	switch user {
-	case pgconf.OperatorUser, pgconf.ReplicationUser, pgconf.RewindUser:
-		// The role first: a failure leaves the old password valid
-		// everywhere.
-		if err := c.alterSystemRole(ctx, m, cfg, user, pw); err != nil {
-			return actionFail(ctx, h, "changing the role's password: "+err.Error())
-		}
-		roleChanged = true
-		progress(fmt.Sprintf("changed the password of role %s on the primary", user))
-	case "etcd":
-		if err := c.Workload.CheckEtcdRoot(ctx, cfg); err != nil {
-			return actionFail(ctx, h, "etcd does not take the current root password: "+err.Error())
-		}
-	}
-
-	v, err := newVault(ctx, h, m)
-	if err != nil {
-		return rollback(err.Error())
-	}
-	content, err := v.read(ctx, systemUsersDoc)
-	if err != nil || content == nil {
-		return rollback(fmt.Sprintf("reading the system users: %v", err))
-	}
-	prevContent := maps.Clone(content)
-	gen, _ := strconv.Atoi(content[generationKey])
-	content[key], content[generationKey] = pw, strconv.Itoa(gen+1)
-	if err := v.write(ctx, systemUsersDoc, content); err != nil {
-		return rollback("storing the new password: " + err.Error())
-	}
-	oldContent = prevContent
-	c.pendingSystemUsers = content
-	defer func() { c.pendingSystemUsers = nil }()
-	progress("stored the new password with the system users")
-
-	// The owner gets no secret-changed: run the pass now; it rewrites
-	// patroni.yml and reloads Patroni. Other units follow on their
-	// secret-changed.
-	if err := c.pass(ctx, h, model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})); err != nil {
-		return rollback("applying the new password: " + err.Error())
-	}
-	progress("rewrote patroni.yml and asked Patroni to reload it")
-	cfg.Passwords, err = passwordsFrom(content)
-	if err != nil {
-		return rollback(err.Error())
-	}
-	if err := patroni.WaitTag(ctx, clock.Or(c.Clock), c.Workload.Patroni(cfg), pgconf.PasswordsTag, content[generationKey], 60*time.Second); err != nil {
-		return rollback(err.Error())
-	}
-	progress("Patroni runs with the new passwords")
-
-	if user == "etcd" {
-		cur := cfg
-		cur.Passwords.Etcd = old.Etcd
-		if err := c.Workload.SetEtcdRootPassword(ctx, cur, pw); err != nil {
-			// Patroni gets the old password back, which etcd still
-			// accepts.
-			return rollback("changing etcd's root password: " + err.Error())
-		}
-		// From here etcd takes only the new password: the secret must
-		// keep it, so failures end the action with action-fail (exit
-		// 0, committed), never an error.
-		progress("changed etcd's root password")
-		if err := patroni.WaitLeader(ctx, clock.Or(c.Clock), c.Workload.Patroni(cfg), 20*time.Second); err != nil {
-			progress("Patroni does not reach etcd with the new password: restarting Patroni")
-			if err := c.Workload.RestartPatroniService(ctx, h.Env.ModelUUID, h.Env.UnitName); err != nil {
-				return actionFail(ctx, h, "restarting Patroni after the rotation: "+err.Error())
-			}
-			if err := patroni.WaitLeader(ctx, clock.Or(c.Clock), c.Workload.Patroni(cfg), 60*time.Second); err != nil {
-				return actionFail(ctx, h, "Patroni does not reach etcd after the rotation: "+err.Error())
-			}
-		}
-		progress("Patroni reads the cluster from etcd")
-	}
-	return h.Backend.ActionSet(ctx, map[string]string{"username": user, "password": pw})
-}
-
-// passwordOf returns a system user's password.
-func passwordOf(p pgconf.Passwords, user string) string {
-	switch user {
-	case pgconf.OperatorUser:
-		return p.Operator
-	case pgconf.ReplicationUser:
-		return p.Replication
-	case pgconf.RewindUser:
-		return p.Rewind
-	case pgconf.PatroniAPIUser:
-		return p.PatroniAPI
-	case "etcd":
-		return p.Etcd
-	}
-	return ""
-}
-
-// passwordsFrom reads the system-users secret's content.
-func passwordsFrom(content map[string]string) (pgconf.Passwords, error) {
-	p := pgconf.Passwords{
-		Operator: content[secretKeys[pgconf.OperatorUser]], Replication: content[secretKeys[pgconf.ReplicationUser]],
-		Rewind: content[secretKeys[pgconf.RewindUser]], PatroniAPI: content[secretKeys[pgconf.PatroniAPIUser]],
-		Etcd: content[secretKeys["etcd"]], Generation: content[generationKey],
-	}
-	for user := range secretKeys {
-		if passwordOf(p, user) == "" {
-			return p, fmt.Errorf("the system-users secret has no %s password", user)
-		}
-	}
-	return p, nil
-}
-
-// alterSystemRole sets a system role's password on the primary (Patroni's
-// leader; this unit when Patroni does not say), connected as the
-// operator with the current password.
-func (c *Charm) alterSystemRole(ctx context.Context, m *model.Model, cfg pgconf.UnitConfig, user, pw string) error {
-	primary := Target{Host: cfg.Address.String(), Port: listenPort(ctx, m), Password: cfg.Passwords.Operator}
-	if cl, err := c.Workload.Patroni(cfg).Cluster(ctx); err == nil {
-		if l, ok := cl.Leader(); ok && l.Host != "" && l.Port > 0 {
-			primary.Host, primary.Port = l.Host, l.Port
-		}
-	}
-	return c.Workload.SetSystemRolePassword(ctx, primary, user, pw)
 }
 
 func listenPort(ctx context.Context, m *model.Model) int {

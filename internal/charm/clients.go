@@ -16,6 +16,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgjuju/pgjuju/internal/charm/credentials"
+	"github.com/pgjuju/pgjuju/internal/charm/keys"
 	"github.com/pgjuju/pgjuju/internal/clientdb"
 	"github.com/pgjuju/pgjuju/internal/clock"
 	"github.com/pgjuju/pgjuju/internal/juju"
@@ -29,26 +31,21 @@ import (
 
 // Names of the client-relation records.
 const (
-	// ClientSecretLabel labels the application-owned secret holding every
-	// relation user's password, keyed by clientSecretKey.
-	ClientSecretLabel = "client-relations"
-	// peer app databag key with that secret's id, for other units.
-	clientSecretIDKey = "client-relations-secret"
 	// servedKeyPrefix + relation id ("served:db:5") is the peer app
 	// databag key of a ServedRelation (JSON).
 	servedKeyPrefix = "served:"
 	// unit state key: hash of the pg_hba rules PostgreSQL was last seen
 	// running with.
-	hbaLoadedKey = "hba-loaded"
+	hbaLoadedKey keys.State = "hba-loaded"
 	// clientHBAKey (peer unit databag) is the hash of the client pg_hba
 	// rules this unit's PostgreSQL runs with (ClientHBAGate);
 	// clientHBAStateKey remembers the value published.
-	clientHBAKey      = "client-hba"
-	clientHBAStateKey = "published-client-hba"
+	clientHBAKey      keys.Peer  = "client-hba"
+	clientHBAStateKey keys.State = "published-client-hba"
 	// unit state key (leader): JSON map of relation id to the
 	// fingerprint of the SQL last run for it (serveFingerprint), so a
 	// hook that changes nothing about a relation runs none of its SQL.
-	servedSQLKey = "served-sql"
+	servedSQLKey keys.State = "served-sql"
 )
 
 // serveFingerprint identifies what Serve did for a relation: the request,
@@ -65,10 +62,12 @@ func serveFingerprint(sv ClientServe, password, primary string) string {
 }
 
 // skipServe says whether a relation's SQL can be skipped: it ran with the
-// same fingerprint. update-status always runs it, so a user or grant
-// removed by hand comes back within one interval.
-func skipServe(event string, done map[string]string, id, fingerprint string) bool {
-	return event != "update-status" && done[id] == fingerprint
+// same fingerprint, and (update-status) the drift check found nothing
+// changed by hand since, so a user or grant removed by hand comes back
+// within one interval.
+func skipServe(done map[string]string, drifted map[string]string, id, fingerprint string) bool {
+	_, changedByHand := drifted[id]
+	return done[id] == fingerprint && !changedByHand
 }
 
 // clientSecretKey is a relation's key in the client-relations secret:
@@ -90,6 +89,9 @@ type ClientDB interface {
 	Facts(ctx context.Context, api *patroni.Client, member string, self Target) (*DBFacts, error)
 	// Serve runs one relation's SQL on the primary.
 	Serve(ctx context.Context, primary Target, s ClientServe, password string) error
+	// Drifted checks every relation in one read of the catalogs and says,
+	// by relation id, why those changed by hand since they were served.
+	Drifted(ctx context.Context, primary Target, wants []clientdb.Want) (map[string]string, error)
 	// Revoke removes LOGIN from a gone relation's user and ends its sessions.
 	Revoke(ctx context.Context, primary Target, user string) error
 	// Rotate gives a relation user a new password.
@@ -174,7 +176,7 @@ func (c *Charm) readClients(ctx context.Context, h *juju.Hook, m *model.Model, s
 		}
 		s.Served[id] = rec
 	}
-	if s.peerApp[clientSecretIDKey] == "" {
+	if s.peerApp[string(credentials.ClientSecretIDKey)] == "" {
 		// The leader shares the secret's id when it creates it: without
 		// an id there is no secret to read (a steady standalone pass
 		// saves the secret-get).
@@ -189,8 +191,8 @@ func (c *Charm) readClients(ctx context.Context, h *juju.Hook, m *model.Model, s
 
 // readClientPasswords reads the client relation users' passwords from the
 // vault into a map by relation id; nil when there are none yet.
-func readClientPasswords(ctx context.Context, v vault) (map[string]string, error) {
-	content, err := v.read(ctx, clientUsersDoc)
+func readClientPasswords(ctx context.Context, v credentials.Vault) (map[string]string, error) {
+	content, err := v.Read(ctx, credentials.ClientUsersDoc)
 	if err != nil {
 		return nil, fmt.Errorf("reading client relation passwords: %w", err)
 	}
@@ -252,27 +254,69 @@ func (c *Charm) clientDB() ClientDB {
 // clientInput is DecideClients' view of the snapshot.
 func (s Snapshot) clientInput() ClientInput {
 	return ClientInput{Leader: s.Leader, Relations: s.Clients, Served: s.Served,
-		Passwords: s.ClientPasswords, DB: s.DB, SecretsAvailable: s.vault.secrets}
+		Passwords: s.ClientPasswords, DB: s.DB, SecretsAvailable: s.SecretsAvailable}
 }
 
 // applyClients runs the client part of a plan after the core steps:
 // passwords, SQL on the primary (leader), pg_hba loaded on this unit, then
 // every relation's data published in one relation-set each, then the
 // records. It returns the statuses of relations refused while applying.
-func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, s Snapshot, plan Plan) ([]juju.Status, error) {
+func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, s Snapshot, plan Plan, ov Overrides, w *writes) ([]juju.Status, error) {
 	cp := plan.Clients
-	db := c.clientDB()
-	passwords := maps.Clone(s.ClientPasswords)
+	passwords, dirty, err := relationPasswords(h, s.ClientPasswords, cp, ov.ClientPasswords)
+	if err != nil {
+		return nil, err
+	}
+	if dirty && s.Leader {
+		if err := writeClientPasswords(ctx, s.vault, passwords); err != nil {
+			return nil, err
+		}
+	}
+	if !s.Leader && len(s.servedSQL) > 0 {
+		// Fingerprints are a leader's memory of its own SQL: forget them
+		// with the leadership, or a later term could skip SQL another
+		// leader's changes made necessary again.
+		w.setState(servedSQLKey, "")
+	}
+	out := clientOutcome{failed: map[string]bool{}}
+	if s.Leader && s.DB != nil && s.DB.Primary != "" {
+		c.runClientSQL(ctx, h, s, cp, passwords, w, &out)
+	}
+	gate, err := c.loadClientHBA(ctx, h, s, plan, w)
+	if err != nil {
+		return out.statuses, err
+	}
+	c.publishClients(ctx, h, m, s, cp, passwords, gate, &out)
+	if s.Leader {
+		recordServed(cp.Record, out.failed, w)
+	}
+	return out.statuses, errors.Join(out.errs...)
+}
+
+// clientOutcome collects what applying the client part came to: refusals,
+// the relations that failed (nothing more is done for them) and errors.
+type clientOutcome struct {
+	statuses []juju.Status
+	failed   map[string]bool
+	errs     []error
+}
+
+// relationPasswords is the relation users' passwords after this plan:
+// the stored ones, an action's overrides, a new one for each relation
+// served without one, none for revoked relations. dirty: they differ
+// from the stored ones.
+func relationPasswords(h *juju.Hook, stored map[string]string, cp ClientPlan, overrides map[string]string) (map[string]string, bool, error) {
+	passwords := maps.Clone(stored)
 	if passwords == nil {
 		passwords = map[string]string{}
 	}
-	maps.Copy(passwords, c.pendingPasswords)
-	dirty := len(c.pendingPasswords) > 0
+	maps.Copy(passwords, overrides)
+	dirty := len(overrides) > 0
 	for _, sv := range cp.Serve {
 		if passwords[sv.ID] == "" {
 			pw, err := postgres.GeneratePassword()
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			h.Redactor.Register(pw)
 			passwords[sv.ID], dirty = pw, true
@@ -284,89 +328,119 @@ func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, 
 			dirty = true
 		}
 	}
-	if dirty && s.Leader {
-		if err := writeClientPasswords(ctx, s.vault, passwords); err != nil {
-			return nil, err
-		}
-	}
+	return passwords, dirty, nil
+}
 
-	var statuses []juju.Status
-	if !s.Leader && len(s.servedSQL) > 0 {
-		// Fingerprints are a leader's memory of its own SQL: forget them
-		// with the leadership, or a later term could skip SQL another
-		// leader's changes made necessary again.
-		if err := h.Backend.StateSet(ctx, map[string]string{servedSQLKey: ""}); err != nil {
-			return nil, err
+// runClientSQL (leader) revokes gone relations' users and serves the
+// others on the primary, skipping a relation whose SQL already ran with
+// the same fingerprint unless update-status's drift check (one catalog
+// read for every relation) found it changed by hand.
+func (c *Charm) runClientSQL(ctx context.Context, h *juju.Hook, s Snapshot, cp ClientPlan, passwords map[string]string, w *writes, out *clientOutcome) {
+	db := c.clientDB()
+	primary := Target{Host: s.DB.Primary, Port: s.DB.Port, Password: s.Passwords.Operator}
+	for _, rv := range cp.Revoke {
+		if err := db.Revoke(ctx, primary, rv.Served.User); err != nil {
+			out.errs = append(out.errs, fmt.Errorf("revoking %s of %s: %w", rv.Served.User, rv.ID, err))
+			continue
+		}
+		h.Log.Info("revoked relation user", "relation", rv.ID, "user", rv.Served.User)
+		if rv.Served.Endpoint == EndpointDatabase {
+			removeRelationSecrets(ctx, h, rv.ID)
 		}
 	}
+	drifted := c.driftCheck(ctx, h, s, cp, passwords, primary)
 	servedSQL := maps.Clone(s.servedSQL)
 	if servedSQL == nil {
 		servedSQL = map[string]string{}
 	}
-	failed := map[string]bool{}
-	var errs []error
-	if s.Leader && s.DB != nil && s.DB.Primary != "" {
-		primary := Target{Host: s.DB.Primary, Port: s.DB.Port, Password: s.Passwords.Operator}
-		for _, rv := range cp.Revoke {
-			if err := db.Revoke(ctx, primary, rv.Served.User); err != nil {
-				errs = append(errs, fmt.Errorf("revoking %s of %s: %w", rv.Served.User, rv.ID, err))
-				continue
-			}
-			h.Log.Info("revoked relation user", "relation", rv.ID, "user", rv.Served.User)
-			if rv.Served.Endpoint == EndpointDatabase {
-				removeRelationSecrets(ctx, h, rv.ID)
-			}
+	for _, sv := range cp.Serve {
+		fp := serveFingerprint(sv, passwords[sv.ID], primary.Host)
+		if skipServe(s.servedSQL, drifted, sv.ID, fp) {
+			continue
 		}
-		for _, sv := range cp.Serve {
-			fp := serveFingerprint(sv, passwords[sv.ID], primary.Host)
-			if skipServe(h.Event.Name, s.servedSQL, sv.ID, fp) {
-				continue
-			}
-			delete(servedSQL, sv.ID)
-			err := db.Serve(ctx, primary, sv, passwords[sv.ID])
-			var unavailable *clientdb.ExtensionUnavailableError
-			switch {
-			case errors.As(err, &unavailable):
-				statuses = append(statuses, juju.Blocked(sv.ID+": "+unavailable.Error()))
-				failed[sv.ID] = true
-			case unreachable(err):
-				// The primary Patroni names is gone (its leader key has
-				// not expired yet) or restarting: wait for the next
-				// hook (the new primary's role change wakes every
-				// unit) instead of failing this one.
-				failed[sv.ID] = true
-				h.Status.Add(juju.Waiting("waiting for the primary to serve " + sv.ID))
-				h.Log.Warn("primary unreachable", "relation", sv.ID, "primary", primary.Host, "err", err)
-			case refusesRelation(err):
-				// The request cannot be served as asked: refuse this
-				// relation alone; a failed hook would discard every
-				// other relation's data too.
-				statuses = append(statuses, juju.Blocked(sv.ID+": "+err.Error()))
-				failed[sv.ID] = true
-				h.Log.Warn("relation refused", "relation", sv.ID, "err", err)
-			case err != nil:
-				errs = append(errs, fmt.Errorf("serving %s: %w", sv.ID, err))
-				failed[sv.ID] = true
-			default:
-				servedSQL[sv.ID] = fp
-				h.Log.Debug("served relation", "relation", sv.ID, "reason", sv.Reason)
-			}
-		}
-		for id := range servedSQL {
-			if !slices.ContainsFunc(s.Clients, func(r ClientRelation) bool { return r.ID == id }) {
-				delete(servedSQL, id)
-			}
-		}
-		if !maps.Equal(servedSQL, s.servedSQL) {
-			b, _ := json.Marshal(servedSQL)
-			if err := h.Backend.StateSet(ctx, map[string]string{servedSQLKey: string(b)}); err != nil {
-				errs = append(errs, err)
-			}
+		delete(servedSQL, sv.ID)
+		if c.serveOne(ctx, h, primary, sv, passwords[sv.ID], out) {
+			servedSQL[sv.ID] = fp
 		}
 	}
+	for id := range servedSQL {
+		if !slices.ContainsFunc(s.Clients, func(r ClientRelation) bool { return r.ID == id }) {
+			delete(servedSQL, id)
+		}
+	}
+	if !maps.Equal(servedSQL, s.servedSQL) {
+		b, _ := json.Marshal(servedSQL)
+		w.setState(servedSQLKey, string(b))
+	}
+}
 
-	// pg_hba: this unit's PostgreSQL must run with the rules before any
-	// client unit is listed as allowed (§A.4).
+// driftCheck runs, in update-status only, one check of every relation
+// already served against the catalogs (clientdb.Drifted); the relations
+// it reports are served again. If the check fails, every relation is.
+func (c *Charm) driftCheck(ctx context.Context, h *juju.Hook, s Snapshot, cp ClientPlan, passwords map[string]string, primary Target) map[string]string {
+	if h.Event.Name != "update-status" {
+		return nil
+	}
+	var wants []clientdb.Want
+	for _, sv := range cp.Serve {
+		if s.servedSQL[sv.ID] != "" {
+			wants = append(wants, sv.want(passwords[sv.ID]))
+		}
+	}
+	if len(wants) == 0 {
+		return nil
+	}
+	drifted, err := c.clientDB().Drifted(ctx, primary, wants)
+	if err != nil {
+		h.Log.Warn("drift check failed: serving every relation again", "err", err)
+		drifted = map[string]string{}
+		for _, wt := range wants {
+			drifted[wt.ID] = "the drift check failed"
+		}
+	}
+	for id, why := range drifted {
+		h.Log.Info("relation changed by hand: serving it again", "relation", id, "why", why)
+	}
+	return drifted
+}
+
+// serveOne runs one relation's SQL and sorts its failure: refused (the
+// request), waiting (the primary is unreachable) or an error (retried by
+// failing the hook). true when it was served.
+func (c *Charm) serveOne(ctx context.Context, h *juju.Hook, primary Target, sv ClientServe, password string, out *clientOutcome) bool {
+	err := c.clientDB().Serve(ctx, primary, sv, password)
+	var unavailable *clientdb.ExtensionUnavailableError
+	switch {
+	case err == nil:
+		h.Log.Debug("served relation", "relation", sv.ID, "reason", sv.Reason)
+		return true
+	case errors.As(err, &unavailable):
+		out.statuses = append(out.statuses, juju.Blocked(sv.ID+": "+unavailable.Error()))
+	case unreachable(err):
+		// The primary Patroni names is gone (its leader key has not
+		// expired yet) or restarting: wait for the next hook (the new
+		// primary's role change wakes every unit) instead of failing
+		// this one.
+		h.Status.Add(juju.Waiting("waiting for the primary to serve " + sv.ID))
+		h.Log.Warn("primary unreachable", "relation", sv.ID, "primary", primary.Host, "err", err)
+	case refusesRelation(err):
+		// The request cannot be served as asked: refuse this relation
+		// alone; a failed hook would discard every other relation's
+		// data too.
+		out.statuses = append(out.statuses, juju.Blocked(sv.ID+": "+err.Error()))
+		h.Log.Warn("relation refused", "relation", sv.ID, "err", err)
+	default:
+		out.errs = append(out.errs, fmt.Errorf("serving %s: %w", sv.ID, err))
+	}
+	out.failed[sv.ID] = true
+	return false
+}
+
+// loadClientHBA makes this unit's PostgreSQL run with the rendered pg_hba
+// before any client unit is listed as allowed (§A.4), tells the peers
+// which client rules it admits, and returns what may be published.
+func (c *Charm) loadClientHBA(ctx context.Context, h *juju.Hook, s Snapshot, plan Plan, w *writes) (ClientHBAGate, error) {
+	cp := plan.Clients
 	hbaInForce := s.hbaLoaded != ""
 	if len(cp.Publish) > 0 || len(cp.Revoke) > 0 || len(cp.HBA) > 0 || s.hbaLoaded != "" {
 		var lines []string
@@ -377,12 +451,10 @@ func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, 
 		hash := hex.EncodeToString(sum[:])
 		if hash != s.hbaLoaded {
 			api := c.Workload.Patroni(plan.Config)
-			if err := db.LoadHBA(ctx, s.selfTarget(), lines, api.Reload); err != nil {
-				return statuses, fmt.Errorf("loading pg_hba: %w", err)
+			if err := c.clientDB().LoadHBA(ctx, s.selfTarget(), lines, api.Reload); err != nil {
+				return ClientHBAGate{}, fmt.Errorf("loading pg_hba: %w", err)
 			}
-			if err := h.Backend.StateSet(ctx, map[string]string{hbaLoadedKey: hash}); err != nil {
-				return statuses, err
-			}
+			w.setState(hbaLoadedKey, hash)
 			h.Log.Info("pg_hba loaded", "client-rules", len(cp.HBA))
 		}
 		hbaInForce = true
@@ -391,17 +463,17 @@ func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, 
 	if hbaInForce && s.peers != nil && clientHash != s.publishedClientHBA {
 		// Tell the peers which client rules this unit admits: they
 		// publish credentials pointing here only once it does.
-		if err := s.peers.SetLocalUnitData(ctx, map[string]string{clientHBAKey: clientHash}); err != nil {
-			return statuses, err
-		}
-		if err := h.Backend.StateSet(ctx, map[string]string{clientHBAStateKey: clientHash}); err != nil {
-			return statuses, err
-		}
+		w.setPeerUnit(clientHBAKey, clientHash)
+		w.setState(clientHBAStateKey, clientHash)
 	}
-	gate := s.clientHBAGate(clientHash)
+	return s.clientHBAGate(clientHash), nil
+}
 
+// publishClients publishes every relation the gate allows; a hot standby
+// publishes a db relation only once its user has replicated here (§A.7).
+func (c *Charm) publishClients(ctx context.Context, h *juju.Hook, m *model.Model, s Snapshot, cp ClientPlan, passwords map[string]string, gate ClientHBAGate, out *clientOutcome) {
 	for _, pub := range cp.Publish {
-		if failed[pub.ID] {
+		if out.failed[pub.ID] {
 			continue
 		}
 		if (pub.Legacy != nil && !gate.Legacy) || (pub.Client != nil && !gate.Database) {
@@ -409,38 +481,32 @@ func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, 
 			continue
 		}
 		if pub.Legacy != nil && s.DB != nil && !s.DB.SelfPrimary {
-			// A hot standby publishes its own host: only once the
-			// relation's user has replicated to it (§A.7).
-			ok, err := db.WaitRole(ctx, s.selfTarget(), pub.Legacy.User, 10*time.Second)
+			ok, err := c.clientDB().WaitRole(ctx, s.selfTarget(), pub.Legacy.User, 10*time.Second)
 			if err != nil || !ok {
 				h.Log.Info("the relation user has not replicated here yet", "relation", pub.ID, "err", err)
 				continue
 			}
 		}
 		if err := c.publish(ctx, h, m, s.clientRels[pub.ID], pub, passwords[pub.ID]); err != nil {
-			errs = append(errs, err)
+			out.errs = append(out.errs, err)
 		}
 	}
-	if s.Leader && len(cp.Record) > 0 {
-		changes := map[string]string{}
-		for id, rec := range cp.Record {
-			if failed[id] {
-				continue
-			}
-			v := ""
-			if rec != nil {
-				b, _ := json.Marshal(rec)
-				v = string(b)
-			}
-			changes[servedKeyPrefix+id] = v
+}
+
+// recordServed writes the leader's served records (nil deletes), but not
+// for relations whose SQL failed.
+func recordServed(records map[string]*ServedRelation, failed map[string]bool, w *writes) {
+	for id, rec := range records {
+		if failed[id] {
+			continue
 		}
-		if peers, err := m.PeerRelation(ctx, PeerEndpoint); err == nil && peers != nil {
-			if err := peers.SetLocalAppData(ctx, changes); err != nil {
-				errs = append(errs, err)
-			}
+		v := ""
+		if rec != nil {
+			b, _ := json.Marshal(rec)
+			v = string(b)
 		}
+		w.setPeerApp(keys.Peer(servedKeyPrefix+id), v)
 	}
-	return statuses, errors.Join(errs...)
 }
 
 // unreachable says whether err is a failure to reach or keep a
@@ -485,12 +551,12 @@ func refusesRelation(err error) bool {
 // writeClientPasswords stores the passwords in the vault (a secret,
 // created on first use, its id shared with the other units), or removes
 // them when no relation is left.
-func writeClientPasswords(ctx context.Context, v vault, passwords map[string]string) error {
+func writeClientPasswords(ctx context.Context, v credentials.Vault, passwords map[string]string) error {
 	content := map[string]string{}
 	for id, pw := range passwords {
 		content[clientSecretKey(id)] = pw
 	}
-	return v.write(ctx, clientUsersDoc, content)
+	return v.Write(ctx, credentials.ClientUsersDoc, content)
 }
 
 // publish writes one relation's data: the unit databag on db and
@@ -707,6 +773,16 @@ func (d PostgresClientDB) WaitRole(ctx context.Context, self Target, role string
 	return exists, err
 }
 
+// Drifted implements ClientDB.
+func (PostgresClientDB) Drifted(ctx context.Context, primary Target, wants []clientdb.Want) (map[string]string, error) {
+	conn, err := primary.connect(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	return clientdb.Drifted(ctx, conn, wants)
+}
+
 // Revoke implements ClientDB.
 func (PostgresClientDB) Revoke(ctx context.Context, primary Target, user string) error {
 	conn, err := primary.connect(ctx, "")
@@ -838,7 +914,7 @@ func (c *Charm) rotateRelationPassword(ctx context.Context, h *juju.Hook) error 
 	if !leader {
 		return actionFail(ctx, h, "run rotate-relation-password on the leader unit")
 	}
-	snap, err := c.snapshot(ctx, h, m)
+	snap, err := c.snapshot(ctx, h, m, Overrides{})
 	if err != nil {
 		return err
 	}
@@ -878,9 +954,7 @@ func (c *Charm) rotateRelationPassword(ctx context.Context, h *juju.Hook) error 
 	if err := c.clientDB().Rotate(ctx, primary, rec.User, pw); err != nil {
 		return actionFail(ctx, h, "changing the password: "+err.Error())
 	}
-	c.pendingPasswords = map[string]string{id: pw}
-	defer func() { c.pendingPasswords = nil }()
-	if err := c.pass(ctx, h, m); err != nil {
+	if err := c.pass(ctx, h, m, Overrides{ClientPasswords: map[string]string{id: pw}}); err != nil {
 		return fmt.Errorf("republishing %s: %w", id, err)
 	}
 	h.Log.Info("rotated relation password", "relation", id, "user", rec.User)

@@ -90,6 +90,12 @@ type ClientServe struct {
 	Reason      string
 }
 
+// want is what the drift check compares the catalogs with.
+func (s ClientServe) want(password string) clientdb.Want {
+	return clientdb.Want{ID: s.ID, User: s.User, Password: password, Database: s.Database,
+		Attributes: s.Attributes, CreateRoles: s.CreateRoles, Roles: s.Roles, Admin: s.Admin}
+}
+
 // ClientPublish is the data one relation gets from this unit: the unit
 // databag (db, db-admin) or, on the leader, the application databag and
 // secrets (database). It is rendered at apply time, once the password is

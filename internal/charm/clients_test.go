@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pgjuju/pgjuju/internal/charm/credentials"
 	"net/netip"
 	"slices"
 	"strings"
@@ -30,6 +31,23 @@ type fakeClientDB struct {
 	rotated  []string
 	hba      []string
 	hbaCalls int
+	// drifted is what Drifted reports (relation id → why), and
+	// driftChecks counts its calls and driftWants what they asked.
+	drifted     map[string]string
+	driftChecks int
+	driftWants  []string
+}
+
+func (f *fakeClientDB) Drifted(_ context.Context, _ Target, wants []clientdb.Want) (map[string]string, error) {
+	f.driftChecks++
+	out := map[string]string{}
+	for _, w := range wants {
+		f.driftWants = append(f.driftWants, w.ID)
+		if why, ok := f.drifted[w.ID]; ok {
+			out[w.ID] = why
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeClientDB) Facts(context.Context, *patroni.Client, string, Target) (*DBFacts, error) {
@@ -89,7 +107,7 @@ func newHarness(t *testing.T) (*harness, jujutest.State) {
 	t.Helper()
 	h, st := newBareHarness(t, "3.6.25")
 	st.Relations = []jujutest.Relation{{ID: 0, Endpoint: PeerEndpoint, RemoteApp: "postgresql"}}
-	st.Secrets = []jujutest.Secret{{Label: SecretLabel, Content: map[string]string{
+	st.Secrets = []jujutest.Secret{{Label: credentials.SecretLabel, Content: map[string]string{
 		"operator-password": "o", "replication-password": "r", "rewind-password": "w", "patroni-password": "p", "etcd-password": "e"}}}
 	// Bootstrap once so the unit has applied parameters.
 	st = h.run(st, h.ch.Hook("install"))
@@ -147,10 +165,10 @@ func TestClientRelationsHarness(t *testing.T) {
 			t.Errorf("status %v", st.UnitStatus)
 		}
 		peer := st.Relations[relationIndex(st, PeerEndpoint+":0")].LocalAppData
-		if !strings.Contains(peer[servedKeyPrefix+"db:5"], `"user":"relation_5_pg_client"`) || peer[clientSecretIDKey] == "" {
+		if !strings.Contains(peer[servedKeyPrefix+"db:5"], `"user":"relation_5_pg_client"`) || peer[string(credentials.ClientSecretIDKey)] == "" {
 			t.Errorf("peer app databag %v", peer)
 		}
-		if sec, ok := st.SecretByLabel(ClientSecretLabel); !ok || sec.Content["db-5"] != pw {
+		if sec, ok := st.SecretByLabel(credentials.ClientSecretLabel); !ok || sec.Content["db-5"] != pw {
 			t.Errorf("client secret %+v", sec)
 		}
 
@@ -302,7 +320,7 @@ func TestClientRelationsHarness(t *testing.T) {
 		}
 	})
 
-	t.Run("a hook that changes nothing about a relation runs none of its SQL; update-status and a new request run it", func(t *testing.T) {
+	t.Run("a hook that changes nothing about a relation runs none of its SQL; update-status checks every relation at once and serves what drifted; a new request runs it", func(t *testing.T) {
 		h, st := newHarness(t)
 		st.Relations = append(st.Relations, jujutest.Relation{ID: 5, Endpoint: "db", RemoteApp: "pg-client",
 			RemoteUnitsData: map[string]map[string]string{"pg-client/0": with(clientUnit("10.0.0.21"), "database", "app")}})
@@ -316,9 +334,15 @@ func TestClientRelationsHarness(t *testing.T) {
 			t.Errorf("an unchanged relation ran its SQL again (%d)", len(h.db.served))
 		}
 		st = h.run(st, h.ch.Hook("update-status"))
-		if len(h.db.served) != 2 {
-			t.Errorf("update-status did not re-run the relation's SQL (%d)", len(h.db.served))
+		if len(h.db.served) != 1 || h.db.driftChecks != 1 || !slices.Equal(h.db.driftWants, []string{"db:5"}) {
+			t.Errorf("update-status with nothing changed by hand: served %d times, %d drift checks of %v", len(h.db.served), h.db.driftChecks, h.db.driftWants)
 		}
+		h.db.drifted = map[string]string{"db:5": `user "relation_5_pg_client" is missing`}
+		st = h.run(st, h.ch.Hook("update-status"))
+		if len(h.db.served) != 2 {
+			t.Errorf("update-status did not re-run the SQL of a relation changed by hand (%d)", len(h.db.served))
+		}
+		h.db.drifted = nil
 		st.Relations[relationIndex(st, "db:5")].RemoteUnitsData["pg-client/0"]["roles"] = "analytics"
 		changed()
 		if len(h.db.served) != 3 || !slices.Equal(h.db.served[2].Roles, []string{"analytics"}) {
@@ -327,8 +351,8 @@ func TestClientRelationsHarness(t *testing.T) {
 		// Leadership gone: the fingerprints go with it.
 		st.Leader = false
 		st = h.run(st, h.ch.Hook("update-status"))
-		if st.StoredState[servedSQLKey] != "" {
-			t.Errorf("a non-leader keeps the served-SQL fingerprints: %q", st.StoredState[servedSQLKey])
+		if st.StoredState[string(servedSQLKey)] != "" {
+			t.Errorf("a non-leader keeps the served-SQL fingerprints: %q", st.StoredState[string(servedSQLKey)])
 		}
 	})
 

@@ -1,15 +1,13 @@
 package charm
 
 import (
-	"context"
 	"encoding/json"
 	"maps"
 	"net/netip"
 	"slices"
 	"strings"
 
-	"github.com/pgjuju/pgjuju/internal/juju"
-	"github.com/pgjuju/pgjuju/internal/juju/model"
+	"github.com/pgjuju/pgjuju/internal/charm/keys"
 	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 )
@@ -19,13 +17,13 @@ import (
 const (
 	// etcdMembersKey (peer app databag, leader) holds the etcd members
 	// as JSON: unit name → EtcdMember.
-	etcdMembersKey = "etcd-members"
+	etcdMembersKey keys.Peer = "etcd-members"
 	// etcdStartedKey (peer unit databag) is set once the unit's etcd runs
 	// as a member, so the leader can promote it from learner to voter.
-	etcdStartedKey = "etcd-started"
+	etcdStartedKey keys.Peer = "etcd-started"
 	// etcdStartedStateKey (unit state) remembers that etcdStartedKey was
 	// published.
-	etcdStartedStateKey = "etcd-started-published"
+	etcdStartedStateKey keys.State = "etcd-started-published"
 )
 
 // EtcdMember is one member of the application's etcd cluster as the
@@ -136,57 +134,45 @@ func etcdConfigMembers(self pgconf.Member, record map[string]EtcdMember) (initia
 
 // leavingKey (unit state) marks a unit that has left the cluster: later
 // hooks of its teardown must not start Patroni again.
-const leavingKey = "leaving"
+const leavingKey keys.State = "leaving"
 
 // publishEtcdStarted tells the peers (the leader) that this unit's etcd
 // runs, once.
-func publishEtcdStarted(ctx context.Context, h *juju.Hook, m *model.Model) error {
-	peers, err := m.PeerRelation(ctx, PeerEndpoint)
-	if err != nil || peers == nil {
-		return err
-	}
-	if err := peers.SetLocalUnitData(ctx, map[string]string{etcdStartedKey: "true"}); err != nil {
-		return err
-	}
-	return h.Backend.StateSet(ctx, map[string]string{etcdStartedStateKey: "true"})
+func publishEtcdStarted(w *writes) {
+	w.setPeerUnit(etcdStartedKey, "true")
+	w.setState(etcdStartedStateKey, "true")
 }
 
 // recordEtcdMembers writes the leader's record of the etcd members.
-func recordEtcdMembers(ctx context.Context, m *model.Model, members map[string]EtcdMember) error {
-	peers, err := m.PeerRelation(ctx, PeerEndpoint)
-	if err != nil || peers == nil {
-		return err
-	}
+func recordEtcdMembers(members map[string]EtcdMember, w *writes) error {
 	b, err := json.Marshal(members)
 	if err != nil {
 		return err
 	}
-	return peers.SetLocalAppData(ctx, map[string]string{etcdMembersKey: string(b)})
+	w.setPeerApp(etcdMembersKey, string(b))
+	return nil
 }
 
 // Peer unit databag key and unit state key of the role a unit publishes.
 const (
-	roleKey      = "role"
-	roleStateKey = "published-role"
+	roleKey      keys.Peer  = "role"
+	roleStateKey keys.State = "published-role"
 )
 
 // publishRole tells the peers this unit's role ("primary" or "replica")
 // when it changed: a new primary's role-changed pass wakes every unit
 // (peer -relation-changed), so the leader rewrites the database
 // endpoints and each unit its db state.
-func publishRole(ctx context.Context, h *juju.Hook, s Snapshot, node *patroni.NodeStatus) error {
+func publishRole(s Snapshot, node *patroni.NodeStatus, w *writes) {
 	if node == nil || s.peers == nil || node.Role == "" {
-		return nil
+		return
 	}
 	role := "replica"
 	if node.Role.IsPrimary() {
 		role = "primary"
 	}
-	if role == s.publishedRole {
-		return nil
+	if role != s.publishedRole {
+		w.setPeerUnit(roleKey, role)
+		w.setState(roleStateKey, role)
 	}
-	if err := s.peers.SetLocalUnitData(ctx, map[string]string{roleKey: role}); err != nil {
-		return err
-	}
-	return h.Backend.StateSet(ctx, map[string]string{roleStateKey: role})
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgjuju/pgjuju/internal/charm/credentials"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/model"
 	"github.com/pgjuju/pgjuju/internal/patroni"
@@ -84,8 +85,17 @@ type Snapshot struct {
 	// EtcdAuthEnabled is set once this unit has enabled etcd
 	// authentication (unit state); the charm never disables it.
 	EtcdAuthEnabled bool
-	// vault holds the system users' and client users' passwords.
-	vault vault
+	// VaultReady: the vault can store the system users (always with
+	// secrets; without, once the peer relation exists).
+	VaultReady bool
+	// SecretsAvailable: the model has Juju secrets (3.0.3+).
+	SecretsAvailable bool
+	// publishAddress: this unit's address is not published to its peers
+	// yet; shareSystemUsers: the leader must share the secret's id.
+	publishAddress, shareSystemUsers bool
+	// vault is the live handle on the passwords' store, for the apply
+	// step; Decide never reads it.
+	vault credentials.Vault
 	// hbaLoaded is the hash of the pg_hba rules last seen loaded.
 	hbaLoaded string
 	// publishedRole is the role this unit last published to its peers
@@ -223,7 +233,7 @@ func Decide(s Snapshot) Plan {
 		return Plan{Status: juju.Blocked(blockedMessage(err))}
 	}
 	if s.Passwords == nil {
-		if s.Leader && !s.vault.ready() {
+		if s.Leader && !s.VaultReady {
 			// Juju without secrets: the passwords live in the peer
 			// relation, which Juju creates after install.
 			return Plan{Status: juju.Waiting("waiting for the peer relation to store the system users")}

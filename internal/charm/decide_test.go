@@ -39,7 +39,7 @@ func baseSnapshot(t *testing.T) Snapshot {
 		Address: netip.MustParseAddr("10.201.0.10"), Storage: "/srv/pgdata",
 		Passwords: &pgconf.Passwords{Operator: "o", Replication: "r", Rewind: "w", PatroniAPI: "p", Etcd: "e"},
 		PGVersion: "15", Catalogue: testCatalogue(t), MemBytes: 4 << 30,
-		CharmBinary: "/charm/dispatch", Options: pgconf.DefaultOptions(), vault: vault{secrets: true},
+		CharmBinary: "/charm/dispatch", Options: pgconf.DefaultOptions(), VaultReady: true, SecretsAvailable: true,
 		Locales: []string{"C", "C.utf8", "POSIX", "en_US.utf8"},
 	}
 }
@@ -66,7 +66,7 @@ func TestDecide(t *testing.T) {
 		reason string // substring of some step's reason
 	}{
 		{"Juju without secrets: the leader waits for the peer relation to store the passwords in",
-			func(s Snapshot) Snapshot { s.Passwords, s.vault = nil, vault{}; return s },
+			func(s Snapshot) Snapshot { s.Passwords, s.VaultReady, s.SecretsAvailable = nil, false, false; return s },
 			nil, juju.Waiting("waiting for the peer relation to store the system users"), false, ""},
 		{"packages missing: install them first and decide again",
 			func(s Snapshot) Snapshot { s.MissingPackages = []string{"patroni", "etcd-server"}; return s },
@@ -366,7 +366,7 @@ func TestConfigValidationHarness(t *testing.T) {
 			if got := h.wl.patroniRequests()[before:]; len(got) > 0 {
 				t.Errorf("Patroni requests after a refused value: %v", got)
 			}
-			if diff := cmp.Diff(st.StoredState[appliedKey], out.StoredState[appliedKey]); diff != "" {
+			if diff := cmp.Diff(st.StoredState[string(appliedKey)], out.StoredState[string(appliedKey)]); diff != "" {
 				t.Errorf("applied parameters changed (-before +after):\n%s", diff)
 			}
 		})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/postgres"
 )
 
 // fakeWorkload is a FAKE Workload for harness tests: nothing is installed
@@ -208,7 +209,7 @@ func (f *fakeWorkload) ReloadPatroniService(context.Context, string, string) err
 	f.reload("sighup patroni")
 	return nil
 }
-func (f *fakeWorkload) SetSystemRolePassword(_ context.Context, primary Target, user, password string) error {
+func (f *fakeWorkload) SetSystemRolePassword(_ context.Context, primary Target, user string, _ []postgres.RoleAttr, password string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if primary.Password != f.roles[pgconf.OperatorUser] {

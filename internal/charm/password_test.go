@@ -3,6 +3,7 @@ package charm
 import (
 	"context"
 	"errors"
+	"github.com/pgjuju/pgjuju/internal/charm/credentials"
 	"slices"
 	"strings"
 	"testing"
@@ -49,7 +50,7 @@ func TestSetPasswordHarness(t *testing.T) {
 		t.Run(tc.user, func(t *testing.T) {
 			h, st := newHarness(t)
 			h.wl.calls = nil
-			before, _ := st.SecretByLabel(SecretLabel)
+			before, _ := st.SecretByLabel(credentials.SecretLabel)
 			out, res, err := h.ch.RunAction(context.Background(), h.d, st, "set-password", map[string]any{"username": tc.user})
 			if err != nil || res.Failed {
 				t.Fatalf("set-password: %v %+v", err, res)
@@ -64,13 +65,13 @@ func TestSetPasswordHarness(t *testing.T) {
 			if !tc.applied(h.wl, pw) {
 				t.Errorf("the new password is not in force: written %+v loaded %+v", h.wl.written != nil, h.wl.loaded != nil)
 			}
-			sec, _ := out.SecretByLabel(SecretLabel)
-			if sec.Content[secretKeys[tc.user]] != pw || sec.Content[generationKey] != "1" || sec.Revision <= before.Revision {
+			sec, _ := out.SecretByLabel(credentials.SecretLabel)
+			if sec.Content[userKey(tc.user)] != pw || sec.Content[credentials.GenerationKey] != "1" || sec.Revision <= before.Revision {
 				t.Errorf("secret: revision %d → %d, generation %q, password stored %v", before.Revision, sec.Revision,
-					sec.Content[generationKey], sec.Content[secretKeys[tc.user]] == pw)
+					sec.Content[credentials.GenerationKey], sec.Content[userKey(tc.user)] == pw)
 			}
 			for k, v := range before.Content {
-				if k != secretKeys[tc.user] && sec.Content[k] != v {
+				if k != userKey(tc.user) && sec.Content[k] != v {
 					t.Errorf("secret key %s changed", k)
 				}
 			}
@@ -120,13 +121,13 @@ func TestSetPasswordRefusals(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(h, &st)
 			}
-			before, _ := st.SecretByLabel(SecretLabel)
+			before, _ := st.SecretByLabel(credentials.SecretLabel)
 			h.wl.calls = nil
 			out, res, err := h.ch.RunAction(context.Background(), h.d, st, "set-password", tc.params)
 			if err != nil || !res.Failed || !strings.Contains(res.Message, tc.want) {
 				t.Fatalf("want a failure saying %q: %v %+v", tc.want, err, res)
 			}
-			if sec, _ := out.SecretByLabel(SecretLabel); sec.Revision != before.Revision {
+			if sec, _ := out.SecretByLabel(credentials.SecretLabel); sec.Revision != before.Revision {
 				t.Errorf("the secret changed: revision %d → %d", before.Revision, sec.Revision)
 			}
 			if len(h.wl.calls) != 0 {
@@ -138,13 +139,13 @@ func TestSetPasswordRefusals(t *testing.T) {
 	t.Run("a blocked unit refuses before anything changes", func(t *testing.T) {
 		h, st := newHarness(t)
 		st.Config = map[string]any{"listen_port": 80}
-		before, _ := st.SecretByLabel(SecretLabel)
+		before, _ := st.SecretByLabel(credentials.SecretLabel)
 		h.wl.calls = nil
 		out, res, err := h.ch.RunAction(context.Background(), h.d, st, "set-password", map[string]any{"username": "operator"})
 		if err != nil || !res.Failed || !strings.Contains(res.Message, "needs it running") {
 			t.Fatalf("want a refusal: %v %+v", err, res)
 		}
-		if sec, _ := out.SecretByLabel(SecretLabel); sec.Revision != before.Revision || len(h.wl.calls) != 0 {
+		if sec, _ := out.SecretByLabel(credentials.SecretLabel); sec.Revision != before.Revision || len(h.wl.calls) != 0 {
 			t.Errorf("changed: revision %d → %d, calls %v", before.Revision, sec.Revision, h.wl.calls)
 		}
 	})
@@ -152,13 +153,13 @@ func TestSetPasswordRefusals(t *testing.T) {
 	t.Run("etcd refusing the new root password rolls back: the action exits non-zero, Patroni keeps the old password", func(t *testing.T) {
 		h, st := newHarness(t)
 		h.wl.etcdSetErr = errors.New("etcdserver: request timed out")
-		before, _ := st.SecretByLabel(SecretLabel)
-		oldEtcd := before.Content[secretKeys["etcd"]]
+		before, _ := st.SecretByLabel(credentials.SecretLabel)
+		oldEtcd := before.Content[userKey("etcd")]
 		out, res, err := h.ch.RunAction(context.Background(), h.d, st, "set-password", map[string]any{"username": "etcd"})
 		if err == nil {
 			t.Fatalf("the action exited 0 (%+v): Juju would commit a password etcd does not have", res)
 		}
-		if sec, _ := out.SecretByLabel(SecretLabel); sec.Revision != before.Revision || sec.Content[secretKeys["etcd"]] != oldEtcd {
+		if sec, _ := out.SecretByLabel(credentials.SecretLabel); sec.Revision != before.Revision || sec.Content[userKey("etcd")] != oldEtcd {
 			t.Errorf("the new secret revision was kept")
 		}
 		if h.wl.loaded.Etcd != oldEtcd || h.wl.etcdRoot != oldEtcd {
@@ -178,4 +179,10 @@ func TestSetPasswordRefusals(t *testing.T) {
 		}
 		assertNotShown(t, pw, res.Logs, nil)
 	})
+}
+
+// userKey is a system user's key in the system-users secret.
+func userKey(name string) string {
+	u, _ := credentials.Lookup(name)
+	return u.SecretKey
 }

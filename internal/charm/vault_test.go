@@ -3,6 +3,7 @@ package charm
 import (
 	"context"
 	"encoding/json"
+	"github.com/pgjuju/pgjuju/internal/charm/credentials"
 	"strings"
 	"testing"
 
@@ -41,10 +42,10 @@ func TestJuju29KeepsPasswordsInThePeerRelation(t *testing.T) {
 	st.Relations = []jujutest.Relation{{ID: 0, Endpoint: PeerEndpoint, RemoteApp: "postgresql"}}
 	st = h.run(st, h.relationEvent(st, juju.KindRelationCreated, PeerEndpoint+":0", ""))
 	var doc map[string]string
-	if err := json.Unmarshal([]byte(st.Relations[0].LocalAppData[secretIDKey]), &doc); err != nil {
+	if err := json.Unmarshal([]byte(st.Relations[0].LocalAppData[string(credentials.SecretIDKey)]), &doc); err != nil {
 		t.Fatalf("no system users in the peer app databag: %v", err)
 	}
-	operator := doc[secretKeys["operator"]]
+	operator := doc[userKey("operator")]
 	if len(operator) < 32 || len(st.Secrets) != 0 {
 		t.Fatalf("operator password of %d characters, %d secrets", len(operator), len(st.Secrets))
 	}
@@ -60,8 +61,8 @@ func TestJuju29KeepsPasswordsInThePeerRelation(t *testing.T) {
 	if err != nil || res.Failed {
 		t.Fatalf("set-password: %v %+v", err, res)
 	}
-	json.Unmarshal([]byte(out.Relations[0].LocalAppData[secretIDKey]), &doc)
-	if doc[secretKeys["operator"]] != res.Results["password"] || h.wl.roles["operator"] != res.Results["password"] {
+	json.Unmarshal([]byte(out.Relations[0].LocalAppData[string(credentials.SecretIDKey)]), &doc)
+	if doc[userKey("operator")] != res.Results["password"] || h.wl.roles["operator"] != res.Results["password"] {
 		t.Errorf("set-password did not store or apply the new password")
 	}
 	st = out
@@ -74,7 +75,7 @@ func TestJuju29KeepsPasswordsInThePeerRelation(t *testing.T) {
 	if bag["username"] != "relation_7_myapp" || bag["password"] == "" || bag["secret-user"] != "" {
 		t.Errorf("database databag without secrets: %v", bag)
 	}
-	if !strings.Contains(st.Relations[0].LocalAppData[clientSecretIDKey], bag["password"]) {
+	if !strings.Contains(st.Relations[0].LocalAppData[string(credentials.ClientSecretIDKey)], bag["password"]) {
 		t.Errorf("the relation password is not kept in the peer relation")
 	}
 	for _, l := range st.Logs {
@@ -98,13 +99,13 @@ func TestJuju29KeepsPasswordsInThePeerRelation(t *testing.T) {
 func TestSecretCreatedBeforeThePeerRelationIsShared(t *testing.T) {
 	h, st := newBareHarness(t, "3.6.25")
 	st = h.run(st, h.ch.Hook("install"))
-	if _, ok := st.SecretByLabel(SecretLabel); !ok {
+	if _, ok := st.SecretByLabel(credentials.SecretLabel); !ok {
 		t.Fatal("install created no system-users secret")
 	}
 	st.Relations = []jujutest.Relation{{ID: 0, Endpoint: PeerEndpoint, RemoteApp: "postgresql"}}
 	st = h.run(st, h.relationEvent(st, juju.KindRelationCreated, PeerEndpoint+":0", ""))
-	sec, _ := st.SecretByLabel(SecretLabel)
-	if got := st.Relations[0].LocalAppData[secretIDKey]; got != sec.ID {
+	sec, _ := st.SecretByLabel(credentials.SecretLabel)
+	if got := st.Relations[0].LocalAppData[string(credentials.SecretIDKey)]; got != sec.ID {
 		t.Errorf("shared id %q, want %q", got, sec.ID)
 	}
 }
@@ -114,14 +115,14 @@ func TestSecretCreatedBeforeThePeerRelationIsShared(t *testing.T) {
 func TestSecretRemoveDeletesTheUnusedRevision(t *testing.T) {
 	h, st := newHarness(t)
 	for i := range st.Secrets {
-		if st.Secrets[i].Label == SecretLabel {
+		if st.Secrets[i].Label == credentials.SecretLabel {
 			st.Secrets[i].Revision = 2 // after a rotation
 		}
 	}
-	sec, _ := st.SecretByLabel(SecretLabel)
-	ev := juju.Event{Kind: juju.KindSecretRemove, Name: "secret-remove", SecretID: sec.ID, SecretLabel: SecretLabel, SecretRevision: "1"}
+	sec, _ := st.SecretByLabel(credentials.SecretLabel)
+	ev := juju.Event{Kind: juju.KindSecretRemove, Name: "secret-remove", SecretID: sec.ID, SecretLabel: credentials.SecretLabel, SecretRevision: "1"}
 	out := h.run(st, ev)
-	if got, ok := out.SecretByLabel(SecretLabel); !ok || got.Content["operator-password"] != sec.Content["operator-password"] {
+	if got, ok := out.SecretByLabel(credentials.SecretLabel); !ok || got.Content["operator-password"] != sec.Content["operator-password"] {
 		t.Fatalf("the latest revision went with the old one")
 	}
 	logged := false

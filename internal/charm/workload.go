@@ -57,7 +57,7 @@ type Workload interface {
 	ReloadPatroniService(ctx context.Context, model, unit string) error
 	// SetSystemRolePassword sets the password of a system role (operator,
 	// replication, rewind) on primary, keeping its attributes.
-	SetSystemRolePassword(ctx context.Context, primary Target, user, password string) error
+	SetSystemRolePassword(ctx context.Context, primary Target, user string, attrs []postgres.RoleAttr, password string) error
 	// CheckEtcdRoot logs in to the unit's etcd as root with
 	// cfg.Passwords.Etcd.
 	CheckEtcdRoot(ctx context.Context, cfg pgconf.UnitConfig) error
@@ -617,15 +617,12 @@ func (s *System) ReloadPatroniService(ctx context.Context, model, unit string) e
 }
 
 // SetSystemRolePassword implements Workload.
-func (s *System) SetSystemRolePassword(ctx context.Context, primary Target, user, password string) error {
+func (s *System) SetSystemRolePassword(ctx context.Context, primary Target, user string, attrs []postgres.RoleAttr, password string) error {
 	conn, err := primary.connect(ctx, "")
 	if err != nil {
 		return err
 	}
 	defer conn.Close(ctx)
-	attrs := map[string][]postgres.RoleAttr{
-		pgconf.OperatorUser: {postgres.AttrSuperuser}, pgconf.ReplicationUser: {postgres.AttrReplication},
-	}[user]
 	_, err = postgres.EnsureUser(ctx, conn, user, password, attrs...)
 	return err
 }

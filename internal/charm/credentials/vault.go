@@ -1,4 +1,4 @@
-package charm
+package credentials
 
 import (
 	"context"
@@ -8,11 +8,12 @@ import (
 	"maps"
 	"strconv"
 
+	"github.com/pgjuju/pgjuju/internal/charm/keys"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/model"
 )
 
-// vault keeps the application's own credentials (the system users'
+// Vault keeps the application's own credentials (the system users'
 // passwords, the client relation users' passwords), one document per
 // label. On a Juju with secrets (3.0.3+) a document is an
 // application-owned secret: the leader reads it by label, the other units
@@ -22,7 +23,7 @@ import (
 // (what charms did before secrets).
 //
 // The leader writes; every unit reads.
-type vault struct {
+type Vault struct {
 	m       *model.Model
 	leader  bool
 	secrets bool
@@ -32,20 +33,20 @@ type vault struct {
 	peerApp map[string]string
 }
 
-// vaultDoc names one document: its secret label and the peer app
+// Doc names one document: its secret label and the peer app
 // databag key that shares the secret's id (or, without secrets, holds
 // the document itself).
-type vaultDoc struct {
+type Doc struct {
 	label string
-	idKey string
+	idKey keys.Peer
 	// description is the secret's description.
 	description string
 }
 
 var (
-	systemUsersDoc = vaultDoc{label: SecretLabel, idKey: secretIDKey,
+	SystemUsersDoc = Doc{label: SecretLabel, idKey: SecretIDKey,
 		description: "PostgreSQL system users (operator, replication, rewind, Patroni API, etcd)"}
-	clientUsersDoc = vaultDoc{label: ClientSecretLabel, idKey: clientSecretIDKey,
+	ClientUsersDoc = Doc{label: ClientSecretLabel, idKey: ClientSecretIDKey,
 		description: "PostgreSQL client relation users' passwords"}
 )
 
@@ -53,18 +54,18 @@ var (
 // relation, which Juju creates after install.
 var errNoPeerRelation = errors.New("the peer relation does not exist yet")
 
-// ready says whether the vault can be written now.
-func (v vault) ready() bool { return v.secrets || v.peers != nil }
+// Ready says whether the vault can be written now.
+func (v Vault) Ready() bool { return v.secrets || v.peers != nil }
 
-// shared says whether other units can find the document: its id (or the
+// Shared says whether other units can find the document: its id (or the
 // document itself) is in the peer application databag.
-func (v vault) shared(d vaultDoc) bool { return v.peerApp[d.idKey] != "" }
+func (v Vault) Shared(d Doc) bool { return v.peerApp[string(d.idKey)] != "" }
 
-// read returns a document; nil when it does not exist yet (or, on a
+// Read returns a document; nil when it does not exist yet (or, on a
 // non-leader, is not shared yet).
-func (v vault) read(ctx context.Context, d vaultDoc) (map[string]string, error) {
+func (v Vault) Read(ctx context.Context, d Doc) (map[string]string, error) {
 	if !v.secrets {
-		raw := v.peerApp[d.idKey]
+		raw := v.peerApp[string(d.idKey)]
 		if raw == "" {
 			return nil, nil
 		}
@@ -80,7 +81,7 @@ func (v vault) read(ctx context.Context, d vaultDoc) (map[string]string, error) 
 	if v.leader {
 		content, err = v.m.GetSecret(ctx, "", juju.SecretGetOptions{Label: d.label})
 	} else {
-		id := v.peerApp[d.idKey]
+		id := v.peerApp[string(d.idKey)]
 		if id == "" {
 			return nil, nil
 		}
@@ -92,34 +93,34 @@ func (v vault) read(ctx context.Context, d vaultDoc) (map[string]string, error) 
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", d.label, err)
 	}
-	if v.leader && !v.shared(d) && v.peers != nil {
-		// Created before the peer relation existed (install): share
-		// the id now, or the other units wait for it forever.
-		if err := v.share(ctx, d); err != nil {
-			return nil, err
-		}
-	}
 	return content, nil
 }
 
-// share writes the secret's id in the peer application databag.
-func (v vault) share(ctx context.Context, d vaultDoc) error {
+// NeedsSharing says whether the leader must share d's secret id with the
+// other units (Share): the secret exists (content is what Read returned)
+// but was created before the peer relation existed (install).
+func (v Vault) NeedsSharing(d Doc, content map[string]string) bool {
+	return v.leader && v.secrets && v.peers != nil && content != nil && !v.Shared(d)
+}
+
+// Share writes the secret's id in the peer application databag.
+func (v Vault) Share(ctx context.Context, d Doc) error {
 	ids, err := v.m.Backend().SecretInfoGet(ctx, "", d.label)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", d.label, err)
 	}
 	for id := range ids {
-		if err := v.peers.SetLocalAppData(ctx, map[string]string{d.idKey: id}); err != nil {
+		if err := v.peers.SetLocalAppData(ctx, map[string]string{string(d.idKey): id}); err != nil {
 			return fmt.Errorf("sharing %s: %w", d.label, err)
 		}
-		v.peerApp[d.idKey] = id
+		v.peerApp[string(d.idKey)] = id
 	}
 	return nil
 }
 
-// write stores a document (leader): a new secret, a new revision of it,
+// Write stores a document (leader): a new secret, a new revision of it,
 // or the peer databag value. An empty content removes the document.
-func (v vault) write(ctx context.Context, d vaultDoc, content map[string]string) error {
+func (v Vault) Write(ctx context.Context, d Doc, content map[string]string) error {
 	if !v.secrets {
 		if v.peers == nil {
 			return fmt.Errorf("storing %s: %w", d.label, errNoPeerRelation)
@@ -133,11 +134,11 @@ func (v vault) write(ctx context.Context, d vaultDoc, content map[string]string)
 			value = string(b)
 		}
 		v.m.HideSecretContent(content)
-		if err := v.peers.SetLocalAppData(ctx, map[string]string{d.idKey: value}); err != nil {
+		if err := v.peers.SetLocalAppData(ctx, map[string]string{string(d.idKey): value}); err != nil {
 			return fmt.Errorf("storing %s in the peer relation: %w", d.label, err)
 		}
 		if v.peerApp != nil {
-			v.peerApp[d.idKey] = value
+			v.peerApp[string(d.idKey)] = value
 		}
 		return nil
 	}
@@ -167,45 +168,57 @@ func (v vault) write(ctx context.Context, d vaultDoc, content map[string]string)
 
 // setShared writes the id key when the peer relation exists; read
 // shares it later otherwise.
-func (v vault) setShared(ctx context.Context, d vaultDoc, id string) error {
+func (v Vault) setShared(ctx context.Context, d Doc, id string) error {
 	if v.peers == nil {
 		return nil
 	}
-	if err := v.peers.SetLocalAppData(ctx, map[string]string{d.idKey: id}); err != nil {
+	if err := v.peers.SetLocalAppData(ctx, map[string]string{string(d.idKey): id}); err != nil {
 		return fmt.Errorf("sharing %s: %w", d.label, err)
 	}
 	if v.peerApp != nil {
-		v.peerApp[d.idKey] = id
+		v.peerApp[string(d.idKey)] = id
 	}
 	return nil
 }
 
-// newVault builds the vault of a hook: it reads the peer relation and its
+// New is the vault of a pass that has read the peer relation (nil
+// before Juju creates it) and its application databag.
+func New(m *model.Model, leader, secrets bool, peers *model.Relation, peerApp map[string]string) Vault {
+	if peerApp == nil {
+		peerApp = map[string]string{}
+	}
+	return Vault{m: m, leader: leader, secrets: secrets, peers: peers, peerApp: peerApp}
+}
+
+// Secrets says whether the vault keeps Juju secrets (Juju 3.0.3+).
+func (v Vault) Secrets() bool { return v.secrets }
+
+// Open builds the vault of a hook: it reads the peer relation and its
 // application databag itself (actions have no snapshot).
-func newVault(ctx context.Context, h *juju.Hook, m *model.Model) (vault, error) {
+func Open(ctx context.Context, h *juju.Hook, m *model.Model) (Vault, error) {
 	leader, err := m.IsLeader(ctx)
 	if err != nil {
-		return vault{}, err
+		return Vault{}, err
 	}
-	v := vault{m: m, leader: leader, secrets: juju.HasSecrets(h.Env.Version), peerApp: map[string]string{}}
-	if v.peers, err = m.PeerRelation(ctx, PeerEndpoint); err != nil {
-		return vault{}, err
+	v := Vault{m: m, leader: leader, secrets: juju.HasSecrets(h.Env.Version), peerApp: map[string]string{}}
+	if v.peers, err = m.PeerRelation(ctx, keys.PeerEndpoint); err != nil {
+		return Vault{}, err
 	}
 	if v.peers != nil {
 		bag, err := v.peers.LocalAppData(ctx)
 		if err != nil {
-			return vault{}, err
+			return Vault{}, err
 		}
 		v.peerApp = bag.Map()
 	}
 	return v, nil
 }
 
-// secretRemove handles secret-remove (contract §3.10): no unit tracks
+// SecretRemove handles secret-remove (contract §3.10): no unit tracks
 // that revision of a secret this application owns any more (after a
 // password rotation), so the owner deletes it; Juju would keep it
 // forever otherwise.
-func (c *Charm) secretRemove(ctx context.Context, h *juju.Hook) error {
+func SecretRemove(ctx context.Context, h *juju.Hook) error {
 	rev, err := strconv.Atoi(h.Env.SecretRevision)
 	if err != nil || h.Env.SecretID == "" {
 		h.Log.Warn("secret-remove without a secret revision", "secret", h.Env.SecretID, "revision", h.Env.SecretRevision)
