@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/pgjuju/pgjuju/internal/localjuju/charmdir"
 	"github.com/pgjuju/pgjuju/internal/localjuju/controller"
+	"github.com/pgjuju/pgjuju/internal/localjuju/names"
 )
 
 // usageError exits 2, like juju's flag errors.
@@ -451,7 +453,7 @@ func cmdRun(args []string) error {
 		return nil
 	}
 	if format != "json" && !p.has("quiet") {
-		fmt.Fprintf(os.Stderr, "Running operation %d with 1 task\n  - task %d on %s\n\nWaiting for task %d...\n", id, id, "unit-"+strings.ReplaceAll(unit, "/", "-"), id)
+		fmt.Fprintf(os.Stderr, "Running operation %d with 1 task\n  - task %d on %s\n\nWaiting for task %d...\n", id, id, names.UnitTag(unit), id)
 	}
 	var raw []byte
 	if err := call("WaitAction", controller.WaitArgs{ID: id, Timeout: wait}, &raw); err != nil {
@@ -502,21 +504,33 @@ func cmdRun(args []string) error {
 	return nil
 }
 
-func cmdExec(args []string) error {
+// parseExecArgs parses `localjuju exec --unit <unit> [--] <command ...>`:
+// -u/--unit (the last one wins) is required; --timeout and --format are
+// accepted and ignored; the commands are the positional arguments then
+// those after "--", joined as juju-exec joins them.
+func parseExecArgs(args []string) (controller.ExecArgs, error) {
 	p, err := parseArgs(args, map[string]string{"unit": "unit", "u": "unit", "timeout": "timeout", "format": "format"}, nil)
+	if err != nil {
+		return controller.ExecArgs{}, err
+	}
+	unit := p.get("unit", "")
+	cmds := append(slices.Clip(p.pos), p.rest...)
+	if unit == "" {
+		return controller.ExecArgs{}, usagef("missing --unit")
+	}
+	if len(cmds) == 0 {
+		return controller.ExecArgs{}, usagef("no commands specified")
+	}
+	return controller.ExecArgs{Unit: unit, Commands: joinCommands(cmds), RelationID: -1}, nil
+}
+
+func cmdExec(args []string) error {
+	ea, err := parseExecArgs(args)
 	if err != nil {
 		return err
 	}
-	unit := p.get("unit", "")
-	cmds := append(p.pos, p.rest...)
-	if unit == "" {
-		return usagef("missing --unit")
-	}
-	if len(cmds) == 0 {
-		return usagef("no commands specified")
-	}
 	var r controller.ExecResult
-	if err := call("Exec", controller.ExecArgs{Unit: unit, Commands: joinCommands(cmds), RelationID: -1}, &r); err != nil {
+	if err := call("Exec", ea, &r); err != nil {
 		return err
 	}
 	os.Stdout.Write(r.Stdout)
@@ -603,7 +617,7 @@ func cmdStatus(args []string) error {
 		if err := json.Unmarshal(raw, &st); err != nil {
 			return err
 		}
-		printStatusTable(st, p.has("relations"))
+		fmt.Print(statusTable(st, p.has("relations")))
 		return nil
 	default:
 		return usagef("invalid value %q for option --format: unknown format", p.get("format", ""))
@@ -712,35 +726,27 @@ func printYAML(v any) error {
 	return enc.Close()
 }
 
-// printStatusTable prints status as juju's tabular format; the
-// integrations only with --relations, as Juju 3 does.
-func printStatusTable(st controller.Status, relations bool) {
+// statusTable renders status as juju's tabular format: the model, the
+// applications, the units (the leader marked "*"), and the integrations
+// only with --relations, as Juju 3 does.
+func statusTable(st controller.Status, relations bool) string {
 	w := newTable()
 	w.row("Model", "Controller", "Cloud", "Version")
 	w.row(st.Model.Name, st.Model.Controller, st.Model.Cloud, st.Model.Version)
 	w.flush()
-	fmt.Println()
-	apps := make([]string, 0, len(st.Applications))
-	for a := range st.Applications {
-		apps = append(apps, a)
-	}
-	sort.Strings(apps)
+	w.blank()
+	apps := slices.Sorted(maps.Keys(st.Applications))
 	w.row("App", "Version", "Status", "Scale", "Charm", "Message")
 	for _, a := range apps {
 		as := st.Applications[a]
 		w.row(a, as.Version, as.ApplicationStatus.Current, strconv.Itoa(len(as.Units)), as.Charm, as.ApplicationStatus.Message)
 	}
 	w.flush()
-	fmt.Println()
+	w.blank()
 	w.row("Unit", "Workload", "Agent", "Machine", "Address", "Ports", "Message")
 	for _, a := range apps {
 		units := st.Applications[a].Units
-		names := make([]string, 0, len(units))
-		for u := range units {
-			names = append(names, u)
-		}
-		sort.Strings(names)
-		for _, n := range names {
+		for _, n := range slices.Sorted(maps.Keys(units)) {
 			u := units[n]
 			label := n
 			if u.Leader {
@@ -752,32 +758,46 @@ func printStatusTable(st controller.Status, relations bool) {
 		}
 	}
 	w.flush()
-	var rels []string
-	for _, a := range apps {
-		for ep, list := range st.Applications[a].Relations {
-			for _, r := range list {
-				rels = append(rels, fmt.Sprintf("%s:%s\t%s\t%s", a, ep, r.RelatedApplication, r.Interface))
-			}
-		}
-	}
-	if relations && len(rels) > 0 {
-		sort.Strings(rels)
-		fmt.Println()
+	if rels := integrationRows(st, apps); relations && len(rels) > 0 {
+		w.blank()
 		w.row("Integration", "Related", "Interface")
 		for _, r := range rels {
-			w.row(strings.Split(r, "\t")...)
+			w.row(r...)
 		}
 		w.flush()
 	}
+	return w.out.String()
+}
+
+// integrationRows are the rows of the Integration table, one per endpoint
+// and related application, sorted.
+func integrationRows(st controller.Status, apps []string) [][]string {
+	var rows [][]string
+	for _, a := range apps {
+		for ep, list := range st.Applications[a].Relations {
+			for _, r := range list {
+				rows = append(rows, []string{a + ":" + ep, r.RelatedApplication, r.Interface})
+			}
+		}
+	}
+	slices.SortFunc(rows, func(x, y []string) int { return slices.Compare(x, y) })
+	return rows
 }
 
 // table aligns columns like juju's tabular output.
-type table struct{ rows [][]string }
+type table struct {
+	rows [][]string
+	out  strings.Builder
+}
 
 func newTable() *table { return &table{} }
 
 func (t *table) row(cols ...string) { t.rows = append(t.rows, cols) }
 
+func (t *table) blank() { t.out.WriteString("\n") }
+
+// flush writes the pending rows, each column but the last padded to its
+// widest cell plus two spaces, trailing spaces trimmed.
 func (t *table) flush() {
 	widths := map[int]int{}
 	for _, r := range t.rows {
@@ -796,7 +816,7 @@ func (t *table) flush() {
 				b.WriteString(fmt.Sprintf("%-*s  ", widths[i], c))
 			}
 		}
-		fmt.Println(strings.TrimRight(b.String(), " "))
+		t.out.WriteString(strings.TrimRight(b.String(), " ") + "\n")
 	}
 	t.rows = nil
 }

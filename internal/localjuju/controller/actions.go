@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pgjuju/pgjuju/internal/localjuju/names"
 )
 
 // ActionResult is an action as `juju show-operation` reports it.
@@ -224,7 +226,7 @@ func (m *Model) execContextLocked(u *unitState, args ExecArgs) (*hookSpec, error
 	h := &hookSpec{RelationID: args.RelationID}
 	members := sortedMembers(lr.Members)
 	switch {
-	case args.RemoteUnit != "" && !unitNameRe.MatchString(args.RemoteUnit):
+	case args.RemoteUnit != "" && !names.IsValidUnit(args.RemoteUnit):
 		return nil, fmt.Errorf("invalid remote unit: %s", args.RemoteUnit)
 	case args.RemoteUnit != "" && args.ForceRemoteUnit:
 		h.RemoteUnit = args.RemoteUnit

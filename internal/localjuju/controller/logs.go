@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pgjuju/pgjuju/internal/localjuju/names"
 )
 
 // logLine is one debug-log entry: a hook run, a juju-log line, hook output,
@@ -135,10 +137,8 @@ func entityName(e string) string {
 	if app, ok := strings.CutPrefix(e, "application-"); ok {
 		return app
 	}
-	if rest, ok := strings.CutPrefix(e, "unit-"); ok {
-		if i := strings.LastIndex(rest, "-"); i > 0 && unitNameRe.MatchString(rest[:i]+"/"+rest[i+1:]) {
-			return rest[:i] + "/" + rest[i+1:]
-		}
+	if name, ok := names.UnitFromTag(e); ok {
+		return name
 	}
 	return e
 }

@@ -9,7 +9,8 @@ func TestEntityName(t *testing.T) {
 		"pg/0":              "pg/0",
 		"pg":                "pg",
 		"application-pg":    "pg",
-		"unit-app":          "unit-app", // an application named unit-app
+		"unit-app":          "unit-app",   // an application named unit-app
+		"unit-pg-01":        "unit-pg-01", // not a unit tag: leading zero
 		"controller":        "controller",
 	} {
 		if got := entityName(in); got != want {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/pgjuju/pgjuju/internal/localjuju/charmdir"
 	"github.com/pgjuju/pgjuju/internal/localjuju/hooktools"
+	"github.com/pgjuju/pgjuju/internal/localjuju/names"
 	"github.com/pgjuju/pgjuju/internal/localjuju/netns"
 )
 
@@ -76,11 +77,6 @@ type Model struct {
 	leaseStop    chan struct{}
 	timings      []HookTiming
 }
-
-var (
-	appNameRe  = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]*[a-z][a-z0-9]*)*$`)
-	unitNameRe = regexp.MustCompile(`^([a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*)/(\d+)$`)
-)
 
 // Open opens the model in opts.Home, creating it (and its network) when it
 // does not exist, and starts the agents of its units.
@@ -317,7 +313,7 @@ func (m *Model) unitsTearingDown() []string {
 
 // ---- paths ----
 
-func unitTag(unit string) string { return "unit-" + strings.ReplaceAll(unit, "/", "-") }
+func unitTag(unit string) string { return names.UnitTag(unit) }
 
 // machineDir is a machine's root directory. Machines live outside the model
 // home, under MachinesRoot (world-traversable, like /var/lib/juju), because
@@ -385,7 +381,7 @@ func (m *Model) Deploy(args DeployArgs) error {
 	if app == "" {
 		app = ch.Meta.Name
 	}
-	if !appNameRe.MatchString(app) {
+	if !names.IsValidApplication(app) {
 		return fmt.Errorf("invalid application name %q", app)
 	}
 	if args.NumUnits < 0 {
@@ -656,7 +652,7 @@ func (m *Model) canTearDownLocked(a *agent, u *unitState) bool {
 
 func (m *Model) checkUnitsLocked(units []string) error {
 	for _, name := range units {
-		if !unitNameRe.MatchString(name) {
+		if !names.IsValidUnit(name) {
 			return fmt.Errorf("invalid unit name %q", name)
 		}
 		if _, ok := m.units[name]; !ok {

@@ -5,17 +5,16 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/pgjuju/pgjuju/internal/localjuju/names"
 )
 
-// Name syntax of github.com/juju/names.
-var (
-	appNameRE   = regexp.MustCompile(`^[a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*$`)
-	unitNameRE  = regexp.MustCompile(`^([a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*)/(?:0|[1-9][0-9]*)$`)
-	storageIDRE = regexp.MustCompile(`^[a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*/(?:0|[1-9][0-9]*)$`)
-)
+// storageIDRE is a storage instance id, <storage-name>/<number>; storage
+// names have the application name syntax (github.com/juju/names).
+var storageIDRE = regexp.MustCompile(`^` + names.ApplicationSnippet + `/` + names.NumberSnippet + `$`)
 
-func isValidApplication(s string) bool { return appNameRE.MatchString(s) }
-func isValidUnit(s string) bool        { return unitNameRE.MatchString(s) }
+func isValidApplication(s string) bool { return names.IsValidApplication(s) }
+func isValidUnit(s string) bool        { return names.IsValidUnit(s) }
 
 // unitApplication returns "pg" for "pg/0".
 func unitApplication(unit string) string {
