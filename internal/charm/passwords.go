@@ -97,7 +97,9 @@ func (u credentialUnit) SetEtcdRootPassword(ctx context.Context, cfg pgconf.Unit
 }
 
 // Patroni implements credentials.Unit.
-func (u credentialUnit) Patroni(cfg pgconf.UnitConfig) *patroni.Client { return u.c.Workload.Patroni(cfg) }
+func (u credentialUnit) Patroni(cfg pgconf.UnitConfig) *patroni.Client {
+	return u.c.Workload.Patroni(cfg)
+}
 
 // RestartPatroni implements credentials.Unit.
 func (u credentialUnit) RestartPatroni(ctx context.Context, h *juju.Hook) error {

@@ -752,4 +752,3 @@ func (s *System) LeaveCluster(ctx context.Context, model string, cfg pgconf.Unit
 	}
 	return changed, nil
 }
-
