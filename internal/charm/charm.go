@@ -308,7 +308,9 @@ func (c *Charm) guardLeader(ctx context.Context, h *juju.Hook, cfg pgconf.UnitCo
 	return nil
 }
 
-// snapshot reads everything Decide needs.
+// snapshot reads everything Decide needs, once per round: the machine,
+// the unit's state, the peers (with the credentials) and the client
+// relations. It writes nothing.
 func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model, ov Overrides) (Snapshot, error) {
 	s := Snapshot{Model: h.Env.ModelUUID, Unit: m.Unit(), App: m.App()}
 	var err error
@@ -330,25 +332,68 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 	if len(s.MissingPackages) > 0 {
 		return s, nil
 	}
-	s.PGVersion = c.Workload.PGVersion()
-	if s.Catalogue, err = c.Workload.Catalogue(ctx, s.PGVersion); err != nil {
+	state, err := c.readMachine(ctx, h, m, &s)
+	if err != nil {
 		return s, err
 	}
-	s.MemBytes = c.Workload.MemBytes()
+	if err := c.readPeers(ctx, h, m, ov, state, &s); err != nil {
+		return s, err
+	}
+	if err := c.readClients(ctx, h, m, &s); err != nil {
+		return s, fmt.Errorf("reading client relations: %w", err)
+	}
+	c.readFacts(ctx, h, &s)
+	return s, nil
+}
 
+// readMachine reads the installed server, the storage, the address and
+// the unit's state, and has the server check changed extra_pg_conf
+// values; it returns the unit's state.
+func (c *Charm) readMachine(ctx context.Context, h *juju.Hook, m *model.Model, s *Snapshot) (map[keys.State]string, error) {
+	var err error
+	s.PGVersion = c.Workload.PGVersion()
+	if s.Catalogue, err = c.Workload.Catalogue(ctx, s.PGVersion); err != nil {
+		return nil, err
+	}
+	s.MemBytes = c.Workload.MemBytes()
 	if loc, err := m.StorageLocation(ctx, "pgdata"); err == nil {
 		s.Storage = loc
 	} else if !errors.Is(err, juju.ErrNotFound) {
-		return s, err
+		return nil, err
 	}
 	if s.Address, err = unitAddress(ctx, h.Backend); err != nil {
 		h.Log.Warn("reading unit address", "err", err)
 	}
 	raw, err := h.Backend.StateGet(ctx)
 	if err != nil {
-		return s, fmt.Errorf("reading unit state: %w", err)
+		return nil, fmt.Errorf("reading unit state: %w", err)
 	}
 	state := keys.Typed[keys.State](raw)
+	readState(h, state, s)
+	// The server checks extra_pg_conf's values before they are applied
+	// (a value it refuses would stop it at the next restart); a steady
+	// pass, with nothing changed, runs no check.
+	if params := parametersToCheck(s.Options.ExtraPgConf, s.Catalogue, s.Applied); len(params) > 0 {
+		var pe *ParameterError
+		if err := c.Workload.CheckParameters(ctx, s.PGVersion, params); errors.As(err, &pe) {
+			s.ParameterProblem = pe.Message
+		} else if err != nil {
+			return nil, fmt.Errorf("checking extra_pg_conf: %w", err)
+		}
+	}
+	if len(s.Applied) == 0 {
+		// Only initdb uses the locale: read the machine's before the
+		// first bootstrap. Not knowing them leaves the check to initdb.
+		if s.Locales, err = c.Workload.Locales(ctx); err != nil {
+			h.Log.Warn("listing locales", "err", err)
+			s.Locales = nil
+		}
+	}
+	return state, nil
+}
+
+// readState fills the snapshot from the unit's state.
+func readState(h *juju.Hook, state map[keys.State]string, s *Snapshot) {
 	s.hbaLoaded, s.workloadVersion = state[hbaLoadedKey], state[versionKey]
 	s.OpenedPort, _ = strconv.Atoi(state[openedPortKey])
 	if raw := state[servedSQLKey]; raw != "" {
@@ -370,76 +415,63 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 			h.Log.Warn("ignoring unreadable applied parameters", "err", err)
 		}
 	}
-	// The server checks extra_pg_conf's values before they are applied
-	// (a value it refuses would stop it at the next restart); a steady
-	// pass, with nothing changed, runs no check.
-	if params := parametersToCheck(s.Options.ExtraPgConf, s.Catalogue, s.Applied); len(params) > 0 {
-		var pe *ParameterError
-		if err := c.Workload.CheckParameters(ctx, s.PGVersion, params); errors.As(err, &pe) {
-			s.ParameterProblem = pe.Message
-		} else if err != nil {
-			return s, fmt.Errorf("checking extra_pg_conf: %w", err)
-		}
-	}
-	if len(s.Applied) == 0 {
-		// Only initdb uses the locale: read the machine's before the
-		// first bootstrap. Not knowing them leaves the check to initdb.
-		if s.Locales, err = c.Workload.Locales(ctx); err != nil {
-			h.Log.Warn("listing locales", "err", err)
-			s.Locales = nil
-		}
-	}
-	// The peer relation and its application databag, read once for the
-	// whole snapshot.
+}
+
+// readPeers reads the peer relation and its databags, once for the whole
+// snapshot, and the credentials kept there.
+func (c *Charm) readPeers(ctx context.Context, h *juju.Hook, m *model.Model, ov Overrides, state map[keys.State]string, s *Snapshot) error {
+	var err error
 	if s.peers, err = m.PeerRelation(ctx, PeerEndpoint); err != nil {
-		return s, err
+		return err
 	}
+	s.peerApp = map[string]string{}
 	if s.peers != nil {
 		bag, err := s.peers.LocalAppData(ctx)
 		if err != nil {
-			return s, err
+			return err
 		}
-		s.peerApp = bag.Map()
-	}
-	if s.peerApp == nil {
-		s.peerApp = map[string]string{}
-	}
-	if err := c.readPasswords(ctx, h, m, ov, &s); err != nil {
-		return s, err
-	}
-	if peers := s.peers; peers != nil {
-		s.PeerRelation = true
-		s.EtcdMembers = parseEtcdMembers(s.peerApp[string(etcdMembersKey)])
-		for _, u := range peers.Units {
-			bag, err := peers.UnitData(ctx, u)
-			if err != nil {
-				continue
-			}
-			if a, err := netip.ParseAddr(bag.Get(string(addressKey))); err == nil {
-				s.Peers = append(s.Peers, pgconf.Member{Unit: u, Address: a})
-			}
-			if v := bag.Get(string(clientHBAKey)); v != "" {
-				if s.peerClientHBA == nil {
-					s.peerClientHBA = map[string]string{}
-				}
-				s.peerClientHBA[u] = v
-			}
-			if bag.Get(string(etcdStartedKey)) != "" {
-				if s.PeerEtcdStarted == nil {
-					s.PeerEtcdStarted = map[string]bool{}
-				}
-				s.PeerEtcdStarted[u] = true
-			}
+		if app := bag.Map(); app != nil {
+			s.peerApp = app
 		}
-		// The address is published once; unit state remembers it, so a
-		// steady pass reads and writes nothing.
-		s.publishAddress = s.Address.IsValid() && state[publishedAddressKey] != s.Address.String()
 	}
-	if err := c.readClients(ctx, h, m, &s); err != nil {
-		return s, fmt.Errorf("reading client relations: %w", err)
+	if err := c.readPasswords(ctx, h, m, ov, s); err != nil {
+		return err
 	}
-	c.readFacts(ctx, h, &s)
-	return s, nil
+	if s.peers == nil {
+		return nil
+	}
+	s.PeerRelation = true
+	s.EtcdMembers = parseEtcdMembers(s.peerApp[string(etcdMembersKey)])
+	for _, u := range s.peers.Units {
+		bag, err := s.peers.UnitData(ctx, u)
+		if err != nil {
+			continue
+		}
+		readPeerUnit(u, bag.Map(), s)
+	}
+	// The address is published once; unit state remembers it, so a
+	// steady pass reads and writes nothing.
+	s.publishAddress = s.Address.IsValid() && state[publishedAddressKey] != s.Address.String()
+	return nil
+}
+
+// readPeerUnit fills the snapshot from one peer's unit databag.
+func readPeerUnit(u string, bag map[string]string, s *Snapshot) {
+	if a, err := netip.ParseAddr(bag[string(addressKey)]); err == nil {
+		s.Peers = append(s.Peers, pgconf.Member{Unit: u, Address: a})
+	}
+	if v := bag[string(clientHBAKey)]; v != "" {
+		if s.peerClientHBA == nil {
+			s.peerClientHBA = map[string]string{}
+		}
+		s.peerClientHBA[u] = v
+	}
+	if bag[string(etcdStartedKey)] != "" {
+		if s.PeerEtcdStarted == nil {
+			s.PeerEtcdStarted = map[string]bool{}
+		}
+		s.PeerEtcdStarted[u] = true
+	}
 }
 
 // optionsFromConfig reads the options. config-get includes every option

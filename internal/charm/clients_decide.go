@@ -204,81 +204,91 @@ func decideRelation(in ClientInput, r ClientRelation, p *ClientPlan) {
 	}
 	switch r.Endpoint {
 	case EndpointDB, EndpointDBAdmin:
-		if len(r.UnitData) == 0 && !wasServed {
-			return // nothing is served before a client unit joins (§A.7)
-		}
-		req, err := pgsql.ParseRequest(pgsql.Input{RelationID: r.ID, ClientApp: r.App, AppData: r.AppData,
-			UnitData: r.UnitData, Served: pgsql.Served{Database: served.Database, Requested: served.Requested}})
-		if err != nil {
-			p.refuse(err)
-			keepServed()
-			return
-		}
-		if in.DB == nil {
-			p.NeedFacts = true
-			keepServed()
-			return
-		}
-		for _, e := range req.Extensions {
-			if !in.DB.Extensions[e.Name] {
-				p.refuse(&pgsql.RequestError{Relation: r.ID, Err: &clientdb.ExtensionUnavailableError{Name: e.Name}})
-				keepServed()
-				return
-			}
-		}
-		p.HBA = append(p.HBA, pgsql.HBARules(req, units)...)
-		servable := wasServed
-		if in.Leader && in.DB.Primary != "" {
-			p.Serve = append(p.Serve, ClientServe{ID: r.ID, User: req.User, Database: req.Database,
-				Attributes: req.Attributes(), CreateRoles: req.Roles, Roles: req.Roles, Extensions: req.Extensions,
-				Reason: fmt.Sprintf("%s requests database %s", r.ID, clientdb.Display(req.Database))})
-			rec := ServedRelation{Endpoint: r.Endpoint, App: r.App, User: req.User, Database: req.Database, Requested: req.DatabaseRequested}
-			if !wasServed || rec != served {
-				p.record(r.ID, &rec)
-			}
-			servable = true
-		}
-		if !servable || (in.Passwords[r.ID] == "" && !in.Leader) {
-			return // a non-leader waits for the leader to serve it
-		}
-		p.Publish = append(p.Publish, ClientPublish{ID: r.ID, Legacy: &req, Server: legacyServer(r, in.DB), Allowed: units})
+		decideLegacy(in, r, units, served, wasServed, keepServed, p)
 	case EndpointDatabase:
-		if in.DB == nil {
-			p.NeedFacts = true
+		decideDatabase(in, r, units, served, wasServed, keepServed, p)
+	}
+}
+
+// decideLegacy plans a db or db-admin relation (§A).
+func decideLegacy(in ClientInput, r ClientRelation, units []clientdb.ClientUnit, served ServedRelation, wasServed bool, keepServed func(), p *ClientPlan) {
+	if len(r.UnitData) == 0 && !wasServed {
+		return // nothing is served before a client unit joins (§A.7)
+	}
+	req, err := pgsql.ParseRequest(pgsql.Input{RelationID: r.ID, ClientApp: r.App, AppData: r.AppData,
+		UnitData: r.UnitData, Served: pgsql.Served{Database: served.Database, Requested: served.Requested}})
+	if err != nil {
+		p.refuse(err)
+		keepServed()
+		return
+	}
+	if in.DB == nil {
+		p.NeedFacts = true
+		keepServed()
+		return
+	}
+	for _, e := range req.Extensions {
+		if !in.DB.Extensions[e.Name] {
+			p.refuse(&pgsql.RequestError{Relation: r.ID, Err: &clientdb.ExtensionUnavailableError{Name: e.Name}})
 			keepServed()
 			return
 		}
-		req, err := pgclient.ParseRequest(pgclient.Input{RelationID: r.ID, ClientApp: r.App, AppData: r.AppData,
-			ServedDatabase: served.Database, GrantableRoles: in.DB.Grantable})
-		if errors.Is(err, pgclient.ErrNoDatabase) {
-			return // the requirer writes database in -relation-created; wait
-		}
-		if err != nil {
-			p.refuse(err)
-			keepServed()
-			return
-		}
-		p.HBA = append(p.HBA, pgclient.HBARules(req, units)...)
-		if !in.Leader || in.DB.Primary == "" {
-			return // the app databag is the leader's; it publishes
-		}
+	}
+	p.HBA = append(p.HBA, pgsql.HBARules(req, units)...)
+	servable := wasServed
+	if in.Leader && in.DB.Primary != "" {
 		p.Serve = append(p.Serve, ClientServe{ID: r.ID, User: req.User, Database: req.Database,
-			Attributes: req.Attributes, Roles: req.Roles, Admin: req.Admin,
+			Attributes: req.Attributes(), CreateRoles: req.Roles, Roles: req.Roles, Extensions: req.Extensions,
 			Reason: fmt.Sprintf("%s requests database %s", r.ID, clientdb.Display(req.Database))})
-		rec := ServedRelation{Endpoint: r.Endpoint, App: r.App, User: req.User, Database: req.Database, Requested: true}
+		rec := ServedRelation{Endpoint: r.Endpoint, App: r.App, User: req.User, Database: req.Database, Requested: req.DatabaseRequested}
 		if !wasServed || rec != served {
 			p.record(r.ID, &rec)
 		}
-		if len(units) == 0 {
-			// Credentials in the app databag are read by every client
-			// unit at once, and a client connects as soon as they
-			// appear (§B.5): publish only once pg_hba admits the units
-			// that will read them. The user and database are ready.
-			return
-		}
-		p.Publish = append(p.Publish, ClientPublish{ID: r.ID, Client: &req, Cluster: clientCluster(in.DB),
-			UseSecrets: pgclient.UseSecrets(req, in.SecretsAvailable, r.LocalAppData)})
+		servable = true
 	}
+	if !servable || (in.Passwords[r.ID] == "" && !in.Leader) {
+		return // a non-leader waits for the leader to serve it
+	}
+	p.Publish = append(p.Publish, ClientPublish{ID: r.ID, Legacy: &req, Server: legacyServer(r, in.DB), Allowed: units})
+}
+
+// decideDatabase plans a database relation (§B).
+func decideDatabase(in ClientInput, r ClientRelation, units []clientdb.ClientUnit, served ServedRelation, wasServed bool, keepServed func(), p *ClientPlan) {
+	if in.DB == nil {
+		p.NeedFacts = true
+		keepServed()
+		return
+	}
+	req, err := pgclient.ParseRequest(pgclient.Input{RelationID: r.ID, ClientApp: r.App, AppData: r.AppData,
+		ServedDatabase: served.Database, GrantableRoles: in.DB.Grantable})
+	if errors.Is(err, pgclient.ErrNoDatabase) {
+		return // the requirer writes database in -relation-created; wait
+	}
+	if err != nil {
+		p.refuse(err)
+		keepServed()
+		return
+	}
+	p.HBA = append(p.HBA, pgclient.HBARules(req, units)...)
+	if !in.Leader || in.DB.Primary == "" {
+		return // the app databag is the leader's; it publishes
+	}
+	p.Serve = append(p.Serve, ClientServe{ID: r.ID, User: req.User, Database: req.Database,
+		Attributes: req.Attributes, Roles: req.Roles, Admin: req.Admin,
+		Reason: fmt.Sprintf("%s requests database %s", r.ID, clientdb.Display(req.Database))})
+	rec := ServedRelation{Endpoint: r.Endpoint, App: r.App, User: req.User, Database: req.Database, Requested: true}
+	if !wasServed || rec != served {
+		p.record(r.ID, &rec)
+	}
+	if len(units) == 0 {
+		// Credentials in the app databag are read by every client
+		// unit at once, and a client connects as soon as they
+		// appear (§B.5): publish only once pg_hba admits the units
+		// that will read them. The user and database are ready.
+		return
+	}
+	p.Publish = append(p.Publish, ClientPublish{ID: r.ID, Client: &req, Cluster: clientCluster(in.DB),
+		UseSecrets: pgclient.UseSecrets(req, in.SecretsAvailable, r.LocalAppData)})
 }
 
 // legacyServer is what this unit announces on a db or db-admin relation

@@ -221,7 +221,7 @@ func TestDecideClients(t *testing.T) {
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			before := cloneInput(tc.in)
+			before := deepCopy(tc.in)
 			p := DecideClients(tc.in)
 			if !reflect.DeepEqual(before, tc.in) {
 				t.Fatal("DecideClients changed its input")
@@ -256,47 +256,6 @@ func TestDecideClients(t *testing.T) {
 			}
 		})
 	}
-}
-
-// cloneInput deep-copies what DecideClients reads, to prove it pure.
-func cloneInput(in ClientInput) ClientInput {
-	c := in
-	c.Relations = nil
-	for _, r := range in.Relations {
-		r2 := r
-		r2.AppData = cloneMap(r.AppData)
-		r2.LocalAppData = cloneMap(r.LocalAppData)
-		if r.UnitData != nil {
-			r2.UnitData = map[string]map[string]string{}
-			for u, d := range r.UnitData {
-				r2.UnitData[u] = cloneMap(d)
-			}
-		}
-		c.Relations = append(c.Relations, r2)
-	}
-	if in.Served != nil {
-		c.Served = map[string]ServedRelation{}
-		for k, v := range in.Served {
-			c.Served[k] = v
-		}
-	}
-	c.Passwords = cloneMap(in.Passwords)
-	if in.DB != nil {
-		db := *in.DB
-		c.DB = &db
-	}
-	return c
-}
-
-func cloneMap(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 func TestCombineRefusals(t *testing.T) {

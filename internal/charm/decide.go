@@ -209,88 +209,23 @@ func joinStrings[T fmt.Stringer](xs []T) string {
 }
 
 // Decide returns the plan for a snapshot. It is pure: no tools, files,
-// clock or randomness.
+// clock or randomness. It runs the slices' decisions in order: the gates
+// (departing, packages, config, credentials, storage, address), the
+// unit's place in the cluster, the client relations (their pg_hba rules
+// go into the files), the steps that run the unit, then PostgreSQL's
+// parameters and port.
 func Decide(s Snapshot) Plan {
-	if s.Departing {
-		// Whatever the config says: a unit being removed only leaves.
-		cfg := pgconf.UnitConfig{App: s.App, Unit: s.Unit, Address: s.Address}
-		if s.Passwords != nil {
-			cfg.Passwords = *s.Passwords
-		}
-		return Plan{Config: cfg, Steps: []Step{{Kind: StepLeaveCluster, Reason: "this unit is being removed",
-			Progress: "leaving the cluster"}}, Status: juju.Maintenance("leaving the cluster")}
+	settings, stop, ok := decideGates(s)
+	if !ok {
+		return stop
 	}
-	if len(s.MissingPackages) > 0 {
-		return Plan{
-			Steps: []Step{{Kind: StepInstallPackages, Packages: s.MissingPackages,
-				Reason:   "not installed: " + strings.Join(s.MissingPackages, ", "),
-				Progress: "installing " + strings.Join(s.MissingPackages, ", ")}},
-			Again: true,
-		}
+	pos, stop, ok := decideClusterPosition(s)
+	if !ok {
+		return stop
 	}
-	settings, err := validate(s)
-	if err != nil {
-		return Plan{Status: juju.Blocked(blockedMessage(err))}
-	}
-	if s.Passwords == nil {
-		if s.Leader && !s.VaultReady {
-			// Juju without secrets: the passwords live in the peer
-			// relation, which Juju creates after install.
-			return Plan{Status: juju.Waiting("waiting for the peer relation to store the system users")}
-		}
-		if s.Leader {
-			return Plan{Steps: []Step{{Kind: StepCreateSecret, Reason: "no system-users secret yet"}}, Again: true}
-		}
-		return Plan{Status: juju.Waiting("waiting for the leader to create the system users")}
-	}
-	if s.Storage == "" {
-		return Plan{Status: juju.Waiting("waiting for pgdata storage")}
-	}
-	if !s.Address.IsValid() {
-		return Plan{Status: juju.Waiting("waiting for the unit's address")}
-	}
-	self := pgconf.Member{Unit: s.Unit, Address: s.Address}
-	// The cluster exists beyond this unit once the leader recorded other
-	// etcd members: a unit that has not run PostgreSQL yet joins it, as a
-	// replica; only the first leader bootstraps.
-	_, recorded := s.EtcdMembers[s.Unit]
-	others := len(s.EtcdMembers) > 1 || (len(s.EtcdMembers) == 1 && !recorded)
-	joining := len(s.Applied) == 0 && others
-	switch {
-	case len(s.Applied) == 0 && !s.Leader && !others:
-		return Plan{Status: juju.Waiting("waiting for the leader to bootstrap the cluster")}
-	case joining && !recorded && !s.Leader:
-		return Plan{Status: juju.Waiting("waiting for the leader to add this unit to the etcd cluster")}
-	}
-
-	cfg := pgconf.UnitConfig{
-		App: s.App, Unit: s.Unit, Address: s.Address, Peers: s.Peers,
-		Layout: pgconf.DefaultLayout(s.Model, s.Unit, s.Storage), PGVersion: s.PGVersion,
-		Settings: settings, Passwords: *s.Passwords,
-		EtcdInitialClusterState: "new",
-	}
-	if others {
-		// Ignored by etcd once its data directory exists; "existing"
-		// for every unit of a running cluster keeps the file stable.
-		cfg.EtcdInitialClusterState = "existing"
-	}
-	// Never this unit and its peers by default: a leader that bootstraps
-	// late (after peers published addresses) must start etcd alone.
-	cfg.EtcdInitial, cfg.EtcdVoters = etcdConfigMembers(self, s.EtcdMembers)
-	var membership *Step
-	if s.Leader && s.PeerRelation {
-		started := maps.Clone(s.PeerEtcdStarted)
-		if started == nil {
-			started = map[string]bool{}
-		}
-		started[s.Unit] = s.EtcdStartedPublished
-		actions, next := DecideEtcdMembership(self, s.Peers, s.EtcdMembers, started)
-		if len(actions) > 0 || !maps.Equal(next, s.EtcdMembers) {
-			membership = &Step{Kind: StepEtcdMembership, Params: actions, Members: next,
-				Reason: "etcd members follow the units: " + describeActions(actions)}
-		}
-	}
-	if joining && !recorded {
+	cfg := unitConfigFor(s, settings, pos)
+	membership := decideMembershipStep(s, pos.self)
+	if pos.joining && !pos.recorded {
 		// Leadership moved to a unit not yet in etcd: it adds itself
 		// (through the voters), then joins.
 		if membership == nil {
@@ -300,43 +235,168 @@ func Decide(s Snapshot) Plan {
 	}
 	clients := DecideClients(s.clientInput())
 	cfg.Clients = clients.HBA
-	plan := Plan{Config: cfg, Clients: clients, Joining: joining}
-	add := func(st Step) { plan.Steps = append(plan.Steps, st) }
+	plan := Plan{Config: cfg, Clients: clients, Joining: pos.joining}
+	plan.Steps, plan.Again = decideRunSteps(s, pos, membership)
+	want, blocked := wantedParameters(s, cfg, settings)
+	if blocked.Level != "" {
+		return Plan{Status: blocked}
+	}
+	plan.Steps = append(plan.Steps, decideParameterSteps(s, want, settings)...)
+	return plan
+}
 
-	add(Step{Kind: StepWriteFiles, Reason: "render patroni.yml and etcd configuration"})
-	add(Step{Kind: StepStartEtcd, Reason: "etcd is Patroni's consensus store"})
-	if s.Leader && !s.EtcdAuthEnabled && !others {
+// decideGates stops the plan early (ok false, with stop) for a unit that
+// is leaving, lacks packages, has invalid config, has no credentials yet,
+// or lacks storage or an address; otherwise it returns the settings.
+func decideGates(s Snapshot) (settings pgconf.Settings, stop Plan, ok bool) {
+	if s.Departing {
+		// Whatever the config says: a unit being removed only leaves.
+		cfg := pgconf.UnitConfig{App: s.App, Unit: s.Unit, Address: s.Address}
+		if s.Passwords != nil {
+			cfg.Passwords = *s.Passwords
+		}
+		return settings, Plan{Config: cfg, Steps: []Step{{Kind: StepLeaveCluster, Reason: "this unit is being removed",
+			Progress: "leaving the cluster"}}, Status: juju.Maintenance("leaving the cluster")}, false
+	}
+	if len(s.MissingPackages) > 0 {
+		return settings, Plan{
+			Steps: []Step{{Kind: StepInstallPackages, Packages: s.MissingPackages,
+				Reason:   "not installed: " + strings.Join(s.MissingPackages, ", "),
+				Progress: "installing " + strings.Join(s.MissingPackages, ", ")}},
+			Again: true,
+		}, false
+	}
+	settings, err := validate(s)
+	if err != nil {
+		return settings, Plan{Status: juju.Blocked(blockedMessage(err))}, false
+	}
+	switch {
+	case s.Passwords == nil && s.Leader && !s.VaultReady:
+		// Juju without secrets: the passwords live in the peer
+		// relation, which Juju creates after install.
+		return settings, Plan{Status: juju.Waiting("waiting for the peer relation to store the system users")}, false
+	case s.Passwords == nil && s.Leader:
+		return settings, Plan{Steps: []Step{{Kind: StepCreateSecret, Reason: "no system-users secret yet"}}, Again: true}, false
+	case s.Passwords == nil:
+		return settings, Plan{Status: juju.Waiting("waiting for the leader to create the system users")}, false
+	case s.Storage == "":
+		return settings, Plan{Status: juju.Waiting("waiting for pgdata storage")}, false
+	case !s.Address.IsValid():
+		return settings, Plan{Status: juju.Waiting("waiting for the unit's address")}, false
+	}
+	return settings, Plan{}, true
+}
+
+// clusterPosition is where this unit stands in the cluster.
+type clusterPosition struct {
+	self pgconf.Member
+	// recorded: the leader's etcd record holds this unit; others: it
+	// holds other units (the cluster exists beyond this unit); joining:
+	// this unit has not run PostgreSQL yet and joins it, as a replica.
+	recorded, others, joining bool
+}
+
+// decideClusterPosition places the unit: only the first leader
+// bootstraps; any other unit waits until the leader has bootstrapped and
+// recorded it in etcd, then joins.
+func decideClusterPosition(s Snapshot) (clusterPosition, Plan, bool) {
+	p := clusterPosition{self: pgconf.Member{Unit: s.Unit, Address: s.Address}}
+	_, p.recorded = s.EtcdMembers[s.Unit]
+	p.others = len(s.EtcdMembers) > 1 || (len(s.EtcdMembers) == 1 && !p.recorded)
+	p.joining = len(s.Applied) == 0 && p.others
+	switch {
+	case len(s.Applied) == 0 && !s.Leader && !p.others:
+		return p, Plan{Status: juju.Waiting("waiting for the leader to bootstrap the cluster")}, false
+	case p.joining && !p.recorded && !s.Leader:
+		return p, Plan{Status: juju.Waiting("waiting for the leader to add this unit to the etcd cluster")}, false
+	}
+	return p, Plan{}, true
+}
+
+// unitConfigFor is what the unit's files are rendered from.
+func unitConfigFor(s Snapshot, settings pgconf.Settings, pos clusterPosition) pgconf.UnitConfig {
+	cfg := pgconf.UnitConfig{
+		App: s.App, Unit: s.Unit, Address: s.Address, Peers: s.Peers,
+		Layout: pgconf.DefaultLayout(s.Model, s.Unit, s.Storage), PGVersion: s.PGVersion,
+		Settings: settings, Passwords: *s.Passwords,
+		EtcdInitialClusterState: "new",
+	}
+	if pos.others {
+		// Ignored by etcd once its data directory exists; "existing"
+		// for every unit of a running cluster keeps the file stable.
+		cfg.EtcdInitialClusterState = "existing"
+	}
+	// Never this unit and its peers by default: a leader that bootstraps
+	// late (after peers published addresses) must start etcd alone.
+	cfg.EtcdInitial, cfg.EtcdVoters = etcdConfigMembers(pos.self, s.EtcdMembers)
+	return cfg
+}
+
+// decideMembershipStep is the leader's etcd membership step; nil when
+// etcd's members and the record already follow the units.
+func decideMembershipStep(s Snapshot, self pgconf.Member) *Step {
+	if !s.Leader || !s.PeerRelation {
+		return nil
+	}
+	started := maps.Clone(s.PeerEtcdStarted)
+	if started == nil {
+		started = map[string]bool{}
+	}
+	started[s.Unit] = s.EtcdStartedPublished
+	actions, next := DecideEtcdMembership(self, s.Peers, s.EtcdMembers, started)
+	if len(actions) == 0 && maps.Equal(next, s.EtcdMembers) {
+		return nil
+	}
+	return &Step{Kind: StepEtcdMembership, Params: actions, Members: next,
+		Reason: "etcd members follow the units: " + describeActions(actions)}
+}
+
+// decideRunSteps are the steps that run the unit: files, etcd (and its
+// authentication, on the unit that bootstrapped it), Patroni, the role
+// observer and the leader's membership changes. again: a promotion frees
+// etcd's one learner slot, so the pass decides again and adds a peer
+// still waiting in this hook (nothing else would wake the leader).
+func decideRunSteps(s Snapshot, pos clusterPosition, membership *Step) (steps []Step, again bool) {
+	steps = []Step{
+		{Kind: StepWriteFiles, Reason: "render patroni.yml and etcd configuration"},
+		{Kind: StepStartEtcd, Reason: "etcd is Patroni's consensus store"},
+	}
+	if s.Leader && !s.EtcdAuthEnabled && !pos.others {
 		// Only the unit that bootstrapped etcd enables its auth; a later
 		// leader finds it enabled (and needs no quorum for nothing).
-		add(Step{Kind: StepEnsureEtcdAuth, Reason: "etcd requires the root password"})
+		steps = append(steps, Step{Kind: StepEnsureEtcdAuth, Reason: "etcd requires the root password"})
 	}
 	if s.PeerRelation && !s.EtcdStartedPublished {
-		add(Step{Kind: StepPublishEtcdStarted, Reason: "the leader promotes a started etcd member"})
+		steps = append(steps, Step{Kind: StepPublishEtcdStarted, Reason: "the leader promotes a started etcd member"})
 	}
 	startPatroni := Step{Kind: StepStartPatroni, Reason: "Patroni runs PostgreSQL"}
 	switch {
-	case joining:
+	case pos.joining:
 		startPatroni.Progress = "joining the cluster as a replica"
 	case len(s.Applied) == 0:
 		startPatroni.Progress = "bootstrapping PostgreSQL with Patroni"
 	}
-	add(startPatroni)
+	steps = append(steps, startPatroni)
 	if s.JujuExec != "" {
-		add(Step{Kind: StepStartObserver, Reason: "role changes reach Juju through juju-exec",
+		steps = append(steps, Step{Kind: StepStartObserver, Reason: "role changes reach Juju through juju-exec",
 			CharmBinary: s.CharmBinary, JujuExec: s.JujuExec})
 	}
 	if membership != nil {
-		add(*membership)
-		// A promotion frees etcd's one learner slot: decide again so a
-		// peer still waiting is added in this hook (nothing else would
-		// wake the leader).
+		steps = append(steps, *membership)
 		for _, a := range membership.Params {
 			if a == memberPromote && len(membership.Members) <= len(s.Peers) {
-				plan.Again = true
+				again = true
 			}
 		}
 	}
+	return steps, again
+}
 
+// wantedParameters is what the unit runs with once the plan is applied:
+// PostgreSQL's parameters (local by name, DCS ones "dcs:"), initdb's
+// locale and encoding, the port and the pg_hba options ("hba:"). A
+// changed locale or encoding blocks: the data cannot follow.
+func wantedParameters(s Snapshot, cfg pgconf.UnitConfig, settings pgconf.Settings) (map[string]string, juju.Status) {
 	local, dcs := pgconf.Parameters(cfg)
 	want := map[string]string{}
 	for k, v := range local {
@@ -345,13 +405,11 @@ func Decide(s Snapshot) Plan {
 	for k, v := range dcs {
 		want["dcs:"+k] = v
 	}
-	// locale and encoding are initdb's: recorded with the parameters, and
-	// a later change blocks until reverted (the data cannot follow).
 	want["initdb:locale"], want["initdb:encoding"] = settings.Locale, settings.Encoding
 	for _, k := range []string{"initdb:locale", "initdb:encoding"} {
 		if old, ok := s.Applied[k]; ok && old != want[k] {
 			opt := strings.TrimPrefix(k, "initdb:")
-			return Plan{Status: juju.Blocked(fmt.Sprintf("invalid %s: the cluster was initialised with %s; set it back", opt, old))}
+			return nil, juju.Blocked(fmt.Sprintf("invalid %s: the cluster was initialised with %s; set it back", opt, old))
 		}
 	}
 	// port is Patroni's (from its listen address), not a parameter the
@@ -363,6 +421,14 @@ func Decide(s Snapshot) Plan {
 	// loaded by the client part of the pass).
 	want[hbaKeyPrefix+"admin_addresses"] = joinStrings(settings.AdminAddresses)
 	want[hbaKeyPrefix+"extra_pg_auth"] = joinStrings(settings.ExtraHBA)
+	return want, juju.Status{}
+}
+
+// decideParameterSteps brings what runs to want: a DCS patch (leader), a
+// reload, a restart when a parameter needs one, the port, and the record
+// of what was applied. A steady pass runs none of them.
+func decideParameterSteps(s Snapshot, want map[string]string, settings pgconf.Settings) []Step {
+	var steps []Step
 	applied := s.Applied
 	for _, k := range []string{"port", hbaKeyPrefix + "admin_addresses", hbaKeyPrefix + "extra_pg_auth"} {
 		if _, ok := applied[k]; !ok && len(applied) > 0 {
@@ -374,55 +440,62 @@ func Decide(s Snapshot) Plan {
 		}
 	}
 	if len(applied) > 0 {
-		changed := changedKeys(withoutInitdb(applied), withoutInitdb(want))
-		var dcsChanged map[string]string
-		var restart []string
-		for _, k := range changed {
-			name := strings.TrimPrefix(k, "dcs:")
-			if strings.HasPrefix(k, "dcs:") {
-				if dcsChanged == nil {
-					dcsChanged = map[string]string{}
-				}
-				dcsChanged[name] = dcs[name] // "" deletes
-			}
-			if s.Catalogue.RequiresRestart(name) {
-				restart = append(restart, name)
-			}
-		}
-		if len(dcsChanged) > 0 && s.Leader {
-			add(Step{Kind: StepPatchDCS, Params: dcsChanged, Reason: "changed cluster-wide: " + strings.Join(slices.Sorted(maps.Keys(dcsChanged)), ", ")})
-		}
-		sort.Strings(restart)
-		restartMsg := "restarting PostgreSQL to apply " + strings.Join(restart, ", ")
-		if len(changed) > 0 {
-			names := make([]string, len(changed))
-			for i, k := range changed {
-				names[i] = strings.TrimPrefix(strings.TrimPrefix(k, "dcs:"), hbaKeyPrefix)
-			}
-			// A reload that precedes a restart is part of the restart
-			// (Patroni writes the files on reload): one message for both.
-			progress := "reloading PostgreSQL to apply " + strings.Join(names, ", ")
-			if len(restart) > 0 {
-				progress = restartMsg
-			}
-			add(Step{Kind: StepReload, Reason: "changed: " + strings.Join(names, ", "), Progress: progress})
-		}
-		if len(restart) > 0 {
-			add(Step{Kind: StepRestart, Reason: "needs a restart: " + strings.Join(restart, ", "), Progress: restartMsg})
-		}
+		steps = append(steps, decideChangeSteps(s, changedKeys(withoutInitdb(applied), withoutInitdb(want)), want)...)
 	}
-	// A steady pass runs neither: each costs a hook tool call.
+	// Each costs a hook tool call: only when the port changed.
 	if s.OpenedPort != settings.ListenPort {
 		reason := "clients connect on listen_port"
 		if s.OpenedPort != 0 {
 			reason = fmt.Sprintf("listen_port changed from %d", s.OpenedPort)
 		}
-		add(Step{Kind: StepOpenPort, Port: settings.ListenPort, ClosePort: s.OpenedPort, Reason: reason})
+		steps = append(steps, Step{Kind: StepOpenPort, Port: settings.ListenPort, ClosePort: s.OpenedPort, Reason: reason})
 	}
 	if !maps.Equal(s.Applied, want) {
-		add(Step{Kind: StepSaveApplied, Params: want, Reason: "remember what was applied"})
+		steps = append(steps, Step{Kind: StepSaveApplied, Params: want, Reason: "remember what was applied"})
 	}
-	return plan
+	return steps
+}
+
+// decideChangeSteps applies changed parameters: the DCS ones patched by
+// the leader, a reload for all, a restart for those that need one.
+func decideChangeSteps(s Snapshot, changed []string, want map[string]string) []Step {
+	var steps []Step
+	var dcsChanged map[string]string
+	var restart []string
+	for _, k := range changed {
+		name := strings.TrimPrefix(k, "dcs:")
+		if strings.HasPrefix(k, "dcs:") {
+			if dcsChanged == nil {
+				dcsChanged = map[string]string{}
+			}
+			dcsChanged[name] = want[k] // "" deletes
+		}
+		if s.Catalogue.RequiresRestart(name) {
+			restart = append(restart, name)
+		}
+	}
+	if len(dcsChanged) > 0 && s.Leader {
+		steps = append(steps, Step{Kind: StepPatchDCS, Params: dcsChanged, Reason: "changed cluster-wide: " + strings.Join(slices.Sorted(maps.Keys(dcsChanged)), ", ")})
+	}
+	sort.Strings(restart)
+	restartMsg := "restarting PostgreSQL to apply " + strings.Join(restart, ", ")
+	if len(changed) > 0 {
+		names := make([]string, len(changed))
+		for i, k := range changed {
+			names[i] = strings.TrimPrefix(strings.TrimPrefix(k, "dcs:"), hbaKeyPrefix)
+		}
+		// A reload that precedes a restart is part of the restart
+		// (Patroni writes the files on reload): one message for both.
+		progress := "reloading PostgreSQL to apply " + strings.Join(names, ", ")
+		if len(restart) > 0 {
+			progress = restartMsg
+		}
+		steps = append(steps, Step{Kind: StepReload, Reason: "changed: " + strings.Join(names, ", "), Progress: progress})
+	}
+	if len(restart) > 0 {
+		steps = append(steps, Step{Kind: StepRestart, Reason: "needs a restart: " + strings.Join(restart, ", "), Progress: restartMsg})
+	}
+	return steps
 }
 
 // validate is pgconf.Validate plus what only the machine can tell: the

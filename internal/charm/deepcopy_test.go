@@ -1,0 +1,90 @@
+package charm
+
+import (
+	"reflect"
+	"testing"
+	"unsafe"
+)
+
+// deepCopy copies v with every map, slice and pointer it reaches, unexported
+// fields included, so a purity test can compare a decision's whole input
+// before and after: a shallow copy shares its maps, and a decision that
+// wrote into one would go unnoticed.
+func deepCopy[T any](v T) T {
+	var out T
+	copyValue(reflect.ValueOf(&out).Elem(), reflect.ValueOf(&v).Elem())
+	return out
+}
+
+func copyValue(dst, src reflect.Value) {
+	switch src.Kind() {
+	case reflect.Map:
+		if src.IsNil() {
+			return
+		}
+		m := reflect.MakeMapWithSize(src.Type(), src.Len())
+		for it := src.MapRange(); it.Next(); {
+			k, v := reflect.New(src.Type().Key()).Elem(), reflect.New(src.Type().Elem()).Elem()
+			copyValue(k, it.Key())
+			copyValue(v, it.Value())
+			m.SetMapIndex(k, v)
+		}
+		dst.Set(m)
+	case reflect.Slice:
+		if src.IsNil() {
+			return
+		}
+		s := reflect.MakeSlice(src.Type(), src.Len(), src.Len())
+		for i := 0; i < src.Len(); i++ {
+			copyValue(s.Index(i), src.Index(i))
+		}
+		dst.Set(s)
+	case reflect.Pointer:
+		if src.IsNil() {
+			return
+		}
+		p := reflect.New(src.Type().Elem())
+		copyValue(p.Elem(), src.Elem())
+		dst.Set(p)
+	case reflect.Array:
+		for i := 0; i < src.Len(); i++ {
+			copyValue(dst.Index(i), src.Index(i))
+		}
+	case reflect.Struct:
+		if !src.CanAddr() {
+			a := reflect.New(src.Type()).Elem()
+			a.Set(src)
+			src = a
+		}
+		for i := 0; i < src.NumField(); i++ {
+			copyValue(settable(dst.Field(i)), settable(src.Field(i)))
+		}
+	default:
+		dst.Set(src)
+	}
+}
+
+// settable makes an unexported field readable and writable.
+func settable(v reflect.Value) reflect.Value {
+	return reflect.NewAt(v.Type(), unsafe.Pointer(v.UnsafeAddr())).Elem()
+}
+
+func TestDeepCopySharesNothing(t *testing.T) {
+	type inner struct{ m map[string]string }
+	type outer struct {
+		In  inner
+		P   *inner
+		Xs  []map[string]int
+		Arr [1]map[string]bool
+	}
+	orig := outer{In: inner{m: map[string]string{"a": "1"}}, P: &inner{m: map[string]string{"b": "2"}},
+		Xs: []map[string]int{{"c": 3}}, Arr: [1]map[string]bool{{"d": true}}}
+	cp := deepCopy(orig)
+	if !reflect.DeepEqual(orig, cp) {
+		t.Fatalf("the copy differs: %+v", cp)
+	}
+	cp.In.m["a"], cp.P.m["b"], cp.Xs[0]["c"] = "x", "x", 9
+	if orig.In.m["a"] != "1" || orig.P.m["b"] != "2" || orig.Xs[0]["c"] != 3 {
+		t.Errorf("the copy shares memory with the original: %+v", orig)
+	}
+}
