@@ -210,13 +210,11 @@ func Validate(opts Options, cat Catalogue, memBytes uint64) (Settings, error) {
 		bad("admin_addresses", "%v", err)
 	}
 	s.AdminAddresses = admin
-
 	params, err := ParseExtraPgConf(opts.ExtraPgConf, cat)
 	if err != nil {
 		bad("extra_pg_conf", "%v", err)
 	}
 	s.ExtraParameters = params
-
 	hba, err := ParseHBA(opts.ExtraPgAuth)
 	if err != nil {
 		bad("extra_pg_auth", "%v", err)

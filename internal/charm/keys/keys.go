@@ -1,7 +1,3 @@
-// Package keys types the names the charm keeps in Juju, so a unit-state
-// key cannot be written to a databag by mistake, nor the other way round.
-// Each slice declares its own keys, with these types, in its own package;
-// only the peer endpoint, which every slice reads, is declared here.
 package keys
 
 // State is a key of the unit's state (state-get, state-set): what this
