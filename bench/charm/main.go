@@ -10,21 +10,26 @@
 //     event it has no handler for (every hook runs the charm's reconcile
 //     pass, so an action actions.yaml does not declare), with a fake
 //     juju-log first on PATH (issue 3 aims under 20 ms), against /bin/true
-//     exec'd the same way in the same run; median of -n runs.
+//     and an empty static Go program built with the Makefile's flags
+//     (issue 8: start-up against the empty binary), exec'd the same way in
+//     the same run; median of -n runs of wall time, CPU time and minor page
+//     faults, the ratios against the empty binary, and the costliest
+//     package initialisations (GODEBUG=inittrace=1, median of -inittrace
+//     runs). -imports adds an empty program per package that only imports
+//     it, to attribute start-up to dependencies.
 //
 // It prints figures and asserts nothing. Deploys need root (machines are
 // network namespaces). Usage:
 //
 //	go run ./bench/charm -tools bin/localjuju -charm build/postgresql.charm
+//	go run ./bench/charm -deploys 0 -n 30 -imports github.com/jackc/pgx/v5,net/http
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -40,13 +45,15 @@ func main() {
 	charmDir := flag.String("charm-dir", "build/charm", "the unpacked charm (its dispatch is timed)")
 	deploys := flag.Int("deploys", 3, "deploy-to-active runs, each in a fresh model")
 	n := flag.Int("n", 50, "no-op dispatch runs")
+	imports := flag.String("imports", "", "comma-separated packages (a+b: several together): also time an empty main importing each (its initialisation and size alone)")
+	traces := flag.Int("inittrace", 20, "runs of the dispatch with GODEBUG=inittrace=1 (0: none)")
 	event := flag.String("event", "actions/bench-noop", "JUJU_DISPATCH_PATH of the no-op dispatch: an event no handler takes (every hook runs the reconcile pass, so an unknown action)")
 	updates := flag.Int("update-status", 10, "update-status runs timed on the active unit of the last deploy")
 	timeout := flag.Duration("timeout", 5*time.Minute, "give up on one deploy after this long")
 	flag.Parse()
 
 	failed := false
-	if err := benchDispatch(*charmDir, *event, *n); err != nil {
+	if err := benchDispatch(*charmDir, *event, *n, splitList(*imports), *traces); err != nil {
 		fmt.Fprintln(os.Stderr, "charm-bench: no-op dispatch:", err)
 		failed = true
 	}
@@ -205,8 +212,11 @@ func deployOnce(tools, charm string, timeout time.Duration, after func(*controll
 }
 
 // benchDispatch times the charm's dispatch for a no-op event against
-// /bin/true, both exec'd with the same environment and directory.
-func benchDispatch(charmDir, event string, n int) error {
+// /bin/true and an empty Go program built with the Makefile's flags (plus
+// one empty program per package of imports), all exec'd interleaved with
+// the same environment and directory, then traces its package
+// initialisation.
+func benchDispatch(charmDir, event string, n int, imports []string, traces int) error {
 	if n <= 0 {
 		return nil
 	}
@@ -214,7 +224,6 @@ func benchDispatch(charmDir, event string, n int) error {
 	if err != nil {
 		return err
 	}
-	dispatch := filepath.Join(charmAbs, "dispatch")
 	tools, err := os.MkdirTemp("", "charm-bench-tools-")
 	if err != nil {
 		return err
@@ -236,49 +245,36 @@ func benchDispatch(charmDir, event string, n int) error {
 	if name, ok := strings.CutPrefix(event, "actions/"); ok {
 		env = append(env, "JUJU_ACTION_NAME="+name)
 	}
-	runOnce := func(bin string) (time.Duration, error) {
-		cmd := exec.Command(bin)
-		cmd.Env = env
-		cmd.Dir = charmAbs
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		t0 := time.Now()
-		err := cmd.Run()
-		d := time.Since(t0)
-		if err != nil {
-			return d, fmt.Errorf("%s: %v: %s", bin, err, stderr.Bytes())
-		}
-		return d, nil
+	baselines, err := buildBaselines(tools, imports)
+	if err != nil {
+		return err
 	}
+	disp := &program{label: "no-op dispatch of the charm binary", path: filepath.Join(charmAbs, "dispatch")}
+	progs := append(append([]*program{{label: "/bin/true", path: "/bin/true"}}, baselines...), disp)
 	// One run first, to check the event really is a no-op for the charm.
-	if _, err := runOnce(dispatch); err != nil {
+	if err := runProgram(disp, env, charmAbs); err != nil {
 		logged, _ := os.ReadFile(logFile)
 		return fmt.Errorf("%s is not a no-op dispatch: %w\njuju-log:\n%s", event, err, logged)
 	}
 	logged, _ := os.ReadFile(logFile)
 	handled := !strings.Contains(string(logged), "no handler for event")
-
-	var base, disp []time.Duration
+	disp.wall, disp.cpu, disp.faults = nil, nil, nil
 	for i := 0; i < n; i++ {
-		// Interleaved, so both see the same machine load.
-		tb, err := runOnce("/bin/true")
-		if err != nil {
-			return err
+		// Interleaved, so that all see the same machine load.
+		for _, p := range progs {
+			if err := runProgram(p, env, charmAbs); err != nil {
+				return err
+			}
 		}
-		td, err := runOnce(dispatch)
-		if err != nil {
-			return err
-		}
-		base = append(base, tb)
-		disp = append(disp, td)
 	}
-	fmt.Printf("postgresql charm dispatch, JUJU_DISPATCH_PATH=%s, fake juju-log, medians of %d\n", event, n)
+	fmt.Printf("postgresql charm dispatch, JUJU_DISPATCH_PATH=%s, fake juju-log, medians of %d (issue 3 aim: under 20 ms)\n", event, n)
 	if handled {
 		fmt.Printf("  note: a handler ran for %s; this is not a no-op dispatch\n", event)
 	}
-	fmt.Printf("  baseline: /bin/true exec'd the same way             %10s\n", ms(benchstat.Median(base)))
-	fmt.Printf("  no-op dispatch of the charm binary                 %10s   (issue 3 aim: under 20 ms)\n", ms(benchstat.Median(disp)))
-	fmt.Printf("  dispatch - baseline                                %10s\n", ms(benchstat.Median(disp)-benchstat.Median(base)))
+	printPrograms(progs)
+	if traces > 0 {
+		return initTrace(disp, env, charmAbs, traces, 10)
+	}
 	return nil
 }
 
@@ -293,6 +289,16 @@ func tail(m *controller.Model, n int) string {
 		b.WriteString("    " + l.String() + "\n")
 	}
 	return b.String()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/pgjuju/pgjuju/internal/juju"
 )
@@ -211,8 +212,9 @@ func (c *Config) Bool(key string) (b bool, ok bool, err error) {
 // Values returns a copy of every value.
 func (c *Config) Values() map[string]any { return maps.Clone(c.values) }
 
-// secretKeyRE is Juju's rule for secret content keys.
-var secretKeyRE = regexp.MustCompile(`^[a-z](?:-?[a-z0-9]){2,}$`)
+// secretKeyRE is Juju's rule for secret content keys, compiled on first
+// use: every dispatch initialises this package.
+var secretKeyRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z](?:-?[a-z0-9]){2,}$`) })
 
 // AddSecret creates a secret and returns its id. An application-owned
 // secret (the default) needs the leader.
@@ -262,7 +264,7 @@ func checkSecretContent(content map[string]string) error {
 		return fmt.Errorf("secret content: %w: empty", ErrInvalidKey)
 	}
 	for k, v := range content {
-		if !secretKeyRE.MatchString(k) {
+		if !secretKeyRE().MatchString(k) {
 			return fmt.Errorf("secret content: %w %q: lowercase letters, digits and single hyphens, at least 3, starting with a letter", ErrInvalidKey, k)
 		}
 		if v == "" {

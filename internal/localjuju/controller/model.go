@@ -1039,6 +1039,25 @@ func (m *Model) SetModelConfig(updateStatus, lease time.Duration) error {
 	return m.saveLocked()
 }
 
+// RunUpdateStatus makes one unit's update-status timer due now, as if its
+// update-status-hook-interval had just elapsed: the agent runs update-status
+// at its next idle point (never ahead of pending hooks, §3.8) and restarts
+// the timer from there. A test and benchmark knob (Juju has no command that
+// runs one update-status); other units' timers are left alone.
+func (m *Model) RunUpdateStatus(unit string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u, ok := m.units[unit]
+	if !ok {
+		return fmt.Errorf("unit %q not found", unit)
+	}
+	u.Local.UpdateStatusNext = time.Now()
+	if a := m.agents[unit]; a != nil {
+		a.poke()
+	}
+	return m.saveLocked()
+}
+
 // SetAgentVersion makes the model emulate another Juju: "3.6" (the
 // default) or "2.9" (a full version of either series is accepted and
 // kept). Only before the first deploy: localjuju has no upgrade-model.
