@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"github.com/pgjuju/pgjuju/internal/charm/credentials"
 	"github.com/pgjuju/pgjuju/internal/charm/keys"
 	"github.com/pgjuju/pgjuju/internal/clock"
@@ -132,7 +133,7 @@ const maxRounds = 4
 // relations' part once, then what Patroni reports (role, version, the
 // leader guard), the buffered writes and the status, once.
 func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model, ov Overrides) error {
-	w := &writes{}
+	w := &keys.Writes{}
 	snap, plan, changed, err := c.converge(ctx, h, m, ov, w)
 	if err != nil {
 		return err
@@ -146,7 +147,7 @@ func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model, ov Overr
 	if err != nil {
 		return err
 	}
-	if err := w.flush(ctx, h.Backend, snap.peers); err != nil {
+	if err := w.Flush(ctx, h.Backend, snap.peers); err != nil {
 		return err
 	}
 	h.Status.Add(DecideStatus(plan, node))
@@ -155,7 +156,7 @@ func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model, ov Overr
 
 // converge runs the rounds of a pass; it returns the last round's
 // snapshot and plan, and whether any step changed something.
-func (c *Charm) converge(ctx context.Context, h *juju.Hook, m *model.Model, ov Overrides, w *writes) (Snapshot, Plan, bool, error) {
+func (c *Charm) converge(ctx context.Context, h *juju.Hook, m *model.Model, ov Overrides, w *keys.Writes) (Snapshot, Plan, bool, error) {
 	prog := &progressReporter{}
 	waitedForClients, changed := false, false
 	for round := 0; ; round++ {
@@ -170,7 +171,7 @@ func (c *Charm) converge(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 		}
 		ch, err := c.apply(ctx, h, m, snap, plan, prog, w)
 		if err == nil {
-			err = w.flush(ctx, h.Backend, snap.peers)
+			err = w.Flush(ctx, h.Backend, snap.peers)
 		}
 		if err != nil {
 			return snap, plan, changed, err
@@ -208,11 +209,11 @@ func logPlan(ctx context.Context, h *juju.Hook, plan Plan) {
 // publishSelf writes what the read found missing: the unit's address for
 // its peers (once; unit state remembers it) and, on the leader, the
 // system-users secret's id when it was created before the peer relation.
-func (c *Charm) publishSelf(ctx context.Context, s Snapshot, w *writes) error {
+func (c *Charm) publishSelf(ctx context.Context, s Snapshot, w *keys.Writes) error {
 	if s.publishAddress {
 		addr := s.Address.String()
-		w.setPeerUnit(addressKey, addr)
-		w.setState(publishedAddressKey, addr)
+		w.SetPeerUnit(addressKey, addr)
+		w.SetState(publishedAddressKey, addr)
 	}
 	if s.shareSystemUsers {
 		return s.vault.Share(ctx, credentials.SystemUsersDoc)
@@ -222,7 +223,7 @@ func (c *Charm) publishSelf(ctx context.Context, s Snapshot, w *writes) error {
 
 // serveClients applies the client relations' part of the plan and adds
 // their refusals to the status.
-func (c *Charm) serveClients(ctx context.Context, h *juju.Hook, m *model.Model, snap Snapshot, plan Plan, ov Overrides, w *writes) error {
+func (c *Charm) serveClients(ctx context.Context, h *juju.Hook, m *model.Model, snap Snapshot, plan Plan, ov Overrides, w *keys.Writes) error {
 	statuses, err := c.applyClients(ctx, h, m, snap, plan, ov, w)
 	refused := append(slices.Clone(plan.Clients.Statuses), statuses...)
 	for _, st := range refused {
@@ -241,7 +242,7 @@ func (c *Charm) serveClients(ctx context.Context, h *juju.Hook, m *model.Model, 
 // it says: the leader guard (update-status), the role for the peers, the
 // workload version. nil when Patroni did not answer (or the plan stopped
 // short of running it).
-func (c *Charm) observe(ctx context.Context, h *juju.Hook, snap Snapshot, plan Plan, changed bool, w *writes) (*patroni.NodeStatus, error) {
+func (c *Charm) observe(ctx context.Context, h *juju.Hook, snap Snapshot, plan Plan, changed bool, w *keys.Writes) (*patroni.NodeStatus, error) {
 	if plan.Status.Level != "" || plan.Config.Unit == "" {
 		return nil, nil
 	}
@@ -258,14 +259,14 @@ func (c *Charm) observe(ctx context.Context, h *juju.Hook, snap Snapshot, plan P
 			return node, err
 		}
 	}
-	publishRole(snap, node, w)
+	cluster.PublishRole(node, snap.peers != nil, snap.publishedRole, w)
 	if node != nil && node.ServerVersion > 0 {
 		v := fmt.Sprintf("%d.%d", node.ServerVersion/10000, node.ServerVersion%10000)
 		if v != snap.workloadVersion {
 			if err := h.Backend.ApplicationVersionSet(ctx, v); err != nil {
 				h.Log.Warn("setting workload version", "err", err)
 			} else {
-				w.setState(versionKey, v)
+				w.SetState(versionKey, v)
 			}
 		}
 	}
@@ -281,14 +282,14 @@ func (c *Charm) waitPatroni(ctx context.Context, cfg pgconf.UnitConfig, timeout 
 // guardLeader applies DecideLeaderGuard in update-status: it remembers
 // when this member was first seen holding the leader key with PostgreSQL
 // down, and restarts its Patroni when that lasts (Patroni 3.0.2 bug).
-func (c *Charm) guardLeader(ctx context.Context, h *juju.Hook, cfg pgconf.UnitConfig, node *patroni.NodeStatus, downSince time.Time, w *writes) error {
-	in := LeaderGuardInput{Member: pgconf.UnitSlug(cfg.Unit), Node: node, DownSince: downSince, Now: clock.Or(c.Clock).Now()}
+func (c *Charm) guardLeader(ctx context.Context, h *juju.Hook, cfg pgconf.UnitConfig, node *patroni.NodeStatus, downSince time.Time, w *keys.Writes) error {
+	in := cluster.LeaderGuardInput{Member: pgconf.UnitSlug(cfg.Unit), Node: node, DownSince: downSince, Now: clock.Or(c.Clock).Now()}
 	if node != nil {
 		if cl, err := c.Workload.Patroni(cfg).Cluster(ctx); err == nil {
 			in.Cluster = &cl
 		}
 	}
-	g := DecideLeaderGuard(in)
+	g := cluster.DecideLeaderGuard(in)
 	if g.Reason != "" {
 		h.Log.Warn("leader guard", "why", g.Reason)
 	}
@@ -297,7 +298,7 @@ func (c *Charm) guardLeader(ctx context.Context, h *juju.Hook, cfg pgconf.UnitCo
 		if !g.DownSince.IsZero() {
 			v = g.DownSince.UTC().Format(time.RFC3339)
 		}
-		w.setState(leaderDownKey, v)
+		w.SetState(leaderDownKey, v)
 	}
 	if g.RestartPatroni {
 		if err := c.Workload.RestartPatroniService(ctx, h.Env.ModelUUID, cfg.Unit); err != nil {
@@ -402,12 +403,12 @@ func readState(h *juju.Hook, state map[keys.State]string, s *Snapshot) {
 		}
 	}
 	s.EtcdAuthEnabled = state[etcdAuthKey] != ""
-	s.EtcdStartedPublished = state[etcdStartedStateKey] != ""
-	s.publishedRole = state[roleStateKey]
+	s.EtcdStartedPublished = state[cluster.EtcdStartedStateKey] != ""
+	s.publishedRole = state[cluster.RoleStateKey]
 	s.publishedClientHBA = state[clientHBAStateKey]
 	// A unit leaves the cluster in its own peer -relation-departed hook
 	// (remove-unit), and stays out for the rest of its teardown.
-	s.Departing = state[leavingKey] != "" || (h.Event.Kind == juju.KindRelationDeparted &&
+	s.Departing = state[cluster.LeavingKey] != "" || (h.Event.Kind == juju.KindRelationDeparted &&
 		h.Event.Endpoint == PeerEndpoint && h.Env.DepartingUnit == h.Env.UnitName)
 	s.leaderDownSince, _ = time.Parse(time.RFC3339, state[leaderDownKey])
 	if raw := state[appliedKey]; raw != "" {
@@ -441,7 +442,7 @@ func (c *Charm) readPeers(ctx context.Context, h *juju.Hook, m *model.Model, ov 
 		return nil
 	}
 	s.PeerRelation = true
-	s.EtcdMembers = parseEtcdMembers(s.peerApp[string(etcdMembersKey)])
+	s.EtcdMembers = cluster.ParseMembers(s.peerApp[string(cluster.MembersKey)])
 	for _, u := range s.peers.Units {
 		bag, err := s.peers.UnitData(ctx, u)
 		if err != nil {
@@ -466,7 +467,7 @@ func readPeerUnit(u string, bag map[string]string, s *Snapshot) {
 		}
 		s.peerClientHBA[u] = v
 	}
-	if bag[string(etcdStartedKey)] != "" {
+	if bag[string(cluster.EtcdStartedKey)] != "" {
 		if s.PeerEtcdStarted == nil {
 			s.PeerEtcdStarted = map[string]bool{}
 		}
@@ -546,7 +547,7 @@ func (p *progressReporter) report(ctx context.Context, h *juju.Hook, msg string)
 // apply runs a plan's steps in order; the first failure fails the hook
 // (Juju retries it), except that what a user can fix never gets here.
 // Long steps are announced through prog.
-func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, snap Snapshot, plan Plan, prog *progressReporter, w *writes) (bool, error) {
+func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, snap Snapshot, plan Plan, prog *progressReporter, w *keys.Writes) (bool, error) {
 	a := &applier{c: c, h: h, m: m, cfg: plan.Config, w: w}
 	anyChanged := false
 	for _, st := range plan.Steps {
@@ -571,7 +572,7 @@ type applier struct {
 	h   *juju.Hook
 	m   *model.Model
 	cfg pgconf.UnitConfig
-	w   *writes
+	w   *keys.Writes
 	// filesChanged makes a running Patroni re-read patroni.yml: pg_hba
 	// rules and passwords change no parameter, so no reload step covers
 	// them. reloaded: Patroni reloaded in this plan already.
@@ -595,13 +596,13 @@ func (a *applier) step(ctx context.Context, st Step) (changed bool, err error) {
 		return wl.StartEtcd(ctx, cfg)
 	case StepEnsureEtcdAuth:
 		if changed, err = wl.EnsureEtcdAuth(ctx, cfg); err == nil {
-			a.w.setState(etcdAuthKey, "enabled")
+			a.w.SetState(etcdAuthKey, "enabled")
 		}
 		return changed, err
 	case StepStartPatroni:
 		return a.startPatroni(ctx)
 	case StepPatchDCS:
-		return a.patchDCS(ctx, st.Params)
+		return a.patchDCS(ctx, st.DCSParameters)
 	case StepReload:
 		return a.reload(ctx)
 	case StepRestart:
@@ -611,8 +612,8 @@ func (a *applier) step(ctx context.Context, st Step) (changed bool, err error) {
 		err = openPort(ctx, a.h, st.Port, st.ClosePort, a.w)
 		return err == nil, err
 	case StepSaveApplied:
-		data, _ := json.Marshal(st.Params)
-		a.w.setState(appliedKey, string(data))
+		data, _ := json.Marshal(st.Applied)
+		a.w.SetState(appliedKey, string(data))
 		return false, nil
 	}
 	return a.clusterStep(ctx, st)
@@ -625,17 +626,17 @@ func (a *applier) clusterStep(ctx context.Context, st Step) (changed bool, err e
 	case StepStartObserver:
 		return wl.StartObserver(ctx, cfg, st.CharmBinary, st.JujuExec)
 	case StepPublishEtcdStarted:
-		publishEtcdStarted(a.w)
+		cluster.PublishEtcdStarted(a.w)
 		return true, nil
 	case StepEtcdMembership:
-		next, err := wl.EtcdMembership(ctx, cfg, st.Params, st.Members)
+		next, err := wl.EtcdMembership(ctx, cfg, st.Membership)
 		if err == nil {
-			err = recordEtcdMembers(next, a.w)
+			err = cluster.RecordMembers(next, a.w)
 		}
 		return err == nil, err
 	case StepLeaveCluster:
 		if changed, err = wl.LeaveCluster(ctx, a.h.Env.ModelUUID, cfg); err == nil {
-			a.w.setState(leavingKey, "true")
+			a.w.SetState(cluster.LeavingKey, "true")
 		}
 		return changed, err
 	}
@@ -700,7 +701,7 @@ func (a *applier) reload(ctx context.Context) (bool, error) {
 
 // openPort opens port, closes old (the port opened before listen_port
 // changed; 0 for none) and remembers the port in unit state.
-func openPort(ctx context.Context, h *juju.Hook, port, old int, w *writes) error {
+func openPort(ctx context.Context, h *juju.Hook, port, old int, w *keys.Writes) error {
 	if err := h.Backend.OpenPort(ctx, juju.TCP(port)); err != nil {
 		return err
 	}
@@ -709,7 +710,7 @@ func openPort(ctx context.Context, h *juju.Hook, port, old int, w *writes) error
 			return err
 		}
 	}
-	w.setState(openedPortKey, strconv.Itoa(port))
+	w.SetState(openedPortKey, strconv.Itoa(port))
 	return nil
 }
 

@@ -261,7 +261,7 @@ func (s Snapshot) clientInput() ClientInput {
 // passwords, SQL on the primary (leader), pg_hba loaded on this unit, then
 // every relation's data published in one relation-set each, then the
 // records. It returns the statuses of relations refused while applying.
-func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, s Snapshot, plan Plan, ov Overrides, w *writes) ([]juju.Status, error) {
+func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, s Snapshot, plan Plan, ov Overrides, w *keys.Writes) ([]juju.Status, error) {
 	cp := plan.Clients
 	passwords, dirty, err := relationPasswords(h, s.ClientPasswords, cp, ov.ClientPasswords)
 	if err != nil {
@@ -276,7 +276,7 @@ func (c *Charm) applyClients(ctx context.Context, h *juju.Hook, m *model.Model, 
 		// Fingerprints are a leader's memory of its own SQL: forget them
 		// with the leadership, or a later term could skip SQL another
 		// leader's changes made necessary again.
-		w.setState(servedSQLKey, "")
+		w.SetState(servedSQLKey, "")
 	}
 	out := clientOutcome{failed: map[string]bool{}}
 	if s.Leader && s.DB != nil && s.DB.Primary != "" {
@@ -335,7 +335,7 @@ func relationPasswords(h *juju.Hook, stored map[string]string, cp ClientPlan, ov
 // others on the primary, skipping a relation whose SQL already ran with
 // the same fingerprint unless update-status's drift check (one catalog
 // read for every relation) found it changed by hand.
-func (c *Charm) runClientSQL(ctx context.Context, h *juju.Hook, s Snapshot, cp ClientPlan, passwords map[string]string, w *writes, out *clientOutcome) {
+func (c *Charm) runClientSQL(ctx context.Context, h *juju.Hook, s Snapshot, cp ClientPlan, passwords map[string]string, w *keys.Writes, out *clientOutcome) {
 	db := c.clientDB()
 	primary := Target{Host: s.DB.Primary, Port: s.DB.Port, Password: s.Passwords.Operator}
 	for _, rv := range cp.Revoke {
@@ -370,7 +370,7 @@ func (c *Charm) runClientSQL(ctx context.Context, h *juju.Hook, s Snapshot, cp C
 	}
 	if !maps.Equal(servedSQL, s.servedSQL) {
 		b, _ := json.Marshal(servedSQL)
-		w.setState(servedSQLKey, string(b))
+		w.SetState(servedSQLKey, string(b))
 	}
 }
 
@@ -439,7 +439,7 @@ func (c *Charm) serveOne(ctx context.Context, h *juju.Hook, primary Target, sv C
 // loadClientHBA makes this unit's PostgreSQL run with the rendered pg_hba
 // before any client unit is listed as allowed (§A.4), tells the peers
 // which client rules it admits, and returns what may be published.
-func (c *Charm) loadClientHBA(ctx context.Context, h *juju.Hook, s Snapshot, plan Plan, w *writes) (ClientHBAGate, error) {
+func (c *Charm) loadClientHBA(ctx context.Context, h *juju.Hook, s Snapshot, plan Plan, w *keys.Writes) (ClientHBAGate, error) {
 	cp := plan.Clients
 	hbaInForce := s.hbaLoaded != ""
 	if len(cp.Publish) > 0 || len(cp.Revoke) > 0 || len(cp.HBA) > 0 || s.hbaLoaded != "" {
@@ -454,7 +454,7 @@ func (c *Charm) loadClientHBA(ctx context.Context, h *juju.Hook, s Snapshot, pla
 			if err := c.clientDB().LoadHBA(ctx, s.selfTarget(), lines, api.Reload); err != nil {
 				return ClientHBAGate{}, fmt.Errorf("loading pg_hba: %w", err)
 			}
-			w.setState(hbaLoadedKey, hash)
+			w.SetState(hbaLoadedKey, hash)
 			h.Log.Info("pg_hba loaded", "client-rules", len(cp.HBA))
 		}
 		hbaInForce = true
@@ -463,8 +463,8 @@ func (c *Charm) loadClientHBA(ctx context.Context, h *juju.Hook, s Snapshot, pla
 	if hbaInForce && s.peers != nil && clientHash != s.publishedClientHBA {
 		// Tell the peers which client rules this unit admits: they
 		// publish credentials pointing here only once it does.
-		w.setPeerUnit(clientHBAKey, clientHash)
-		w.setState(clientHBAStateKey, clientHash)
+		w.SetPeerUnit(clientHBAKey, clientHash)
+		w.SetState(clientHBAStateKey, clientHash)
 	}
 	return s.clientHBAGate(clientHash), nil
 }
@@ -495,7 +495,7 @@ func (c *Charm) publishClients(ctx context.Context, h *juju.Hook, m *model.Model
 
 // recordServed writes the leader's served records (nil deletes), but not
 // for relations whose SQL failed.
-func recordServed(records map[string]*ServedRelation, failed map[string]bool, w *writes) {
+func recordServed(records map[string]*ServedRelation, failed map[string]bool, w *keys.Writes) {
 	for id, rec := range records {
 		if failed[id] {
 			continue
@@ -505,7 +505,7 @@ func recordServed(records map[string]*ServedRelation, failed map[string]bool, w 
 			b, _ := json.Marshal(rec)
 			v = string(b)
 		}
-		w.setPeerApp(keys.Peer(servedKeyPrefix+id), v)
+		w.SetPeerApp(keys.Peer(servedKeyPrefix+id), v)
 	}
 }
 

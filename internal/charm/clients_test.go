@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"github.com/pgjuju/pgjuju/internal/charm/credentials"
 	"net/netip"
 	"slices"
@@ -422,7 +423,7 @@ func TestRefusesRelation(t *testing.T) {
 
 func TestClientHBAGateUnknownReplica(t *testing.T) {
 	s := Snapshot{Unit: "pg/0", Address: netip.MustParseAddr("10.0.0.10"),
-		Peers: []pgconf.Member{{Unit: "pg/1", Address: netip.MustParseAddr("10.0.0.11")}},
+		Facts: cluster.Facts{Peers: []pgconf.Member{{Unit: "pg/1", Address: netip.MustParseAddr("10.0.0.11")}}},
 		DB:    &DBFacts{Primary: "10.0.0.10", SelfPrimary: true, Replicas: []string{"10.0.0.11", "10.0.0.12"}}}
 	s.peerClientHBA = map[string]string{"pg/1": "h"}
 	if g := s.clientHBAGate("h"); !g.Legacy || g.Database {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"github.com/pgjuju/pgjuju/internal/charm/credentials"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/model"
@@ -29,20 +30,9 @@ type Snapshot struct {
 	// Storage is where pgdata is mounted; empty until it is attached.
 	Storage string
 	Options pgconf.Options
-	// Peers are the other units with the address they published.
-	Peers []pgconf.Member
-	// EtcdMembers is the leader's record of the etcd cluster (peer app
-	// databag); nil before the leader wrote one.
-	EtcdMembers map[string]EtcdMember
-	// PeerEtcdStarted are the peers whose etcd runs as a member.
-	PeerEtcdStarted map[string]bool
-	// EtcdStartedPublished: this unit told its peers its etcd runs.
-	EtcdStartedPublished bool
-	// PeerRelation: Juju has created the peer relation.
-	PeerRelation bool
-	// Departing: this unit is leaving the peer relation (remove-unit):
-	// it hands the primary role over and stops its Patroni.
-	Departing bool
+	// Facts are the cluster slice's part: peers, the etcd record, who
+	// runs etcd, departure.
+	cluster.Facts
 	// Passwords are the system users' passwords; nil until the leader has
 	// created the secret (and, for other units, shared its id).
 	Passwords *pgconf.Passwords
@@ -82,9 +72,6 @@ type Snapshot struct {
 	// OpenedPort is the port this charm last opened (unit state), so a
 	// steady pass runs no open-port; 0 before the first.
 	OpenedPort int
-	// EtcdAuthEnabled is set once this unit has enabled etcd
-	// authentication (unit state); the charm never disables it.
-	EtcdAuthEnabled bool
 	// VaultReady: the vault can store the system users (always with
 	// secrets; without, once the peer relation exists).
 	VaultReady bool
@@ -155,17 +142,20 @@ const (
 type Step struct {
 	Kind     StepKind
 	Reason   string
-	Packages []string          // install-packages
-	Params   map[string]string // patch-dcs: DCS parameters; save-applied: all
-	Port     int               // open-port
+	Packages []string // install-packages
+	// DCSParameters (patch-dcs) are the cluster-wide parameters to set;
+	// "" deletes one.
+	DCSParameters map[string]string
+	// Applied (save-applied) is the record of what the unit runs with.
+	Applied map[string]string
+	Port    int // open-port
 	// ClosePort is the port opened before, closed by open-port when
 	// listen_port changed; 0 for none.
 	ClosePort int
 	// CharmBinary and JujuExec are what start-observer runs.
 	CharmBinary, JujuExec string
-	// Members is the etcd record an etcd-membership step writes once its
-	// Params (unit → add, promote, remove) are applied.
-	Members map[string]EtcdMember
+	// Membership (etcd-membership) is the leader's change to etcd.
+	Membership cluster.Change
 	// Progress, when set, is the maintenance message shown while the step
 	// runs ("restarting PostgreSQL to apply max_connections"): only long
 	// steps carry one. See progressReporter.
@@ -219,13 +209,13 @@ func Decide(s Snapshot) Plan {
 	if !ok {
 		return stop
 	}
-	pos, stop, ok := decideClusterPosition(s)
-	if !ok {
-		return stop
+	pos, wait := cluster.DecidePosition(pgconf.Member{Unit: s.Unit, Address: s.Address}, s.Leader, len(s.Applied) > 0, s.Facts)
+	if wait.Level != "" {
+		return Plan{Status: wait}
 	}
 	cfg := unitConfigFor(s, settings, pos)
-	membership := decideMembershipStep(s, pos.self)
-	if pos.joining && !pos.recorded {
+	membership := decideMembershipStep(s, pos.Self)
+	if pos.Joining && !pos.Recorded {
 		// Leadership moved to a unit not yet in etcd: it adds itself
 		// (through the voters), then joins.
 		if membership == nil {
@@ -235,7 +225,7 @@ func Decide(s Snapshot) Plan {
 	}
 	clients := DecideClients(s.clientInput())
 	cfg.Clients = clients.HBA
-	plan := Plan{Config: cfg, Clients: clients, Joining: pos.joining}
+	plan := Plan{Config: cfg, Clients: clients, Joining: pos.Joining}
 	plan.Steps, plan.Again = decideRunSteps(s, pos, membership)
 	want, blocked := wantedParameters(s, cfg, settings)
 	if blocked.Level != "" {
@@ -287,68 +277,33 @@ func decideGates(s Snapshot) (settings pgconf.Settings, stop Plan, ok bool) {
 	return settings, Plan{}, true
 }
 
-// clusterPosition is where this unit stands in the cluster.
-type clusterPosition struct {
-	self pgconf.Member
-	// recorded: the leader's etcd record holds this unit; others: it
-	// holds other units (the cluster exists beyond this unit); joining:
-	// this unit has not run PostgreSQL yet and joins it, as a replica.
-	recorded, others, joining bool
-}
-
-// decideClusterPosition places the unit: only the first leader
-// bootstraps; any other unit waits until the leader has bootstrapped and
-// recorded it in etcd, then joins.
-func decideClusterPosition(s Snapshot) (clusterPosition, Plan, bool) {
-	p := clusterPosition{self: pgconf.Member{Unit: s.Unit, Address: s.Address}}
-	_, p.recorded = s.EtcdMembers[s.Unit]
-	p.others = len(s.EtcdMembers) > 1 || (len(s.EtcdMembers) == 1 && !p.recorded)
-	p.joining = len(s.Applied) == 0 && p.others
-	switch {
-	case len(s.Applied) == 0 && !s.Leader && !p.others:
-		return p, Plan{Status: juju.Waiting("waiting for the leader to bootstrap the cluster")}, false
-	case p.joining && !p.recorded && !s.Leader:
-		return p, Plan{Status: juju.Waiting("waiting for the leader to add this unit to the etcd cluster")}, false
-	}
-	return p, Plan{}, true
-}
-
 // unitConfigFor is what the unit's files are rendered from.
-func unitConfigFor(s Snapshot, settings pgconf.Settings, pos clusterPosition) pgconf.UnitConfig {
+func unitConfigFor(s Snapshot, settings pgconf.Settings, pos cluster.Position) pgconf.UnitConfig {
 	cfg := pgconf.UnitConfig{
 		App: s.App, Unit: s.Unit, Address: s.Address, Peers: s.Peers,
 		Layout: pgconf.DefaultLayout(s.Model, s.Unit, s.Storage), PGVersion: s.PGVersion,
 		Settings: settings, Passwords: *s.Passwords,
 		EtcdInitialClusterState: "new",
 	}
-	if pos.others {
+	if pos.Others {
 		// Ignored by etcd once its data directory exists; "existing"
 		// for every unit of a running cluster keeps the file stable.
 		cfg.EtcdInitialClusterState = "existing"
 	}
 	// Never this unit and its peers by default: a leader that bootstraps
 	// late (after peers published addresses) must start etcd alone.
-	cfg.EtcdInitial, cfg.EtcdVoters = etcdConfigMembers(pos.self, s.EtcdMembers)
+	cfg.EtcdInitial, cfg.EtcdVoters = cluster.ConfigMembers(pos.Self, s.EtcdMembers)
 	return cfg
 }
 
 // decideMembershipStep is the leader's etcd membership step; nil when
 // etcd's members and the record already follow the units.
 func decideMembershipStep(s Snapshot, self pgconf.Member) *Step {
-	if !s.Leader || !s.PeerRelation {
+	change, ok := cluster.DecideChange(self, s.Leader, s.Facts)
+	if !ok {
 		return nil
 	}
-	started := maps.Clone(s.PeerEtcdStarted)
-	if started == nil {
-		started = map[string]bool{}
-	}
-	started[s.Unit] = s.EtcdStartedPublished
-	actions, next := DecideEtcdMembership(self, s.Peers, s.EtcdMembers, started)
-	if len(actions) == 0 && maps.Equal(next, s.EtcdMembers) {
-		return nil
-	}
-	return &Step{Kind: StepEtcdMembership, Params: actions, Members: next,
-		Reason: "etcd members follow the units: " + describeActions(actions)}
+	return &Step{Kind: StepEtcdMembership, Membership: change, Reason: "etcd members follow the units: " + change.Describe()}
 }
 
 // decideRunSteps are the steps that run the unit: files, etcd (and its
@@ -356,12 +311,12 @@ func decideMembershipStep(s Snapshot, self pgconf.Member) *Step {
 // observer and the leader's membership changes. again: a promotion frees
 // etcd's one learner slot, so the pass decides again and adds a peer
 // still waiting in this hook (nothing else would wake the leader).
-func decideRunSteps(s Snapshot, pos clusterPosition, membership *Step) (steps []Step, again bool) {
+func decideRunSteps(s Snapshot, pos cluster.Position, membership *Step) (steps []Step, again bool) {
 	steps = []Step{
 		{Kind: StepWriteFiles, Reason: "render patroni.yml and etcd configuration"},
 		{Kind: StepStartEtcd, Reason: "etcd is Patroni's consensus store"},
 	}
-	if s.Leader && !s.EtcdAuthEnabled && !pos.others {
+	if s.Leader && !s.EtcdAuthEnabled && !pos.Others {
 		// Only the unit that bootstrapped etcd enables its auth; a later
 		// leader finds it enabled (and needs no quorum for nothing).
 		steps = append(steps, Step{Kind: StepEnsureEtcdAuth, Reason: "etcd requires the root password"})
@@ -371,7 +326,7 @@ func decideRunSteps(s Snapshot, pos clusterPosition, membership *Step) (steps []
 	}
 	startPatroni := Step{Kind: StepStartPatroni, Reason: "Patroni runs PostgreSQL"}
 	switch {
-	case pos.joining:
+	case pos.Joining:
 		startPatroni.Progress = "joining the cluster as a replica"
 	case len(s.Applied) == 0:
 		startPatroni.Progress = "bootstrapping PostgreSQL with Patroni"
@@ -383,11 +338,7 @@ func decideRunSteps(s Snapshot, pos clusterPosition, membership *Step) (steps []
 	}
 	if membership != nil {
 		steps = append(steps, *membership)
-		for _, a := range membership.Params {
-			if a == memberPromote && len(membership.Members) <= len(s.Peers) {
-				again = true
-			}
-		}
+		again = membership.Membership.FreesLearnerSlot(len(s.Peers))
 	}
 	return steps, again
 }
@@ -451,7 +402,7 @@ func decideParameterSteps(s Snapshot, want map[string]string, settings pgconf.Se
 		steps = append(steps, Step{Kind: StepOpenPort, Port: settings.ListenPort, ClosePort: s.OpenedPort, Reason: reason})
 	}
 	if !maps.Equal(s.Applied, want) {
-		steps = append(steps, Step{Kind: StepSaveApplied, Params: want, Reason: "remember what was applied"})
+		steps = append(steps, Step{Kind: StepSaveApplied, Applied: want, Reason: "remember what was applied"})
 	}
 	return steps
 }
@@ -475,7 +426,7 @@ func decideChangeSteps(s Snapshot, changed []string, want map[string]string) []S
 		}
 	}
 	if len(dcsChanged) > 0 && s.Leader {
-		steps = append(steps, Step{Kind: StepPatchDCS, Params: dcsChanged, Reason: "changed cluster-wide: " + strings.Join(slices.Sorted(maps.Keys(dcsChanged)), ", ")})
+		steps = append(steps, Step{Kind: StepPatchDCS, DCSParameters: dcsChanged, Reason: "changed cluster-wide: " + strings.Join(slices.Sorted(maps.Keys(dcsChanged)), ", ")})
 	}
 	sort.Strings(restart)
 	restartMsg := "restarting PostgreSQL to apply " + strings.Join(restart, ", ")
@@ -626,16 +577,3 @@ func DecideStatus(plan Plan, node *patroni.NodeStatus) juju.Status {
 	}
 }
 
-// describeActions lists membership actions for a step's reason
-// ("add postgresql/1, promote postgresql/2"); "record" when only the
-// record changes.
-func describeActions(actions map[string]string) string {
-	if len(actions) == 0 {
-		return "record"
-	}
-	var parts []string
-	for _, u := range slices.Sorted(maps.Keys(actions)) {
-		parts = append(parts, actions[u]+" "+u)
-	}
-	return strings.Join(parts, ", ")
-}

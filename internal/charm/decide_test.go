@@ -2,6 +2,7 @@ package charm
 
 import (
 	"context"
+	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"net/netip"
 	"os"
 	"reflect"
@@ -47,7 +48,7 @@ func baseSnapshot(t *testing.T) Snapshot {
 func applied(t *testing.T, s Snapshot) map[string]string {
 	for _, st := range Decide(s).Steps {
 		if st.Kind == StepSaveApplied {
-			return st.Params
+			return st.Applied
 		}
 	}
 	t.Fatal("no save-applied step")
@@ -195,14 +196,14 @@ func TestDecide(t *testing.T) {
 		{"non-leader of a running cluster not yet an etcd member waits for the leader to add it",
 			func(s Snapshot) Snapshot {
 				s.Leader, s.PeerRelation = false, true
-				s.EtcdMembers = map[string]EtcdMember{"postgresql/1": {Address: netip.MustParseAddr("10.201.0.11"), Voter: true}}
+				s.EtcdMembers = map[string]cluster.Member{"postgresql/1": {Address: netip.MustParseAddr("10.201.0.11"), Voter: true}}
 				return s
 			},
 			nil, juju.Waiting("waiting for the leader to add this unit to the etcd cluster"), false, ""},
 		{"non-leader added as a learner joins: etcd as an existing member, then Patroni makes it a replica",
 			func(s Snapshot) Snapshot {
 				s.Leader, s.PeerRelation = false, true
-				s.EtcdMembers = map[string]EtcdMember{"postgresql/1": {Address: netip.MustParseAddr("10.201.0.11"), Voter: true},
+				s.EtcdMembers = map[string]cluster.Member{"postgresql/1": {Address: netip.MustParseAddr("10.201.0.11"), Voter: true},
 					"postgresql/0": {Address: s.Address}}
 				return s
 			},
@@ -211,7 +212,7 @@ func TestDecide(t *testing.T) {
 			func(s Snapshot) Snapshot {
 				s = bootstrapped(s)
 				s.OpenedPort, s.EtcdAuthEnabled, s.PeerRelation, s.EtcdStartedPublished = 5432, true, true, true
-				s.EtcdMembers = map[string]EtcdMember{"postgresql/0": {Address: s.Address, Voter: true}}
+				s.EtcdMembers = map[string]cluster.Member{"postgresql/0": {Address: s.Address, Voter: true}}
 				s.Peers = []pgconf.Member{{Unit: "postgresql/1", Address: netip.MustParseAddr("10.201.0.11")}}
 				return s
 			},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -247,21 +248,21 @@ func (f *fakeWorkload) Patroni(cfg pgconf.UnitConfig) *patroni.Client {
 	return &patroni.Client{BaseURL: f.srv.URL, HTTP: f.srv.Client(), Username: pgconf.PatroniAPIUser, Password: cfg.Passwords.PatroniAPI}
 }
 
-func (f *fakeWorkload) EtcdMembership(_ context.Context, _ pgconf.UnitConfig, actions map[string]string, next map[string]EtcdMember) (map[string]EtcdMember, error) {
+func (f *fakeWorkload) EtcdMembership(_ context.Context, _ pgconf.UnitConfig, ch cluster.Change) (map[string]cluster.Member, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := map[string]EtcdMember{}
-	for u, m := range next {
-		switch actions[u] {
-		case memberPromote:
+	out := map[string]cluster.Member{}
+	for u, m := range ch.Members {
+		switch ch.Actions[u] {
+		case cluster.Promote:
 			m.Voter = true
-		case memberRemove:
+		case cluster.Remove:
 			continue
 		}
 		out[u] = m
 	}
-	for _, u := range slices.Sorted(maps.Keys(actions)) {
-		f.calls = append(f.calls, "etcd "+actions[u]+" "+u)
+	for _, u := range slices.Sorted(maps.Keys(ch.Actions)) {
+		f.calls = append(f.calls, "etcd "+string(ch.Actions[u])+" "+u)
 	}
 	return out, nil
 }

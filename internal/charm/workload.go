@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"github.com/pgjuju/pgjuju/internal/clock"
 	"github.com/pgjuju/pgjuju/internal/etcd"
 	"github.com/pgjuju/pgjuju/internal/observer"
@@ -30,6 +31,8 @@ import (
 // Workload is the machine side of the charm: packages, files, daemons and
 // the clients of etcd and Patroni. System is the real one; tests use a fake.
 type Workload interface {
+	// EtcdEffects are the cluster's effects on etcd.
+	cluster.EtcdEffects
 	MissingPackages(ctx context.Context) []string
 	InstallPackages(ctx context.Context, pkgs []string) error
 	PGVersion() string
@@ -44,7 +47,6 @@ type Workload interface {
 	Locales(ctx context.Context) ([]string, error)
 	WriteFiles(ctx context.Context, cfg pgconf.UnitConfig) (bool, error)
 	StartEtcd(ctx context.Context, cfg pgconf.UnitConfig) (bool, error)
-	EnsureEtcdAuth(ctx context.Context, cfg pgconf.UnitConfig) (bool, error)
 	StartPatroni(ctx context.Context, cfg pgconf.UnitConfig) (bool, error)
 	StopServices(ctx context.Context, model, unit string) (bool, error)
 	RemoveServices(ctx context.Context, model, unit string) (bool, error)
@@ -58,16 +60,7 @@ type Workload interface {
 	// SetSystemRolePassword sets the password of a system role (operator,
 	// replication, rewind) on primary, keeping its attributes.
 	SetSystemRolePassword(ctx context.Context, primary Target, user string, attrs []postgres.RoleAttr, password string) error
-	// CheckEtcdRoot logs in to the unit's etcd as root with
-	// cfg.Passwords.Etcd.
-	CheckEtcdRoot(ctx context.Context, cfg pgconf.UnitConfig) error
-	// SetEtcdRootPassword changes etcd's root password, logged in with
-	// cfg.Passwords.Etcd.
-	SetEtcdRootPassword(ctx context.Context, cfg pgconf.UnitConfig, password string) error
 	Patroni(cfg pgconf.UnitConfig) *patroni.Client
-	// EtcdMembership applies the leader's membership actions (unit →
-	// add, promote, remove) and returns the record to keep.
-	EtcdMembership(ctx context.Context, cfg pgconf.UnitConfig, actions map[string]string, next map[string]EtcdMember) (map[string]EtcdMember, error)
 	// StartObserver runs the unit's role observer (observer.go).
 	StartObserver(ctx context.Context, cfg pgconf.UnitConfig, charmBinary, jujuExec string) (bool, error)
 	// LeaveCluster hands the primary role over and stops Patroni on a
@@ -89,6 +82,8 @@ type System struct {
 	Self []string
 	// Clock times the waits; nil is the wall clock.
 	Clock clock.Clock
+	// Etcd is the cluster's etcd effects (with the same clock).
+	cluster.Etcd
 }
 
 // MissingPackages lists the packages whose files are absent.
@@ -488,18 +483,6 @@ func (s *System) StartEtcd(ctx context.Context, cfg pgconf.UnitConfig) (bool, er
 	return changed, etcd.WaitAnswering(ctx, clock.Or(s.Clock), c, 30*time.Second)
 }
 
-// EnsureEtcdAuth enables etcd authentication with the root password.
-func (s *System) EnsureEtcdAuth(ctx context.Context, cfg pgconf.UnitConfig) (bool, error) {
-	c, err := etcd.Connect(etcd.Config{Endpoints: []string{pgconf.EtcdClientURL(cfg.Address)}})
-	if err != nil {
-		return false, err
-	}
-	defer c.Close()
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	return c.EnsureAuth(cctx, cfg.Passwords.Etcd)
-}
-
 // StartPatroni installs and starts the unit's Patroni.
 func (s *System) StartPatroni(ctx context.Context, cfg pgconf.UnitConfig) (bool, error) {
 	return s.start(ctx, cfg.Layout, patroniSpec(cfg))
@@ -627,35 +610,6 @@ func (s *System) SetSystemRolePassword(ctx context.Context, primary Target, user
 	return err
 }
 
-func etcdRoot(cfg pgconf.UnitConfig) (*etcd.Client, error) {
-	return etcd.Connect(etcd.Config{Endpoints: []string{pgconf.EtcdClientURL(cfg.Address)},
-		Username: pgconf.EtcdRootUser, Password: cfg.Passwords.Etcd})
-}
-
-// CheckEtcdRoot implements Workload.
-func (s *System) CheckEtcdRoot(ctx context.Context, cfg pgconf.UnitConfig) error {
-	c, err := etcdRoot(cfg)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	return c.Healthy(cctx)
-}
-
-// SetEtcdRootPassword implements Workload.
-func (s *System) SetEtcdRootPassword(ctx context.Context, cfg pgconf.UnitConfig, password string) error {
-	c, err := etcdRoot(cfg)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	return c.UpdateRootPassword(cctx, password)
-}
-
 // Patroni returns a client of the unit's Patroni REST API.
 func (s *System) Patroni(cfg pgconf.UnitConfig) *patroni.Client {
 	return &patroni.Client{
@@ -665,90 +619,21 @@ func (s *System) Patroni(cfg pgconf.UnitConfig) *patroni.Client {
 	}
 }
 
-// EtcdMembership implements Workload: it applies the leader's membership
-// actions to etcd (connected to this unit's member as root) and returns
-// the record as it stands afterwards: a learner that has not caught up
-// within a short wait stays a learner, to be promoted by a later hook.
-func (s *System) EtcdMembership(ctx context.Context, cfg pgconf.UnitConfig, actions map[string]string, next map[string]EtcdMember) (map[string]EtcdMember, error) {
-	// Through the voters: this unit may be a learner (leadership moved)
-	// or not a member yet, and a learner serves no membership request.
-	endpoints := []string{pgconf.EtcdClientURL(cfg.Address)}
-	if len(cfg.EtcdVoters) > 0 {
-		endpoints = nil
-		for _, v := range cfg.EtcdVoters {
-			endpoints = append(endpoints, pgconf.EtcdClientURL(v.Address))
-		}
-	}
-	c, err := etcd.Connect(etcd.Config{Endpoints: endpoints, Username: pgconf.EtcdRootUser, Password: cfg.Passwords.Etcd})
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	out := maps.Clone(next)
-	for _, u := range slices.Sorted(maps.Keys(actions)) {
-		peerURL := pgconf.EtcdPeerURL(next[u].Address)
-		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		switch actions[u] {
-		case memberAdd:
-			err = etcd.RetryTransient(cctx, clock.Or(s.Clock), func() error { _, err := c.EnsureLearner(cctx, peerURL); return err })
-		case memberPromote:
-			err = etcd.PromoteWhenReady(cctx, clock.Or(s.Clock), c, peerURL)
-			if errors.Is(err, etcd.ErrLearnerNotReady) {
-				m := out[u]
-				m.Voter, err = false, nil
-				out[u] = m
-			} else if err == nil {
-				m := out[u]
-				m.Voter = true
-				out[u] = m
-			}
-		case memberRemove:
-			err = etcd.RetryTransient(cctx, clock.Or(s.Clock), func() error { _, err := c.EnsureMemberRemoved(cctx, peerURL); return err })
-			delete(out, u)
-		}
-		cancel()
-		if err != nil {
-			return nil, fmt.Errorf("etcd member %s (%s): %w", u, actions[u], err)
-		}
-	}
-	return out, nil
-}
-
 // LeaveCluster implements Workload: on a unit being removed, it hands the
-// primary role to another member (a switchover loses no committed
-// transaction, unlike stopping the primary) and stops Patroni, which stops
-// PostgreSQL. etcd keeps running until the leader removes the member and
-// the stop hook stops it.
+// primary role to another member (cluster.HandOver) and stops Patroni,
+// which stops PostgreSQL, and leaves etcd while its member still runs
+// (cluster.LeaveEtcd). etcd itself keeps running until the stop hook.
 func (s *System) LeaveCluster(ctx context.Context, model string, cfg pgconf.UnitConfig) (bool, error) {
 	if cfg.Address.IsValid() && cfg.Passwords.PatroniAPI != "" {
-		api := s.Patroni(cfg)
-		if cl, err := api.Cluster(ctx); err == nil {
-			if leader, ok := cl.Leader(); ok && leader.Name == pgconf.UnitSlug(cfg.Unit) && len(cl.Members) > 1 {
-				if err := api.Switchover(ctx, leader.Name, ""); err == nil {
-					patroni.WaitNotLeader(ctx, clock.Or(s.Clock), api, leader.Name, 60*time.Second)
-				}
-			}
-		}
+		cluster.HandOver(ctx, s.Clock, s.Patroni(cfg), pgconf.UnitSlug(cfg.Unit))
 	}
 	m, _ := s.unitManager(model, cfg.Unit)
 	changed, err := m.Stop(ctx, pgconf.ServiceName(cfg.Unit, "patroni"))
 	if err != nil {
 		return changed, err
 	}
-	// Leave etcd too, while this member still runs: were it stopped
-	// first (the stop hook) the remaining members could lack the
-	// majority to remove it (two voters, one down). The leader's own
-	// removal then finds it gone.
 	if cfg.Address.IsValid() && cfg.Passwords.Etcd != "" {
-		if c, err := etcdRoot(cfg); err == nil {
-			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			if _, err := c.EnsureMemberRemoved(cctx, pgconf.EtcdPeerURL(cfg.Address)); err != nil {
-				// The last member cannot be removed; nothing is lost.
-				fmt.Fprintf(os.Stderr, "leaving etcd: %v\n", err)
-			}
-			cancel()
-			c.Close()
-		}
+		cluster.LeaveEtcd(ctx, cfg, os.Stderr)
 	}
 	return changed, nil
 }

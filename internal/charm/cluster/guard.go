@@ -1,4 +1,4 @@
-package charm
+package cluster
 
 import (
 	"fmt"

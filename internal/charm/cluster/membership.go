@@ -1,4 +1,4 @@
-package charm
+package cluster
 
 import (
 	"encoding/json"
@@ -15,20 +15,20 @@ import (
 // Peer data of the cluster (DESIGN §3: Juju decides which units exist, the
 // leader keeps etcd's membership in step with it).
 const (
-	// etcdMembersKey (peer app databag, leader) holds the etcd members
-	// as JSON: unit name → EtcdMember.
-	etcdMembersKey keys.Peer = "etcd-members"
-	// etcdStartedKey (peer unit databag) is set once the unit's etcd runs
+	// MembersKey (peer app databag, leader) holds the etcd members
+	// as JSON: unit name → Member.
+	MembersKey keys.Peer = "etcd-members"
+	// EtcdStartedKey (peer unit databag) is set once the unit's etcd runs
 	// as a member, so the leader can promote it from learner to voter.
-	etcdStartedKey keys.Peer = "etcd-started"
-	// etcdStartedStateKey (unit state) remembers that etcdStartedKey was
+	EtcdStartedKey keys.Peer = "etcd-started"
+	// EtcdStartedStateKey (unit state) remembers that EtcdStartedKey was
 	// published.
-	etcdStartedStateKey keys.State = "etcd-started-published"
+	EtcdStartedStateKey keys.State = "etcd-started-published"
 )
 
-// EtcdMember is one member of the application's etcd cluster as the
+// Member is one member of the application's etcd cluster as the
 // leader recorded it.
-type EtcdMember struct {
+type Member struct {
 	Address netip.Addr `json:"address"`
 	// Voter: a full member. A new member is added as a learner, which
 	// does not count towards the quorum until it has started and caught
@@ -36,26 +36,29 @@ type EtcdMember struct {
 	Voter bool `json:"voter"`
 }
 
-// Membership actions the leader applies to etcd.
+// Action is a change the leader applies to one etcd member.
+type Action string
+
+// Membership actions.
 const (
-	memberAdd     = "add"
-	memberPromote = "promote"
-	memberRemove  = "remove"
+	Add     Action = "add"
+	Promote Action = "promote"
+	Remove  Action = "remove"
 )
 
-// parseEtcdMembers reads the leader's record; nil when absent or unreadable.
-func parseEtcdMembers(raw string) map[string]EtcdMember {
+// ParseMembers reads the leader's record; nil when absent or unreadable.
+func ParseMembers(raw string) map[string]Member {
 	if raw == "" {
 		return nil
 	}
-	var m map[string]EtcdMember
+	var m map[string]Member
 	if json.Unmarshal([]byte(raw), &m) != nil {
 		return nil
 	}
 	return m
 }
 
-// DecideEtcdMembership returns what the leader must change in etcd so that
+// DecideMembership returns what the leader must change in etcd so that
 // its members are this unit and the peers that published an address, and
 // the record to keep once done. It is pure.
 //
@@ -68,11 +71,11 @@ func parseEtcdMembers(raw string) map[string]EtcdMember {
 //   - A member that is no longer a unit (it departed) is removed.
 //
 // started says whose etcd runs, this unit's included.
-func DecideEtcdMembership(self pgconf.Member, peers []pgconf.Member, record map[string]EtcdMember, started map[string]bool) (actions map[string]string, next map[string]EtcdMember) {
+func DecideMembership(self pgconf.Member, peers []pgconf.Member, record map[string]Member, started map[string]bool) (actions map[string]Action, next map[string]Member) {
 	next = maps.Clone(record)
-	actions = map[string]string{}
+	actions = map[string]Action{}
 	if len(next) == 0 {
-		next = map[string]EtcdMember{self.Unit: {Address: self.Address, Voter: true}}
+		next = map[string]Member{self.Unit: {Address: self.Address, Voter: true}}
 	}
 	units := append([]pgconf.Member{self}, peers...)
 	live := map[string]bool{}
@@ -90,27 +93,27 @@ func DecideEtcdMembership(self pgconf.Member, peers []pgconf.Member, record map[
 		m, ok := next[p.Unit]
 		switch {
 		case !ok && !learner:
-			actions[p.Unit] = memberAdd
-			next[p.Unit] = EtcdMember{Address: p.Address}
+			actions[p.Unit] = Add
+			next[p.Unit] = Member{Address: p.Address}
 			learner = true
 		case ok && !m.Voter && started[p.Unit]:
-			actions[p.Unit] = memberPromote
+			actions[p.Unit] = Promote
 		}
 	}
 	for _, u := range slices.Sorted(maps.Keys(next)) {
 		if !live[u] {
-			actions[u] = memberRemove
+			actions[u] = Remove
 		}
 	}
 	return actions, next
 }
 
-// etcdConfigMembers splits the record into what a unit's files need: the
+// ConfigMembers splits the record into what a unit's files need: the
 // initial cluster of its etcd (every member, learners too, and itself) and
 // the etcd endpoints for Patroni (voters only: a learner serves no client
 // requests). Without a record (a standalone unit before the leader wrote
 // one) both are just the unit itself.
-func etcdConfigMembers(self pgconf.Member, record map[string]EtcdMember) (initial, voters []pgconf.Member) {
+func ConfigMembers(self pgconf.Member, record map[string]Member) (initial, voters []pgconf.Member) {
 	initial = []pgconf.Member{self}
 	selfVoter := true
 	if m, ok := record[self.Unit]; ok {
@@ -132,47 +135,48 @@ func etcdConfigMembers(self pgconf.Member, record map[string]EtcdMember) (initia
 	return initial, voters
 }
 
-// leavingKey (unit state) marks a unit that has left the cluster: later
+// LeavingKey (unit state) marks a unit that has left the cluster: later
 // hooks of its teardown must not start Patroni again.
-const leavingKey keys.State = "leaving"
+const LeavingKey keys.State = "leaving"
 
-// publishEtcdStarted tells the peers (the leader) that this unit's etcd
+// PublishEtcdStarted tells the peers (the leader) that this unit's etcd
 // runs, once.
-func publishEtcdStarted(w *writes) {
-	w.setPeerUnit(etcdStartedKey, "true")
-	w.setState(etcdStartedStateKey, "true")
+func PublishEtcdStarted(w *keys.Writes) {
+	w.SetPeerUnit(EtcdStartedKey, "true")
+	w.SetState(EtcdStartedStateKey, "true")
 }
 
-// recordEtcdMembers writes the leader's record of the etcd members.
-func recordEtcdMembers(members map[string]EtcdMember, w *writes) error {
+// RecordMembers writes the leader's record of the etcd members.
+func RecordMembers(members map[string]Member, w *keys.Writes) error {
 	b, err := json.Marshal(members)
 	if err != nil {
 		return err
 	}
-	w.setPeerApp(etcdMembersKey, string(b))
+	w.SetPeerApp(MembersKey, string(b))
 	return nil
 }
 
 // Peer unit databag key and unit state key of the role a unit publishes.
 const (
-	roleKey      keys.Peer  = "role"
-	roleStateKey keys.State = "published-role"
+	RoleKey      keys.Peer  = "role"
+	RoleStateKey keys.State = "published-role"
 )
 
-// publishRole tells the peers this unit's role ("primary" or "replica")
-// when it changed: a new primary's role-changed pass wakes every unit
-// (peer -relation-changed), so the leader rewrites the database
-// endpoints and each unit its db state.
-func publishRole(s Snapshot, node *patroni.NodeStatus, w *writes) {
-	if node == nil || s.peers == nil || node.Role == "" {
+// PublishRole tells the peers this unit's role ("primary" or "replica")
+// when it changed from published (the role last published): a new
+// primary's role-changed pass wakes every unit (peer -relation-changed), so
+// the leader rewrites the database endpoints and each unit its db state.
+// Nothing before the peer relation exists or Patroni answers.
+func PublishRole(node *patroni.NodeStatus, peerRelation bool, published string, w *keys.Writes) {
+	if node == nil || !peerRelation || node.Role == "" {
 		return
 	}
 	role := "replica"
 	if node.Role.IsPrimary() {
 		role = "primary"
 	}
-	if role != s.publishedRole {
-		w.setPeerUnit(roleKey, role)
-		w.setState(roleStateKey, role)
+	if role != published {
+		w.SetPeerUnit(RoleKey, role)
+		w.SetState(RoleStateKey, role)
 	}
 }

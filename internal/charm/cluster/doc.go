@@ -1,0 +1,12 @@
+// Package cluster is the charm's slice for the application's cluster:
+// which units exist is Juju's (the peer relation), which unit is primary
+// is Patroni's, and the leader keeps etcd's members in step with the
+// units (DESIGN §3).
+//
+// It holds the cluster's part of the snapshot (Facts), its pure decisions
+// (DecidePosition: bootstrap, join or wait; DecideChange: the leader's
+// etcd membership changes; DecideLeaderGuard: the Patroni 3.0.2
+// leader-key workaround; DecideHandover: a leaving primary's
+// switchover), its peer and unit-state keys, and its effects on etcd
+// (Etcd) and Patroni when a unit leaves.
+package cluster
