@@ -10,11 +10,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/pgjuju/pgjuju/internal/charm/clients"
 	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"github.com/pgjuju/pgjuju/internal/charm/credentials"
 	"github.com/pgjuju/pgjuju/internal/charm/keys"
@@ -65,8 +65,8 @@ type Charm struct {
 	Workload Workload
 	// Clock times every wait; nil is the wall clock.
 	Clock clock.Clock
-	// ClientDB runs the client relations' SQL; nil means PostgresClientDB.
-	ClientDB ClientDB
+	// ClientDB runs the client relations' SQL; nil means clients.Postgres.
+	ClientDB clients.Database
 }
 
 // Register wires the charm's handlers into d with the real workload.
@@ -89,7 +89,8 @@ func (c *Charm) Register(d *juju.Dispatcher) {
 	d.HandleAction("get-primary", c.getPrimary)
 	d.HandleAction("restart", c.restartAction)
 	d.HandleAction("reload", c.reloadAction)
-	d.HandleAction("rotate-relation-password", c.rotateRelationPassword)
+	rotate := clients.RotateAction{Pass: clientPass{c}, DB: c.clientDB()}
+	d.HandleAction("rotate-relation-password", rotate.Run)
 	// install, start, config-changed, leader-elected, upgrade-charm,
 	// update-status, peer and secret events: the one reconcile pass.
 	d.HandleOther(c.reconcile)
@@ -183,7 +184,7 @@ func (c *Charm) converge(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 		if plan.Again && round < 2 {
 			continue
 		}
-		if plan.Status.Level == "" && plan.Clients.NeedFacts && snap.DB == nil && !waitedForClients && !plan.Joining {
+		if plan.Status.Level == "" && plan.Clients.NeedFacts && snap.Clients.Server == nil && !waitedForClients && !plan.Joining {
 			waitedForClients = true
 			if node := c.waitPatroni(ctx, plan.Config, 60*time.Second); node != nil && node.State == patroni.StateRunning {
 				continue
@@ -217,23 +218,6 @@ func (c *Charm) publishSelf(ctx context.Context, s Snapshot, w *keys.Writes) err
 	}
 	if s.shareSystemUsers {
 		return s.vault.Share(ctx, credentials.SystemUsersDoc)
-	}
-	return nil
-}
-
-// serveClients applies the client relations' part of the plan and adds
-// their refusals to the status.
-func (c *Charm) serveClients(ctx context.Context, h *juju.Hook, m *model.Model, snap Snapshot, plan Plan, ov Overrides, w *keys.Writes) error {
-	statuses, err := c.applyClients(ctx, h, m, snap, plan, ov, w)
-	refused := append(slices.Clone(plan.Clients.Statuses), statuses...)
-	for _, st := range refused {
-		h.Log.Warn("client relation refused", "why", st.Message)
-	}
-	if st, ok := CombineRefusals(refused); ok {
-		h.Status.Add(st)
-	}
-	if err != nil {
-		return fmt.Errorf("client relations: %w", err)
 	}
 	return nil
 }
@@ -343,7 +327,6 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 	if err := c.readClients(ctx, h, m, &s); err != nil {
 		return s, fmt.Errorf("reading client relations: %w", err)
 	}
-	c.readFacts(ctx, h, &s)
 	return s, nil
 }
 
@@ -395,17 +378,12 @@ func (c *Charm) readMachine(ctx context.Context, h *juju.Hook, m *model.Model, s
 
 // readState fills the snapshot from the unit's state.
 func readState(h *juju.Hook, state map[keys.State]string, s *Snapshot) {
-	s.hbaLoaded, s.workloadVersion = state[hbaLoadedKey], state[versionKey]
+	s.workloadVersion = state[versionKey]
+	clients.ReadState(h.Log, state, &s.Clients)
 	s.OpenedPort, _ = strconv.Atoi(state[openedPortKey])
-	if raw := state[servedSQLKey]; raw != "" {
-		if err := json.Unmarshal([]byte(raw), &s.servedSQL); err != nil {
-			h.Log.Warn("ignoring unreadable served-sql state", "err", err)
-		}
-	}
 	s.EtcdAuthEnabled = state[etcdAuthKey] != ""
 	s.EtcdStartedPublished = state[cluster.EtcdStartedStateKey] != ""
 	s.publishedRole = state[cluster.RoleStateKey]
-	s.publishedClientHBA = state[clientHBAStateKey]
 	// A unit leaves the cluster in its own peer -relation-departed hook
 	// (remove-unit), and stays out for the rest of its teardown.
 	s.Departing = state[cluster.LeavingKey] != "" || (h.Event.Kind == juju.KindRelationDeparted &&
@@ -461,12 +439,7 @@ func readPeerUnit(u string, bag map[string]string, s *Snapshot) {
 	if a, err := netip.ParseAddr(bag[string(addressKey)]); err == nil {
 		s.Peers = append(s.Peers, pgconf.Member{Unit: u, Address: a})
 	}
-	if v := bag[string(clientHBAKey)]; v != "" {
-		if s.peerClientHBA == nil {
-			s.peerClientHBA = map[string]string{}
-		}
-		s.peerClientHBA[u] = v
-	}
+	clients.ReadPeerUnit(u, bag, &s.Clients)
 	if bag[string(cluster.EtcdStartedKey)] != "" {
 		if s.PeerEtcdStarted == nil {
 			s.PeerEtcdStarted = map[string]bool{}

@@ -2,31 +2,28 @@ package charm
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"github.com/pgjuju/pgjuju/internal/charm/cluster"
-	"github.com/pgjuju/pgjuju/internal/charm/credentials"
-	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pgjuju/pgjuju/internal/charm/clients"
+	"github.com/pgjuju/pgjuju/internal/charm/credentials"
+	"github.com/pgjuju/pgjuju/internal/postgres"
 
 	"github.com/pgjuju/pgjuju/internal/clientdb"
 	"github.com/pgjuju/pgjuju/internal/clock"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/jujutest"
 	"github.com/pgjuju/pgjuju/internal/patroni"
-	"github.com/pgjuju/pgjuju/internal/pgconf"
 )
 
 // fakeClientDB is a FAKE ClientDB recording what the charm asked for.
 type fakeClientDB struct {
-	facts    DBFacts
+	facts    clients.ServerFacts
 	serveErr map[string]error // by user: what Serve returns
-	served   []ClientServe
+	served   []clients.Service
 	passes   map[string]string // user → password last set
 	revoked  []string
 	rotated  []string
@@ -39,7 +36,7 @@ type fakeClientDB struct {
 	driftWants  []string
 }
 
-func (f *fakeClientDB) Drifted(_ context.Context, _ Target, wants []clientdb.Want) (map[string]string, error) {
+func (f *fakeClientDB) Drifted(_ context.Context, _ postgres.Target, wants []clientdb.Want) (map[string]string, error) {
 	f.driftChecks++
 	out := map[string]string{}
 	for _, w := range wants {
@@ -51,12 +48,12 @@ func (f *fakeClientDB) Drifted(_ context.Context, _ Target, wants []clientdb.Wan
 	return out, nil
 }
 
-func (f *fakeClientDB) Facts(context.Context, *patroni.Client, string, Target) (*DBFacts, error) {
+func (f *fakeClientDB) Facts(context.Context, *patroni.Client, string, postgres.Target) (*clients.ServerFacts, error) {
 	facts := f.facts
 	return &facts, nil
 }
 
-func (f *fakeClientDB) Serve(_ context.Context, _ Target, s ClientServe, password string) error {
+func (f *fakeClientDB) Serve(_ context.Context, _ postgres.Target, s clients.Service, password string) error {
 	if err := f.serveErr[s.User]; err != nil {
 		return err
 	}
@@ -68,22 +65,22 @@ func (f *fakeClientDB) Serve(_ context.Context, _ Target, s ClientServe, passwor
 	return nil
 }
 
-func (f *fakeClientDB) Revoke(_ context.Context, _ Target, user string) error {
+func (f *fakeClientDB) Revoke(_ context.Context, _ postgres.Target, user string) error {
 	f.revoked = append(f.revoked, user)
 	return nil
 }
 
-func (f *fakeClientDB) Rotate(_ context.Context, _ Target, user, password string) error {
+func (f *fakeClientDB) Rotate(_ context.Context, _ postgres.Target, user, password string) error {
 	f.rotated = append(f.rotated, user)
 	f.passes[user] = password
 	return nil
 }
 
-func (f *fakeClientDB) WaitRole(context.Context, Target, string, time.Duration) (bool, error) {
+func (f *fakeClientDB) WaitRole(context.Context, postgres.Target, string, time.Duration) (bool, error) {
 	return true, nil
 }
 
-func (f *fakeClientDB) LoadHBA(_ context.Context, _ Target, lines []string, _ func(context.Context) error) error {
+func (f *fakeClientDB) LoadHBA(_ context.Context, _ postgres.Target, lines []string, _ func(context.Context) error) error {
 	f.hba, f.hbaCalls = lines, f.hbaCalls+1
 	return nil
 }
@@ -166,7 +163,7 @@ func TestClientRelationsHarness(t *testing.T) {
 			t.Errorf("status %v", st.UnitStatus)
 		}
 		peer := st.Relations[relationIndex(st, PeerEndpoint+":0")].LocalAppData
-		if !strings.Contains(peer[servedKeyPrefix+"db:5"], `"user":"relation_5_pg_client"`) || peer[string(credentials.ClientSecretIDKey)] == "" {
+		if !strings.Contains(peer["served:db:5"], `"user":"relation_5_pg_client"`) || peer[string(credentials.ClientSecretIDKey)] == "" {
 			t.Errorf("peer app databag %v", peer)
 		}
 		if sec, ok := st.SecretByLabel(credentials.ClientSecretLabel); !ok || sec.Content["db-5"] != pw {
@@ -214,7 +211,7 @@ func TestClientRelationsHarness(t *testing.T) {
 			t.Errorf("revoked %v", h.db.revoked)
 		}
 		peer = st2.Relations[relationIndex(st2, PeerEndpoint+":0")].LocalAppData
-		if _, ok := peer[servedKeyPrefix+"db:5"]; ok {
+		if _, ok := peer["served:db:5"]; ok {
 			t.Errorf("record kept after broken: %v", peer)
 		}
 		if slices.ContainsFunc(h.db.hba, func(l string) bool { return strings.Contains(l, "relation_5") }) {
@@ -352,8 +349,8 @@ func TestClientRelationsHarness(t *testing.T) {
 		// Leadership gone: the fingerprints go with it.
 		st.Leader = false
 		st = h.run(st, h.ch.Hook("update-status"))
-		if st.StoredState[string(servedSQLKey)] != "" {
-			t.Errorf("a non-leader keeps the served-SQL fingerprints: %q", st.StoredState[string(servedSQLKey)])
+		if st.StoredState[string(clients.ServedSQLKey)] != "" {
+			t.Errorf("a non-leader keeps the served-SQL fingerprints: %q", st.StoredState[string(clients.ServedSQLKey)])
 		}
 	})
 
@@ -400,37 +397,13 @@ func with(m map[string]string, kv ...string) map[string]string {
 	return m
 }
 
-func TestRefusesRelation(t *testing.T) {
-	for _, c := range []struct {
-		err  error
-		want bool
-	}{
-		{fmt.Errorf("x: %w", clientdb.ErrRoleNotGrantable), true},
-		{fmt.Errorf("x: %w", clientdb.ErrNoSuchRole), true},
-		{&clientdb.NameError{Kind: clientdb.KindRole, Value: "x", Reason: "bad"}, true},
-		{fmt.Errorf("creating extension: %w", &pgconn.PgError{Code: "58P01", Message: "could not access file"}), true},
-		{fmt.Errorf("creating extension: %w", &pgconn.PgError{Code: "0A000", Message: "not supported"}), true},
-		{&pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"}, false},
-		{&pgconn.PgError{Code: "53300", Message: "too many connections"}, false},
-		{errors.New("dial tcp: connection refused"), false},
-		{nil, false},
-	} {
-		if got := refusesRelation(c.err); got != c.want {
-			t.Errorf("refusesRelation(%v) = %v, want %v", c.err, got, c.want)
-		}
-	}
+// standaloneFacts is a standalone primary's server facts.
+func standaloneFacts() *clients.ServerFacts {
+	return &clients.ServerFacts{Primary: "10.0.0.10", SelfPrimary: true, Port: 5432, Version: "15.10",
+		Grantable: []string{"reporting"}, Extensions: map[string]bool{"citext": true, "pg_trgm": true}}
 }
 
-func TestClientHBAGateUnknownReplica(t *testing.T) {
-	s := Snapshot{Unit: "pg/0", Address: netip.MustParseAddr("10.0.0.10"),
-		Facts: cluster.Facts{Peers: []pgconf.Member{{Unit: "pg/1", Address: netip.MustParseAddr("10.0.0.11")}}},
-		DB:    &DBFacts{Primary: "10.0.0.10", SelfPrimary: true, Replicas: []string{"10.0.0.11", "10.0.0.12"}}}
-	s.peerClientHBA = map[string]string{"pg/1": "h"}
-	if g := s.clientHBAGate("h"); !g.Legacy || g.Database {
-		t.Errorf("a replica no unit claims must close the database gate: %+v", g)
-	}
-	s.DB.Replicas = []string{"10.0.0.11"}
-	if g := s.clientHBAGate("h"); !g.Legacy || !g.Database {
-		t.Errorf("every member admits: %+v", g)
-	}
+// clientUnit is a client unit's databag as Juju fills it.
+func clientUnit(addr string) map[string]string {
+	return map[string]string{"egress-subnets": addr + "/32", "ingress-address": addr, "private-address": addr}
 }

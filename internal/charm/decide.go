@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgjuju/pgjuju/internal/charm/clients"
 	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"github.com/pgjuju/pgjuju/internal/charm/credentials"
 	"github.com/pgjuju/pgjuju/internal/juju"
@@ -60,15 +61,9 @@ type Snapshot struct {
 	// hook's PATH finds it; "" when there is none.
 	JujuExec string
 
-	// Clients are the live client relations (db, db-admin, database).
-	Clients []ClientRelation
-	// Served are the leader's records of served relations, by id.
-	Served map[string]ServedRelation
-	// ClientPasswords are the relation users' passwords, by relation id.
-	ClientPasswords map[string]string
-	// DB is what Patroni and PostgreSQL said; nil when they did not
-	// answer or no client relation needs them.
-	DB *DBFacts
+	// Clients is the client slice's part: relations, records, passwords,
+	// the server's facts.
+	Clients clients.Facts
 	// OpenedPort is the port this charm last opened (unit state), so a
 	// steady pass runs no open-port; 0 before the first.
 	OpenedPort int
@@ -83,18 +78,9 @@ type Snapshot struct {
 	// vault is the live handle on the passwords' store, for the apply
 	// step; Decide never reads it.
 	vault credentials.Vault
-	// hbaLoaded is the hash of the pg_hba rules last seen loaded.
-	hbaLoaded string
 	// publishedRole is the role this unit last published to its peers
 	// (unit state).
 	publishedRole string
-	// peerClientHBA are the client pg_hba hashes the peers published
-	// (clientHBAKey), and publishedClientHBA this unit's (unit state).
-	peerClientHBA      map[string]string
-	publishedClientHBA string
-	// servedSQL are the fingerprints of the client SQL last run, by
-	// relation id (unit state, leader).
-	servedSQL map[string]string
 	// leaderDownSince is DecideLeaderGuard's memory (unit state).
 	leaderDownSince time.Time
 	// workloadVersion is the version last set with
@@ -105,8 +91,8 @@ type Snapshot struct {
 	// them once.
 	peers   *model.Relation
 	peerApp map[string]string
-	// clientRels are the client relations read by the snapshot, by id.
-	clientRels map[string]*model.Relation
+	// clientRels are the client relations read by the snapshot.
+	clientRels clients.Handles
 }
 
 // StepKind names what a step does.
@@ -176,7 +162,7 @@ type Plan struct {
 	// installing packages or creating the secret).
 	Again bool
 	// Clients is the client relations' part, applied after the steps.
-	Clients ClientPlan
+	Clients clients.Plan
 	// Joining: this pass starts a unit joining a running cluster. The
 	// hook ends without waiting for the replica to be built or loading
 	// client rules, so that what it published (etcd-started) commits and
@@ -223,9 +209,9 @@ func Decide(s Snapshot) Plan {
 		}
 		return Plan{Config: cfg, Steps: []Step{*membership}, Again: true}
 	}
-	clients := DecideClients(s.clientInput())
-	cfg.Clients = clients.HBA
-	plan := Plan{Config: cfg, Clients: clients, Joining: pos.Joining}
+	cp := clients.Decide(s.Clients.Input(s.Leader, s.SecretsAvailable))
+	cfg.Clients = cp.HBA
+	plan := Plan{Config: cfg, Clients: cp, Joining: pos.Joining}
 	plan.Steps, plan.Again = decideRunSteps(s, pos, membership)
 	want, blocked := wantedParameters(s, cfg, settings)
 	if blocked.Level != "" {
@@ -576,4 +562,3 @@ func DecideStatus(plan Plan, node *patroni.NodeStatus) juju.Status {
 		return juju.Active("Replica")
 	}
 }
-

@@ -2,12 +2,14 @@ package charm
 
 import (
 	"context"
-	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"net/netip"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/pgjuju/pgjuju/internal/charm/cluster"
+	"github.com/pgjuju/pgjuju/internal/deepcopy"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -224,7 +226,7 @@ func TestDecide(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			in := tc.snap(baseSnapshot(t))
-			orig := deepCopy(in)
+			orig := deepcopy.Of(in)
 			plan := Decide(in)
 			if !reflect.DeepEqual(orig, in) {
 				t.Error("Decide changed its input")

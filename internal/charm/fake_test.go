@@ -4,13 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 
 	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
@@ -210,7 +211,7 @@ func (f *fakeWorkload) ReloadPatroniService(context.Context, string, string) err
 	f.reload("sighup patroni")
 	return nil
 }
-func (f *fakeWorkload) SetSystemRolePassword(_ context.Context, primary Target, user string, _ []postgres.RoleAttr, password string) error {
+func (f *fakeWorkload) SetSystemRolePassword(_ context.Context, primary postgres.Target, user string, _ []postgres.RoleAttr, password string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if primary.Password != f.roles[pgconf.OperatorUser] {

@@ -1,11 +1,11 @@
 package charm
 
 import (
-	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 
 	"github.com/pgjuju/pgjuju/internal/juju"
 )

@@ -3,10 +3,11 @@ package charm
 import (
 	"context"
 	"errors"
-	"github.com/pgjuju/pgjuju/internal/charm/credentials"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/pgjuju/pgjuju/internal/charm/credentials"
 
 	"github.com/google/go-cmp/cmp"
 

@@ -9,6 +9,7 @@ import (
 	"github.com/pgjuju/pgjuju/internal/juju/model"
 	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/postgres"
 )
 
 // readSystemUsers reads the system users' passwords from the vault; nil
@@ -77,7 +78,7 @@ func (u credentialUnit) Apply(ctx context.Context, h *juju.Hook, content map[str
 // leader; this unit when Patroni does not say), connected as the operator
 // with the current password.
 func (u credentialUnit) SetRolePassword(ctx context.Context, m *model.Model, cfg pgconf.UnitConfig, user credentials.User, pw string) error {
-	primary := Target{Host: cfg.Address.String(), Port: listenPort(ctx, m), Password: cfg.Passwords.Operator}
+	primary := postgres.Target{Host: cfg.Address.String(), Port: listenPort(ctx, m), User: pgconf.OperatorUser, Password: cfg.Passwords.Operator}
 	if cl, err := u.c.Workload.Patroni(cfg).Cluster(ctx); err == nil {
 		if l, ok := cl.Leader(); ok && l.Host != "" && l.Port > 0 {
 			primary.Host, primary.Port = l.Host, l.Port

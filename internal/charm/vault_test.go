@@ -3,9 +3,10 @@ package charm
 import (
 	"context"
 	"encoding/json"
-	"github.com/pgjuju/pgjuju/internal/charm/credentials"
 	"strings"
 	"testing"
+
+	"github.com/pgjuju/pgjuju/internal/charm/credentials"
 
 	"github.com/pgjuju/pgjuju/internal/clock"
 	"github.com/pgjuju/pgjuju/internal/juju"

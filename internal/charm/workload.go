@@ -59,7 +59,7 @@ type Workload interface {
 	ReloadPatroniService(ctx context.Context, model, unit string) error
 	// SetSystemRolePassword sets the password of a system role (operator,
 	// replication, rewind) on primary, keeping its attributes.
-	SetSystemRolePassword(ctx context.Context, primary Target, user string, attrs []postgres.RoleAttr, password string) error
+	SetSystemRolePassword(ctx context.Context, primary postgres.Target, user string, attrs []postgres.RoleAttr, password string) error
 	Patroni(cfg pgconf.UnitConfig) *patroni.Client
 	// StartObserver runs the unit's role observer (observer.go).
 	StartObserver(ctx context.Context, cfg pgconf.UnitConfig, charmBinary, jujuExec string) (bool, error)
@@ -600,8 +600,8 @@ func (s *System) ReloadPatroniService(ctx context.Context, model, unit string) e
 }
 
 // SetSystemRolePassword implements Workload.
-func (s *System) SetSystemRolePassword(ctx context.Context, primary Target, user string, attrs []postgres.RoleAttr, password string) error {
-	conn, err := primary.connect(ctx, "")
+func (s *System) SetSystemRolePassword(ctx context.Context, primary postgres.Target, user string, attrs []postgres.RoleAttr, password string) error {
+	conn, err := primary.Connect(ctx, "")
 	if err != nil {
 		return err
 	}

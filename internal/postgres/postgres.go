@@ -208,3 +208,18 @@ func IsInRecovery(ctx context.Context, q Querier) (bool, error) {
 	}
 	return r, nil
 }
+
+// Target is a server the charm connects to, and the role it logs in as.
+type Target struct {
+	Host     string
+	Port     int
+	User     string
+	Password string `json:"-"`
+}
+
+// Connect opens a session on database ("" is postgres) with a 5 s
+// connect timeout.
+func (t Target) Connect(ctx context.Context, database string) (*pgx.Conn, error) {
+	return Connect(ctx, ConnConfig{Host: t.Host, Port: uint16(t.Port), User: t.User,
+		Password: t.Password, Database: database, ConnectTimeout: 5 * time.Second})
+}

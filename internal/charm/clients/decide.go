@@ -1,4 +1,4 @@
-package charm
+package clients
 
 import (
 	"errors"
@@ -22,12 +22,12 @@ const (
 	EndpointDatabase = "database"
 )
 
-// ClientEndpoints are the endpoints client charms relate to, in the order
+// Endpoints are the endpoints client charms relate to, in the order
 // a pass reads them.
-var ClientEndpoints = []string{EndpointDB, EndpointDBAdmin, EndpointDatabase}
+var Endpoints = []string{EndpointDB, EndpointDBAdmin, EndpointDatabase}
 
-// ClientRelation is one live client relation as this unit reads it.
-type ClientRelation struct {
+// Relation is one live client relation as this unit reads it.
+type Relation struct {
 	ID       string // "db:5"
 	Endpoint string
 	App      string // the client application
@@ -43,11 +43,11 @@ type ClientRelation struct {
 	Host string
 }
 
-// ServedRelation is what the leader records, in the peer application
+// Served is what the leader records, in the peer application
 // databag, about a relation it served: enough to keep serving it, to refuse
 // a changed database, and to revoke its user after the relation is gone
 // (in whichever hook the leader notices).
-type ServedRelation struct {
+type Served struct {
 	Endpoint  string `json:"endpoint"`
 	App       string `json:"app"`
 	User      string `json:"user"`
@@ -55,10 +55,10 @@ type ServedRelation struct {
 	Requested bool   `json:"requested,omitempty"`
 }
 
-// DBFacts is what the pass read from Patroni and PostgreSQL; nil in the
+// ServerFacts is what the pass read from Patroni and PostgreSQL; nil in the
 // snapshot when they did not answer (relations then wait, and pg_hba keeps
 // the rules of relations already served).
-type DBFacts struct {
+type ServerFacts struct {
 	// Primary is the primary's address; "" when the cluster has none.
 	Primary string
 	// Replicas are the running replicas' addresses.
@@ -73,10 +73,10 @@ type DBFacts struct {
 	Extensions map[string]bool
 }
 
-// ClientServe is the SQL the leader runs on the primary for one relation
+// Service is the SQL the leader runs on the primary for one relation
 // (clientdb's order: login user, attributes, database, access, roles,
 // grants, extensions, admin membership).
-type ClientServe struct {
+type Service struct {
 	ID         string
 	User       string
 	Database   string
@@ -91,16 +91,16 @@ type ClientServe struct {
 }
 
 // want is what the drift check compares the catalogs with.
-func (s ClientServe) want(password string) clientdb.Want {
+func (s Service) want(password string) clientdb.Want {
 	return clientdb.Want{ID: s.ID, User: s.User, Password: password, Database: s.Database,
 		Attributes: s.Attributes, CreateRoles: s.CreateRoles, Roles: s.Roles, Admin: s.Admin}
 }
 
-// ClientPublish is the data one relation gets from this unit: the unit
+// Publish is the data one relation gets from this unit: the unit
 // databag (db, db-admin) or, on the leader, the application databag and
 // secrets (database). It is rendered at apply time, once the password is
 // known and pg_hba is loaded.
-type ClientPublish struct {
+type Publish struct {
 	ID     string
 	Legacy *pgsql.Request
 	Server pgsql.Server
@@ -112,56 +112,56 @@ type ClientPublish struct {
 	UseSecrets bool
 }
 
-// ClientPlan is the client-relation part of a plan.
-type ClientPlan struct {
+// Plan is the client-relation part of a plan.
+type Plan struct {
 	// HBA are the pg_hba rules of every client relation.
 	HBA []pgconf.HBARule
 	// Serve and Revoke run on the primary, by the leader only.
-	Serve  []ClientServe
-	Revoke []RevokeClient
+	Serve  []Service
+	Revoke []Revoke
 	// Publish runs after pg_hba is loaded.
-	Publish []ClientPublish
+	Publish []Publish
 	// Record are the served records to write (nil deletes).
-	Record map[string]*ServedRelation
+	Record map[string]*Served
 	// Statuses are the relations' contributions (refusals).
 	Statuses []juju.Status
 	// NeedFacts: relations wait for PostgreSQL to answer.
 	NeedFacts bool
 }
 
-// RevokeClient is a relation gone: its user loses LOGIN.
-type RevokeClient struct {
+// Revoke is a relation gone: its user loses LOGIN.
+type Revoke struct {
 	ID     string
-	Served ServedRelation
+	Served Served
 }
 
-// ClientInput is what DecideClients reads.
-type ClientInput struct {
+// Input is what Decide reads.
+type Input struct {
 	Leader    bool
-	Relations []ClientRelation
+	Relations []Relation
 	// Served are the leader's records, by relation id.
-	Served map[string]ServedRelation
+	Served map[string]Served
 	// Passwords are the relation users' passwords, by relation id.
 	Passwords map[string]string
-	DB        *DBFacts
+	DB        *ServerFacts
 	// SecretsAvailable: the model has Juju secrets (3.0.3+).
 	SecretsAvailable bool
 }
 
-// DecideClients plans the client relations. It is pure. Each relation is
+// Decide plans the client relations. It is pure. Each relation is
 // decided on its own: a refused one contributes a Blocked status naming it
 // and nothing else (no SQL, no new pg_hba rule, nothing published), and
 // never affects the others.
-func DecideClients(in ClientInput) ClientPlan {
-	var p ClientPlan
+func Decide(in Input) Plan {
+	var p Plan
 	live := map[string]bool{}
 	rels := slices.Clone(in.Relations)
-	slices.SortFunc(rels, func(a, b ClientRelation) int { return compareRelationIDs(a.ID, b.ID) })
+	slices.SortFunc(rels, func(a, b Relation) int { return CompareRelationIDs(a.ID, b.ID) })
 	for _, r := range rels {
 		live[r.ID] = true
 		decideRelation(in, r, &p)
 	}
-	for _, id := range slices.SortedFunc(maps.Keys(in.Served), compareRelationIDs) {
+	for _, id := range slices.SortedFunc(maps.Keys(in.Served), CompareRelationIDs) {
 		if live[id] || !in.Leader {
 			continue
 		}
@@ -169,25 +169,25 @@ func DecideClients(in ClientInput) ClientPlan {
 			p.NeedFacts = true
 			continue
 		}
-		p.Revoke = append(p.Revoke, RevokeClient{ID: id, Served: in.Served[id]})
+		p.Revoke = append(p.Revoke, Revoke{ID: id, Served: in.Served[id]})
 		p.record(id, nil)
 	}
 	return p
 }
 
-func (p *ClientPlan) record(id string, s *ServedRelation) {
+func (p *Plan) record(id string, s *Served) {
 	if p.Record == nil {
-		p.Record = map[string]*ServedRelation{}
+		p.Record = map[string]*Served{}
 	}
 	p.Record[id] = s
 }
 
-func (p *ClientPlan) refuse(err error) {
+func (p *Plan) refuse(err error) {
 	p.Statuses = append(p.Statuses, juju.Blocked(err.Error()))
 }
 
 // decideRelation plans one relation.
-func decideRelation(in ClientInput, r ClientRelation, p *ClientPlan) {
+func decideRelation(in Input, r Relation, p *Plan) {
 	served, wasServed := in.Served[r.ID]
 	units, _ := clientdb.ClientUnits(r.UnitData)
 	// keepServed keeps pg_hba admitting what was served when the current
@@ -211,7 +211,7 @@ func decideRelation(in ClientInput, r ClientRelation, p *ClientPlan) {
 }
 
 // decideLegacy plans a db or db-admin relation (§A).
-func decideLegacy(in ClientInput, r ClientRelation, units []clientdb.ClientUnit, served ServedRelation, wasServed bool, keepServed func(), p *ClientPlan) {
+func decideLegacy(in Input, r Relation, units []clientdb.ClientUnit, served Served, wasServed bool, keepServed func(), p *Plan) {
 	if len(r.UnitData) == 0 && !wasServed {
 		return // nothing is served before a client unit joins (§A.7)
 	}
@@ -237,10 +237,10 @@ func decideLegacy(in ClientInput, r ClientRelation, units []clientdb.ClientUnit,
 	p.HBA = append(p.HBA, pgsql.HBARules(req, units)...)
 	servable := wasServed
 	if in.Leader && in.DB.Primary != "" {
-		p.Serve = append(p.Serve, ClientServe{ID: r.ID, User: req.User, Database: req.Database,
+		p.Serve = append(p.Serve, Service{ID: r.ID, User: req.User, Database: req.Database,
 			Attributes: req.Attributes(), CreateRoles: req.Roles, Roles: req.Roles, Extensions: req.Extensions,
 			Reason: fmt.Sprintf("%s requests database %s", r.ID, clientdb.Display(req.Database))})
-		rec := ServedRelation{Endpoint: r.Endpoint, App: r.App, User: req.User, Database: req.Database, Requested: req.DatabaseRequested}
+		rec := Served{Endpoint: r.Endpoint, App: r.App, User: req.User, Database: req.Database, Requested: req.DatabaseRequested}
 		if !wasServed || rec != served {
 			p.record(r.ID, &rec)
 		}
@@ -249,11 +249,11 @@ func decideLegacy(in ClientInput, r ClientRelation, units []clientdb.ClientUnit,
 	if !servable || (in.Passwords[r.ID] == "" && !in.Leader) {
 		return // a non-leader waits for the leader to serve it
 	}
-	p.Publish = append(p.Publish, ClientPublish{ID: r.ID, Legacy: &req, Server: legacyServer(r, in.DB), Allowed: units})
+	p.Publish = append(p.Publish, Publish{ID: r.ID, Legacy: &req, Server: legacyServer(r, in.DB), Allowed: units})
 }
 
 // decideDatabase plans a database relation (§B).
-func decideDatabase(in ClientInput, r ClientRelation, units []clientdb.ClientUnit, served ServedRelation, wasServed bool, keepServed func(), p *ClientPlan) {
+func decideDatabase(in Input, r Relation, units []clientdb.ClientUnit, served Served, wasServed bool, keepServed func(), p *Plan) {
 	if in.DB == nil {
 		p.NeedFacts = true
 		keepServed()
@@ -273,10 +273,10 @@ func decideDatabase(in ClientInput, r ClientRelation, units []clientdb.ClientUni
 	if !in.Leader || in.DB.Primary == "" {
 		return // the app databag is the leader's; it publishes
 	}
-	p.Serve = append(p.Serve, ClientServe{ID: r.ID, User: req.User, Database: req.Database,
+	p.Serve = append(p.Serve, Service{ID: r.ID, User: req.User, Database: req.Database,
 		Attributes: req.Attributes, Roles: req.Roles, Admin: req.Admin,
 		Reason: fmt.Sprintf("%s requests database %s", r.ID, clientdb.Display(req.Database))})
-	rec := ServedRelation{Endpoint: r.Endpoint, App: r.App, User: req.User, Database: req.Database, Requested: true}
+	rec := Served{Endpoint: r.Endpoint, App: r.App, User: req.User, Database: req.Database, Requested: true}
 	if !wasServed || rec != served {
 		p.record(r.ID, &rec)
 	}
@@ -287,13 +287,13 @@ func decideDatabase(in ClientInput, r ClientRelation, units []clientdb.ClientUni
 		// that will read them. The user and database are ready.
 		return
 	}
-	p.Publish = append(p.Publish, ClientPublish{ID: r.ID, Client: &req, Cluster: clientCluster(in.DB),
+	p.Publish = append(p.Publish, Publish{ID: r.ID, Client: &req, Cluster: clientCluster(in.DB),
 		UseSecrets: pgclient.UseSecrets(req, in.SecretsAvailable, r.LocalAppData)})
 }
 
 // legacyServer is what this unit announces on a db or db-admin relation
 // (§A.2, §A.3): its own host and state, the primary and the standbys.
-func legacyServer(r ClientRelation, db *DBFacts) pgsql.Server {
+func legacyServer(r Relation, db *ServerFacts) pgsql.Server {
 	s := pgsql.Server{Self: pgsql.Address{Host: r.Host, Port: db.Port}, Version: db.Version}
 	switch {
 	case db.SelfPrimary && len(db.Replicas) == 0:
@@ -312,7 +312,7 @@ func legacyServer(r ClientRelation, db *DBFacts) pgsql.Server {
 	return s
 }
 
-func clientCluster(db *DBFacts) pgclient.Cluster {
+func clientCluster(db *ServerFacts) pgclient.Cluster {
 	c := pgclient.Cluster{Primary: pgclient.Address{Host: db.Primary, Port: db.Port}, Version: db.Version}
 	for _, h := range db.Replicas {
 		c.Replicas = append(c.Replicas, pgclient.Address{Host: h, Port: db.Port})
@@ -320,10 +320,10 @@ func clientCluster(db *DBFacts) pgclient.Cluster {
 	return c
 }
 
-// compareRelationIDs orders "db:5" before "db:12", by number first (ids
+// CompareRelationIDs orders "db:5" before "db:12", by number first (ids
 // are unique across endpoints).
-func compareRelationIDs(a, b string) int {
-	na, nb := relationNumber(a), relationNumber(b)
+func CompareRelationIDs(a, b string) int {
+	na, nb := RelationNumber(a), RelationNumber(b)
 	if na != nb {
 		return na - nb
 	}
@@ -336,7 +336,7 @@ func compareRelationIDs(a, b string) int {
 	return 0
 }
 
-func relationNumber(id string) int {
+func RelationNumber(id string) int {
 	for i := len(id) - 1; i >= 0; i-- {
 		if id[i] == ':' {
 			n, err := strconv.Atoi(id[i+1:])
@@ -369,7 +369,7 @@ func CombineRefusals(refused []juju.Status) (juju.Status, bool) {
 	return juju.Blocked(msg), true
 }
 
-// ClientHBAGate says which client data this unit may publish, given the
+// HBAGate says which client data this unit may publish, given the
 // client pg_hba rules each member has loaded (a hash every unit publishes
 // in its peer unit databag once its PostgreSQL runs with them). Clients
 // connect to the primary whatever unit told them about it, and to the
@@ -383,19 +383,19 @@ func CombineRefusals(refused []juju.Status) (juju.Status, bool) {
 //
 // members maps each running member's unit to the hash it published; self
 // is this unit, whose rules are loaded when the gate is asked.
-type ClientHBAGate struct {
+type HBAGate struct {
 	Legacy, Database bool
 }
 
-// DecideClientHBAGate is pure. primary is the primary's unit ("" when
+// DecideHBAGate is pure. primary is the primary's unit ("" when
 // the cluster has none, which publishes nothing new), running the
 // replicas' units, published their hashes, want this unit's hash.
-func DecideClientHBAGate(self, primary string, running []string, published map[string]string, want string) ClientHBAGate {
+func DecideHBAGate(self, primary string, running []string, published map[string]string, want string) HBAGate {
 	loaded := func(u string) bool { return u == self || published[u] == want }
 	if primary == "" || !loaded(primary) {
-		return ClientHBAGate{}
+		return HBAGate{}
 	}
-	g := ClientHBAGate{Legacy: true, Database: true}
+	g := HBAGate{Legacy: true, Database: true}
 	for _, u := range running {
 		if !loaded(u) {
 			g.Database = false

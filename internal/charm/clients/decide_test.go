@@ -1,9 +1,11 @@
-package charm
+package clients
 
 import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/pgjuju/pgjuju/internal/deepcopy"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -12,8 +14,8 @@ import (
 	"github.com/pgjuju/pgjuju/internal/relations/pgsql"
 )
 
-func standaloneFacts() *DBFacts {
-	return &DBFacts{Primary: "10.0.0.10", SelfPrimary: true, Port: 5432, Version: "15.10",
+func standaloneFacts() *ServerFacts {
+	return &ServerFacts{Primary: "10.0.0.10", SelfPrimary: true, Port: 5432, Version: "15.10",
 		Grantable: []string{"reporting"}, Extensions: map[string]bool{"citext": true, "pg_trgm": true}}
 }
 
@@ -21,22 +23,22 @@ func clientUnit(addr string) map[string]string {
 	return map[string]string{"egress-subnets": addr + "/32", "ingress-address": addr, "private-address": addr}
 }
 
-func dbRelation(id, app string, data map[string]string) ClientRelation {
+func dbRelation(id, app string, data map[string]string) Relation {
 	unit := clientUnit("10.0.0.21")
 	for k, v := range data {
 		unit[k] = v
 	}
 	ep, _, _ := strings.Cut(id, ":")
-	return ClientRelation{ID: id, Endpoint: ep, App: app, Host: "10.0.0.10",
+	return Relation{ID: id, Endpoint: ep, App: app, Host: "10.0.0.10",
 		UnitData: map[string]map[string]string{app + "/0": unit}}
 }
 
-func databaseRelation(id, app string, appData map[string]string) ClientRelation {
-	return ClientRelation{ID: id, Endpoint: EndpointDatabase, App: app, Host: "10.0.0.10", AppData: appData,
+func databaseRelation(id, app string, appData map[string]string) Relation {
+	return Relation{ID: id, Endpoint: EndpointDatabase, App: app, Host: "10.0.0.10", AppData: appData,
 		UnitData: map[string]map[string]string{app + "/0": clientUnit("10.0.0.31")}}
 }
 
-func hbaStrings(p ClientPlan) []string {
+func hbaStrings(p Plan) []string {
 	var out []string
 	for _, r := range p.HBA {
 		out = append(out, strings.Join(strings.Fields(r.String()), " "))
@@ -44,7 +46,7 @@ func hbaStrings(p ClientPlan) []string {
 	return out
 }
 
-func serveIDs(p ClientPlan) []string {
+func serveIDs(p Plan) []string {
 	var out []string
 	for _, s := range p.Serve {
 		out = append(out, s.ID)
@@ -52,7 +54,7 @@ func serveIDs(p ClientPlan) []string {
 	return out
 }
 
-func publishIDs(p ClientPlan) []string {
+func publishIDs(p Plan) []string {
 	var out []string
 	for _, s := range p.Publish {
 		out = append(out, s.ID)
@@ -60,7 +62,7 @@ func publishIDs(p ClientPlan) []string {
 	return out
 }
 
-func statusMessages(p ClientPlan) []string {
+func statusMessages(p Plan) []string {
 	var out []string
 	for _, s := range p.Statuses {
 		if s.Level != juju.StatusBlocked {
@@ -75,23 +77,23 @@ func statusMessages(p ClientPlan) []string {
 func TestDecideClients(t *testing.T) {
 	cases := []struct {
 		name     string
-		in       ClientInput
+		in       Input
 		hba      []string
 		serve    []string
 		publish  []string
 		statuses []string // prefixes
 		revoke   []string
-		check    func(t *testing.T, p ClientPlan)
+		check    func(t *testing.T, p Plan)
 	}{{
 		name: "a db client unit joined: the leader serves it, pg_hba admits its address, the unit publishes standalone",
-		in: ClientInput{Leader: true, DB: standaloneFacts(), Relations: []ClientRelation{
+		in: Input{Leader: true, DB: standaloneFacts(), Relations: []Relation{
 			dbRelation("db:5", "pg-client", map[string]string{"database": "app", "roles": "analytics", "extensions": "citext(exts)"})}},
 		hba:     []string{`host app relation_5_pg_client 10.0.0.21/32 scram-sha-256`},
 		serve:   []string{"db:5"},
 		publish: []string{"db:5"},
-		check: func(t *testing.T, p ClientPlan) {
+		check: func(t *testing.T, p Plan) {
 			s := p.Serve[0]
-			want := ClientServe{ID: "db:5", User: "relation_5_pg_client", Database: "app", CreateRoles: []string{"analytics"},
+			want := Service{ID: "db:5", User: "relation_5_pg_client", Database: "app", CreateRoles: []string{"analytics"},
 				Roles: []string{"analytics"}, Extensions: []clientdb.Extension{{Name: "citext", Schema: "exts"}}, Reason: s.Reason}
 			if diff := cmp.Diff(want, s); diff != "" {
 				t.Errorf("serve (-want +got):\n%s", diff)
@@ -105,11 +107,11 @@ func TestDecideClients(t *testing.T) {
 		},
 	}, {
 		name: "a db relation with no client unit yet: nothing is created for the default database",
-		in: ClientInput{Leader: true, DB: standaloneFacts(), Relations: []ClientRelation{
+		in: Input{Leader: true, DB: standaloneFacts(), Relations: []Relation{
 			{ID: "db:5", Endpoint: EndpointDB, App: "pg-client"}}},
 	}, {
 		name: "a database name that breaks out of quoting refuses only that relation: no SQL, no rule, nothing published",
-		in: ClientInput{Leader: true, DB: standaloneFacts(), Relations: []ClientRelation{
+		in: Input{Leader: true, DB: standaloneFacts(), Relations: []Relation{
 			dbRelation("db:5", "evil", map[string]string{"database": `x"; DROP DATABASE app; --`}),
 			dbRelation("db:6", "good", nil)}},
 		hba:      []string{`host good relation_6_good 10.0.0.21/32 scram-sha-256`},
@@ -118,57 +120,57 @@ func TestDecideClients(t *testing.T) {
 		statuses: []string{`db:5: database "x\"; DROP`},
 	}, {
 		name: "an extension the server does not have refuses the relation, naming it and the extension",
-		in: ClientInput{Leader: true, DB: standaloneFacts(), Relations: []ClientRelation{
+		in: Input{Leader: true, DB: standaloneFacts(), Relations: []Relation{
 			dbRelation("db:5", "pg-client", map[string]string{"extensions": "citext,nosuchext"})}},
 		statuses: []string{`db:5: extension "nosuchext" is not available on this server`},
 	}, {
 		name: "a client that names another database after being served keeps its pg_hba rule but gets nothing new",
-		in: ClientInput{Leader: true, DB: standaloneFacts(), Passwords: map[string]string{"db:5": "pw"},
-			Served:    map[string]ServedRelation{"db:5": {Endpoint: EndpointDB, App: "pg-client", User: "relation_5_pg_client", Database: "app", Requested: true}},
-			Relations: []ClientRelation{dbRelation("db:5", "pg-client", map[string]string{"database": "other"})}},
+		in: Input{Leader: true, DB: standaloneFacts(), Passwords: map[string]string{"db:5": "pw"},
+			Served:    map[string]Served{"db:5": {Endpoint: EndpointDB, App: "pg-client", User: "relation_5_pg_client", Database: "app", Requested: true}},
+			Relations: []Relation{dbRelation("db:5", "pg-client", map[string]string{"database": "other"})}},
 		hba:      []string{`host app relation_5_pg_client 10.0.0.21/32 scram-sha-256`},
 		statuses: []string{`db:5: requested database changed after it was served`},
 	}, {
 		name: "db-admin: a superuser admitted to all databases",
-		in: ClientInput{Leader: true, DB: standaloneFacts(), Relations: []ClientRelation{
+		in: Input{Leader: true, DB: standaloneFacts(), Relations: []Relation{
 			dbRelation("db-admin:3", "backup", nil)}},
 		hba:     []string{`host all relation_3_backup 10.0.0.21/32 scram-sha-256`},
 		serve:   []string{"db-admin:3"},
 		publish: []string{"db-admin:3"},
-		check: func(t *testing.T, p ClientPlan) {
+		check: func(t *testing.T, p Plan) {
 			if !reflect.DeepEqual(p.Serve[0].Attributes, []clientdb.Attribute{clientdb.AttrSuperuser}) || p.Serve[0].Database != "backup" {
 				t.Errorf("serve %+v", p.Serve[0])
 			}
 		},
 	}, {
 		name: "database: the requirer has not sent database yet, so the provider waits without a status",
-		in: ClientInput{Leader: true, DB: standaloneFacts(), Relations: []ClientRelation{
+		in: Input{Leader: true, DB: standaloneFacts(), Relations: []Relation{
 			databaseRelation("database:7", "myapp", nil)}},
 	}, {
 		name: "database with requested-secrets: served, admitted, published through secrets",
-		in: ClientInput{Leader: true, DB: standaloneFacts(), SecretsAvailable: true, Relations: []ClientRelation{
+		in: Input{Leader: true, DB: standaloneFacts(), SecretsAvailable: true, Relations: []Relation{
 			databaseRelation("database:7", "myapp", map[string]string{"database": "app", "requested-secrets": `["username", "password"]`, "extra-user-roles": "reporting"})}},
 		hba:     []string{`host app relation_7_myapp 10.0.0.31/32 scram-sha-256`},
 		serve:   []string{"database:7"},
 		publish: []string{"database:7"},
-		check: func(t *testing.T, p ClientPlan) {
+		check: func(t *testing.T, p Plan) {
 			if !p.Publish[0].UseSecrets || !reflect.DeepEqual(p.Serve[0].Roles, []string{"reporting"}) || p.Serve[0].CreateRoles != nil {
 				t.Errorf("publish %+v serve %+v", p.Publish[0], p.Serve[0])
 			}
 		},
 	}, {
 		name: "database before any client unit joined: user and database are made, nothing is published until pg_hba admits a unit",
-		in: ClientInput{Leader: true, DB: standaloneFacts(), Relations: []ClientRelation{{ID: "database:7", Endpoint: EndpointDatabase,
+		in: Input{Leader: true, DB: standaloneFacts(), Relations: []Relation{{ID: "database:7", Endpoint: EndpointDatabase,
 			App: "myapp", Host: "10.0.0.10", AppData: map[string]string{"database": "app"}}}},
 		serve: []string{"database:7"},
-		check: func(t *testing.T, p ClientPlan) {
+		check: func(t *testing.T, p Plan) {
 			if p.Record["database:7"] == nil {
 				t.Error("the served relation is not recorded")
 			}
 		},
 	}, {
 		name: "database: unknown extra-user-roles refuse the relation; another relation of the same database is served",
-		in: ClientInput{Leader: true, DB: standaloneFacts(), Relations: []ClientRelation{
+		in: Input{Leader: true, DB: standaloneFacts(), Relations: []Relation{
 			databaseRelation("database:7", "myapp", map[string]string{"database": "app", "extra-user-roles": "nosuchrole"}),
 			dbRelation("db:8", "legacy", map[string]string{"database": "app"})}},
 		hba:      []string{`host app relation_8_legacy 10.0.0.21/32 scram-sha-256`},
@@ -177,31 +179,31 @@ func TestDecideClients(t *testing.T) {
 		statuses: []string{`database:7: invalid role(s) for extra user roles: "nosuchrole"`},
 	}, {
 		name: "two relations asking for one database get one user each",
-		in: ClientInput{Leader: true, DB: standaloneFacts(), Relations: []ClientRelation{
+		in: Input{Leader: true, DB: standaloneFacts(), Relations: []Relation{
 			dbRelation("db:5", "a", map[string]string{"database": "shared"}), dbRelation("db:6", "b", map[string]string{"database": "shared"})}},
 		hba:   []string{`host shared relation_5_a 10.0.0.21/32 scram-sha-256`, `host shared relation_6_b 10.0.0.21/32 scram-sha-256`},
 		serve: []string{"db:5", "db:6"}, publish: []string{"db:5", "db:6"},
 	}, {
 		name: "a served relation that is gone (broken) is revoked by the leader and forgotten",
-		in: ClientInput{Leader: true, DB: standaloneFacts(), Passwords: map[string]string{"db:5": "pw"},
-			Served: map[string]ServedRelation{"db:5": {Endpoint: EndpointDB, App: "pg-client", User: "relation_5_pg_client", Database: "app"}}},
+		in: Input{Leader: true, DB: standaloneFacts(), Passwords: map[string]string{"db:5": "pw"},
+			Served: map[string]Served{"db:5": {Endpoint: EndpointDB, App: "pg-client", User: "relation_5_pg_client", Database: "app"}}},
 		revoke: []string{"db:5"},
-		check: func(t *testing.T, p ClientPlan) {
+		check: func(t *testing.T, p Plan) {
 			if rec, ok := p.Record["db:5"]; !ok || rec != nil {
 				t.Errorf("record not deleted: %v %v", ok, rec)
 			}
 		},
 	}, {
 		name: "a non-leader runs no SQL, revokes nothing, writes no app databag, and publishes db once the leader served it",
-		in: ClientInput{Leader: false, DB: &DBFacts{Primary: "10.0.0.10", Replicas: []string{"10.0.0.11"}, SelfReplica: true, Port: 5432, Version: "15.10", Extensions: map[string]bool{}},
+		in: Input{Leader: false, DB: &ServerFacts{Primary: "10.0.0.10", Replicas: []string{"10.0.0.11"}, SelfReplica: true, Port: 5432, Version: "15.10", Extensions: map[string]bool{}},
 			Passwords: map[string]string{"db:5": "pw"},
-			Served: map[string]ServedRelation{
+			Served: map[string]Served{
 				"db:5": {Endpoint: EndpointDB, App: "pg-client", User: "relation_5_pg_client", Database: "pg-client"},
 				"db:9": {Endpoint: EndpointDB, App: "gone", User: "relation_9_gone", Database: "gone"}},
-			Relations: []ClientRelation{dbRelation("db:5", "pg-client", nil), databaseRelation("database:7", "myapp", map[string]string{"database": "app"})}},
+			Relations: []Relation{dbRelation("db:5", "pg-client", nil), databaseRelation("database:7", "myapp", map[string]string{"database": "app"})}},
 		hba:     []string{`host pg-client relation_5_pg_client 10.0.0.21/32 scram-sha-256`, `host app relation_7_myapp 10.0.0.31/32 scram-sha-256`},
 		publish: []string{"db:5"},
-		check: func(t *testing.T, p ClientPlan) {
+		check: func(t *testing.T, p Plan) {
 			srv := p.Publish[0].Server
 			if srv.State != pgsql.StateHotStandby || srv.Primary == nil || srv.Primary.Host != "10.0.0.10" || len(srv.Standbys) != 1 {
 				t.Errorf("server %+v", srv)
@@ -209,11 +211,11 @@ func TestDecideClients(t *testing.T) {
 		},
 	}, {
 		name: "PostgreSQL did not answer: relations wait and pg_hba keeps what was served",
-		in: ClientInput{Leader: true,
-			Served:    map[string]ServedRelation{"database:7": {Endpoint: EndpointDatabase, App: "myapp", User: "relation_7_myapp", Database: "app", Requested: true}},
-			Relations: []ClientRelation{databaseRelation("database:7", "myapp", map[string]string{"database": "app"})}},
+		in: Input{Leader: true,
+			Served:    map[string]Served{"database:7": {Endpoint: EndpointDatabase, App: "myapp", User: "relation_7_myapp", Database: "app", Requested: true}},
+			Relations: []Relation{databaseRelation("database:7", "myapp", map[string]string{"database": "app"})}},
 		hba: []string{`host app relation_7_myapp 10.0.0.31/32 scram-sha-256`},
-		check: func(t *testing.T, p ClientPlan) {
+		check: func(t *testing.T, p Plan) {
 			if !p.NeedFacts {
 				t.Error("NeedFacts is false")
 			}
@@ -221,10 +223,10 @@ func TestDecideClients(t *testing.T) {
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			before := deepCopy(tc.in)
-			p := DecideClients(tc.in)
+			before := deepcopy.Of(tc.in)
+			p := Decide(tc.in)
 			if !reflect.DeepEqual(before, tc.in) {
-				t.Fatal("DecideClients changed its input")
+				t.Fatal("Decide changed its input")
 			}
 			if diff := cmp.Diff(tc.hba, hbaStrings(p)); diff != "" {
 				t.Errorf("pg_hba (-want +got):\n%s", diff)
@@ -274,18 +276,18 @@ func TestDecideClientHBAGate(t *testing.T) {
 		primary   string
 		running   []string
 		published map[string]string
-		want      ClientHBAGate
+		want      HBAGate
 	}{
-		{"standalone: this unit is the primary", "pg/0", nil, nil, ClientHBAGate{Legacy: true, Database: true}},
+		{"standalone: this unit is the primary", "pg/0", nil, nil, HBAGate{Legacy: true, Database: true}},
 		{"the primary has not loaded the rules: nothing new is published", "pg/1", []string{"pg/2"},
-			map[string]string{"pg/1": "old", "pg/2": "h"}, ClientHBAGate{}},
+			map[string]string{"pg/1": "old", "pg/2": "h"}, HBAGate{}},
 		{"the primary has, a replica has not: db may publish, database waits", "pg/1", []string{"pg/2"},
-			map[string]string{"pg/1": "h", "pg/2": "old"}, ClientHBAGate{Legacy: true}},
+			map[string]string{"pg/1": "h", "pg/2": "old"}, HBAGate{Legacy: true}},
 		{"every running member has", "pg/1", []string{"pg/0", "pg/2"},
-			map[string]string{"pg/1": "h", "pg/2": "h"}, ClientHBAGate{Legacy: true, Database: true}},
-		{"no primary (failover in progress)", "", []string{"pg/2"}, map[string]string{"pg/2": "h"}, ClientHBAGate{}},
+			map[string]string{"pg/1": "h", "pg/2": "h"}, HBAGate{Legacy: true, Database: true}},
+		{"no primary (failover in progress)", "", []string{"pg/2"}, map[string]string{"pg/2": "h"}, HBAGate{}},
 	} {
-		if got := DecideClientHBAGate("pg/0", c.primary, c.running, c.published, "h"); got != c.want {
+		if got := DecideHBAGate("pg/0", c.primary, c.running, c.published, "h"); got != c.want {
 			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
 		}
 	}
