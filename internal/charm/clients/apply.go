@@ -262,12 +262,15 @@ func (a *applier) loadHBA(ctx context.Context) (HBAGate, error) {
 	return gate(a.u, f, clientHash), nil
 }
 
-// publishAll publishes every relation the gate allows; a hot standby
-// publishes a db relation only once its user has replicated here (§A.7).
+// publishAll publishes every relation the gate allows, unless it holds
+// what would be published already; a hot standby publishes a db relation
+// only once its user has replicated here (§A.7).
 func (a *applier) publishAll(ctx context.Context, g HBAGate) {
 	h := a.Hook
+	published := a.keptPublished()
 	for _, pub := range a.p.Publish {
-		if a.out.failed[pub.ID] {
+		fp := publishFingerprint(pub, a.passwords[pub.ID])
+		if a.out.failed[pub.ID] || published[pub.ID] == fp {
 			continue
 		}
 		if (pub.Legacy != nil && !g.Legacy) || (pub.Client != nil && !g.Database) {
@@ -283,8 +286,28 @@ func (a *applier) publishAll(ctx context.Context, g HBAGate) {
 		}
 		if err := publish(ctx, h, a.Model, a.Handles.rels[pub.ID], pub, a.passwords[pub.ID]); err != nil {
 			a.out.errs = append(a.out.errs, err)
+			continue
+		}
+		published[pub.ID] = fp
+	}
+	if !maps.Equal(published, a.f.Published) {
+		b, _ := json.Marshal(published)
+		a.Writes.SetState(publishedKey, string(b))
+	}
+}
+
+// keptPublished are the fingerprints still valid: those of live
+// relations, and of database relations only while this unit leads (their
+// application databag is the leader's: another leader may have written
+// it since).
+func (a *applier) keptPublished() map[string]string {
+	kept := map[string]string{}
+	for _, r := range a.f.Relations {
+		if fp, ok := a.f.Published[r.ID]; ok && (a.u.Leader || r.Endpoint != EndpointDatabase) {
+			kept[r.ID] = fp
 		}
 	}
+	return kept
 }
 
 // recordServed writes the leader's served records (nil deletes), but not

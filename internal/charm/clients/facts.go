@@ -33,6 +33,11 @@ const (
 	// fingerprint of the SQL last run for it (serveFingerprint), so a
 	// hook that changes nothing about a relation runs none of its SQL.
 	servedSQLKey keys.State = "served-sql"
+	// publishedKey (unit state): JSON map of relation id to the
+	// fingerprint of the data this unit last published on it
+	// (publishFingerprint), so a steady hook writes no relation data
+	// and reads no secret.
+	publishedKey keys.State = "published-data"
 )
 
 // ServedSQLKey is the unit-state key of the leader's SQL fingerprints.
@@ -80,6 +85,9 @@ type Facts struct {
 	// PeerHBA the hashes the peers published, by unit.
 	HBALoaded, PublishedHBA string
 	PeerHBA                 map[string]string
+	// Published are the fingerprints of the data this unit last
+	// published, by relation id (unit state).
+	Published map[string]string
 }
 
 // Input is Decide's view of the facts.
@@ -96,9 +104,11 @@ type Handles struct {
 // ReadState reads what this unit remembers about its client relations.
 func ReadState(log *slog.Logger, state map[keys.State]string, f *Facts) {
 	f.HBALoaded, f.PublishedHBA = state[hbaLoadedKey], state[clientHBAStateKey]
-	if raw := state[servedSQLKey]; raw != "" {
-		if err := json.Unmarshal([]byte(raw), &f.ServedSQL); err != nil {
-			log.Warn("ignoring unreadable served-sql state", "err", err)
+	for key, dst := range map[keys.State]*map[string]string{servedSQLKey: &f.ServedSQL, publishedKey: &f.Published} {
+		if raw := state[key]; raw != "" {
+			if err := json.Unmarshal([]byte(raw), dst); err != nil {
+				log.Warn("ignoring unreadable unit state", "key", key, "err", err)
+			}
 		}
 	}
 }

@@ -38,6 +38,18 @@ func skipServe(done map[string]string, drifted map[string]string, id, fingerprin
 	return done[id] == fingerprint && !changedByHand
 }
 
+// publishFingerprint identifies what publish writes for a relation: what
+// is rendered and the password. The same fingerprint as last time means
+// the databag and secrets already hold it.
+func publishFingerprint(pub Publish, password string) string {
+	b, _ := json.Marshal(struct {
+		Publish  Publish
+		Password string
+	}{pub, password})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
 // publish writes one relation's data: the unit databag on db and
 // db-admin, the application databag and the credential secrets on
 // database (leader).

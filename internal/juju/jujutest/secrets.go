@@ -47,8 +47,7 @@ func (f *Fake) SecretAdd(_ context.Context, content map[string]string, opts juju
 			return "", toolErr("secret-add", 1, fmt.Sprintf("secret with label %q already exists", opts.Label))
 		}
 	}
-	f.nextID++
-	id := fmt.Sprintf("secret://fake-model/fakesecret%011d", 1000+f.nextID)
+	id := f.newSecretID()
 	f.work.Secrets = append(f.work.Secrets, Secret{
 		ID: id, Label: opts.Label, Owner: owner, Content: maps.Clone(content), Revision: 1,
 		Info: juju.SecretInfo{Label: opts.Label, Description: opts.Description, Expiry: opts.Expire,
@@ -228,4 +227,22 @@ func (f *Fake) secretsTool(cmd string) error {
 		return fmt.Errorf("%s: %w", cmd, juju.ErrToolMissing)
 	}
 	return nil
+}
+
+// newSecretID is an id no secret of the model has had: Juju's ids are
+// unique across hooks, so it counts on from the highest one in the state
+// (a counter per run would hand a later hook an id already in use).
+func (f *Fake) newSecretID() string {
+	highest := 1000
+	for _, s := range f.work.Secrets {
+		var n int
+		if _, err := fmt.Sscanf(s.ID, "secret://fake-model/fakesecret%d", &n); err == nil && n > highest {
+			highest = n
+		}
+	}
+	if f.nextID <= highest {
+		f.nextID = highest
+	}
+	f.nextID++
+	return fmt.Sprintf("secret://fake-model/fakesecret%011d", f.nextID)
 }
