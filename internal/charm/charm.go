@@ -18,6 +18,7 @@ import (
 	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"github.com/pgjuju/pgjuju/internal/charm/credentials"
 	"github.com/pgjuju/pgjuju/internal/charm/keys"
+	"github.com/pgjuju/pgjuju/internal/charm/plan"
 	"github.com/pgjuju/pgjuju/internal/clock"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/model"
@@ -135,23 +136,23 @@ const maxRounds = 4
 // leader guard), the buffered writes and the status, once.
 func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model, ov Overrides) error {
 	w := &keys.Writes{}
-	snap, plan, changed, err := c.converge(ctx, h, m, ov, w)
+	snap, pl, changed, err := c.converge(ctx, h, m, ov, w)
 	if err != nil {
 		return err
 	}
-	if plan.Status.Level == "" && !plan.Joining {
-		if err := c.serveClients(ctx, h, m, snap, plan, ov, w); err != nil {
+	if pl.Status.Level == "" && !pl.Joining {
+		if err := c.serveClients(ctx, h, m, snap, pl, ov, w); err != nil {
 			return err
 		}
 	}
-	node, err := c.observe(ctx, h, snap, plan, changed, w)
+	node, err := c.observe(ctx, h, snap, pl, changed, w)
 	if err != nil {
 		return err
 	}
 	if err := w.Flush(ctx, h.Backend, snap.peers); err != nil {
 		return err
 	}
-	h.Status.Add(DecideStatus(plan, node))
+	h.Status.Add(DecideStatus(pl, node))
 	return nil
 }
 
@@ -165,43 +166,43 @@ func (c *Charm) converge(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 		if err != nil {
 			return snap, Plan{}, changed, err
 		}
-		plan := Decide(snap)
-		logPlan(ctx, h, plan)
+		pl := Decide(snap)
+		logPlan(ctx, h, pl)
 		if err := c.publishSelf(ctx, snap, w); err != nil {
-			return snap, plan, changed, err
+			return snap, pl, changed, err
 		}
-		ch, err := c.apply(ctx, h, m, snap, plan, prog, w)
+		ch, err := c.apply(ctx, h, m, snap, pl, prog, w)
 		if err == nil {
 			err = w.Flush(ctx, h.Backend, snap.peers)
 		}
 		if err != nil {
-			return snap, plan, changed, err
+			return snap, pl, changed, err
 		}
 		changed = changed || ch
 		if round+1 >= maxRounds {
-			return snap, plan, changed, nil
+			return snap, pl, changed, nil
 		}
-		if plan.Again && round < 2 {
+		if pl.Again && round < 2 {
 			continue
 		}
-		if plan.Status.Level == "" && plan.Clients.NeedFacts && snap.Clients.Server == nil && !waitedForClients && !plan.Joining {
+		if pl.Status.Level == "" && pl.Clients.NeedFacts && snap.Clients.Server == nil && !waitedForClients && !pl.Joining {
 			waitedForClients = true
-			if node := c.waitPatroni(ctx, plan.Config, 60*time.Second); node != nil && node.State == patroni.StateRunning {
+			if node := c.waitPatroni(ctx, pl.Config, 60*time.Second); node != nil && node.State == patroni.StateRunning {
 				continue
 			}
 		}
-		return snap, plan, changed, nil
+		return snap, pl, changed, nil
 	}
 }
 
 // logPlan logs the planned steps in one line: every juju-log is a hook
 // tool call.
-func logPlan(ctx context.Context, h *juju.Hook, plan Plan) {
-	if !h.Log.Enabled(ctx, slog.LevelDebug) || len(plan.Steps) == 0 {
+func logPlan(ctx context.Context, h *juju.Hook, pl Plan) {
+	if !h.Log.Enabled(ctx, slog.LevelDebug) || len(pl.Steps) == 0 {
 		return
 	}
-	steps := make([]string, len(plan.Steps))
-	for i, st := range plan.Steps {
+	steps := make([]string, len(pl.Steps))
+	for i, st := range pl.Steps {
 		steps[i] = string(st.Kind) + " (" + st.Reason + ")"
 	}
 	h.Log.Debug("planned steps", "steps", strings.Join(steps, "; "))
@@ -226,20 +227,20 @@ func (c *Charm) publishSelf(ctx context.Context, s Snapshot, w *keys.Writes) err
 // it says: the leader guard (update-status), the role for the peers, the
 // workload version. nil when Patroni did not answer (or the plan stopped
 // short of running it).
-func (c *Charm) observe(ctx context.Context, h *juju.Hook, snap Snapshot, plan Plan, changed bool, w *keys.Writes) (*patroni.NodeStatus, error) {
-	if plan.Status.Level != "" || plan.Config.Unit == "" {
+func (c *Charm) observe(ctx context.Context, h *juju.Hook, snap Snapshot, pl Plan, changed bool, w *keys.Writes) (*patroni.NodeStatus, error) {
+	if pl.Status.Level != "" || pl.Config.Unit == "" {
 		return nil, nil
 	}
 	// After changes, give PostgreSQL time to come up; a pass that changed
 	// nothing only reads (update-status must not block a minute on a
 	// member that is down).
 	wait := 60 * time.Second
-	if !changed || plan.Joining {
+	if !changed || pl.Joining {
 		wait = 0
 	}
-	node := c.waitPatroni(ctx, plan.Config, wait)
+	node := c.waitPatroni(ctx, pl.Config, wait)
 	if h.Event.Name == "update-status" {
-		if err := c.guardLeader(ctx, h, plan.Config, node, snap.leaderDownSince, w); err != nil {
+		if err := c.guardLeader(ctx, h, pl.Config, node, snap.leaderDownSince, w); err != nil {
 			return node, err
 		}
 	}
@@ -520,11 +521,11 @@ func (p *progressReporter) report(ctx context.Context, h *juju.Hook, msg string)
 // apply runs a plan's steps in order; the first failure fails the hook
 // (Juju retries it), except that what a user can fix never gets here.
 // Long steps are announced through prog.
-func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, snap Snapshot, plan Plan, prog *progressReporter, w *keys.Writes) (bool, error) {
-	a := &applier{c: c, h: h, m: m, cfg: plan.Config, w: w}
+func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, snap Snapshot, pl Plan, prog *progressReporter, w *keys.Writes) (bool, error) {
+	a := &applier{c: c, h: h, m: m, cfg: pl.Config, w: w}
 	anyChanged := false
-	for _, st := range plan.Steps {
-		if !(st.Kind == StepReload && a.reloaded) {
+	for _, st := range pl.Steps {
+		if !(st.Kind == plan.Reload && a.reloaded) {
 			prog.report(ctx, h, st.Progress)
 		}
 		changed, err := a.step(ctx, st)
@@ -553,38 +554,38 @@ type applier struct {
 }
 
 // step runs one step; changed says whether it changed anything.
-func (a *applier) step(ctx context.Context, st Step) (changed bool, err error) {
+func (a *applier) step(ctx context.Context, st plan.Step) (changed bool, err error) {
 	wl, cfg := a.c.Workload, a.cfg
 	switch st.Kind {
-	case StepInstallPackages:
+	case plan.InstallPackages:
 		err = wl.InstallPackages(ctx, st.Packages)
 		return err == nil, err
-	case StepCreateSecret:
+	case plan.CreateSecret:
 		return a.createSystemUsers(ctx)
-	case StepWriteFiles:
+	case plan.WriteFiles:
 		changed, err = wl.WriteFiles(ctx, cfg)
 		a.filesChanged = changed
 		return changed, err
-	case StepStartEtcd:
+	case plan.StartEtcd:
 		return wl.StartEtcd(ctx, cfg)
-	case StepEnsureEtcdAuth:
+	case plan.EnsureEtcdAuth:
 		if changed, err = wl.EnsureEtcdAuth(ctx, cfg); err == nil {
 			a.w.SetState(etcdAuthKey, "enabled")
 		}
 		return changed, err
-	case StepStartPatroni:
+	case plan.StartPatroni:
 		return a.startPatroni(ctx)
-	case StepPatchDCS:
+	case plan.PatchDCS:
 		return a.patchDCS(ctx, st.DCSParameters)
-	case StepReload:
+	case plan.Reload:
 		return a.reload(ctx)
-	case StepRestart:
+	case plan.Restart:
 		err = patroni.RestartWhenPending(ctx, clock.Or(a.c.Clock), wl.Patroni(cfg), 15*time.Second)
 		return err == nil, err
-	case StepOpenPort:
+	case plan.OpenPort:
 		err = openPort(ctx, a.h, st.Port, st.ClosePort, a.w)
 		return err == nil, err
-	case StepSaveApplied:
+	case plan.SaveApplied:
 		data, _ := json.Marshal(st.Applied)
 		a.w.SetState(appliedKey, string(data))
 		return false, nil
@@ -593,21 +594,21 @@ func (a *applier) step(ctx context.Context, st Step) (changed bool, err error) {
 }
 
 // clusterStep runs the steps of the cluster's membership.
-func (a *applier) clusterStep(ctx context.Context, st Step) (changed bool, err error) {
+func (a *applier) clusterStep(ctx context.Context, st plan.Step) (changed bool, err error) {
 	wl, cfg := a.c.Workload, a.cfg
 	switch st.Kind {
-	case StepStartObserver:
+	case plan.StartObserver:
 		return wl.StartObserver(ctx, cfg, st.CharmBinary, st.JujuExec)
-	case StepPublishEtcdStarted:
+	case plan.PublishEtcdStarted:
 		cluster.PublishEtcdStarted(a.w)
 		return true, nil
-	case StepEtcdMembership:
+	case plan.EtcdMembership:
 		next, err := wl.EtcdMembership(ctx, cfg, st.Membership)
 		if err == nil {
 			err = cluster.RecordMembers(next, a.w)
 		}
 		return err == nil, err
-	case StepLeaveCluster:
+	case plan.LeaveCluster:
 		if changed, err = wl.LeaveCluster(ctx, a.h.Env.ModelUUID, cfg); err == nil {
 			a.w.SetState(cluster.LeavingKey, "true")
 		}

@@ -78,15 +78,15 @@ func (c *Charm) readServerFacts(ctx context.Context, h *juju.Hook, s *Snapshot) 
 
 // serveClients applies the client relations' part of the plan and adds
 // their refusals to the status.
-func (c *Charm) serveClients(ctx context.Context, h *juju.Hook, m *model.Model, snap Snapshot, plan Plan, ov Overrides, w *keys.Writes) error {
+func (c *Charm) serveClients(ctx context.Context, h *juju.Hook, m *model.Model, snap Snapshot, pl Plan, ov Overrides, w *keys.Writes) error {
 	var hba []string
-	for _, r := range pgconf.HBARules(plan.Config) {
+	for _, r := range pgconf.HBARules(pl.Config) {
 		hba = append(hba, r.String())
 	}
 	env := clients.Env{Hook: h, Model: m, DB: c.clientDB(), Vault: snap.vault, Writes: w, Handles: snap.clientRels,
-		PeerRelation: snap.peers != nil, HBA: hba, Nudge: c.Workload.Patroni(plan.Config).Reload, Overrides: ov.ClientPasswords}
-	statuses, err := clients.Apply(ctx, env, snap.clientUnit(), snap.Clients, plan.Clients)
-	refused := append(slices.Clone(plan.Clients.Statuses), statuses...)
+		PeerRelation: snap.peers != nil, HBA: hba, Nudge: c.Workload.Patroni(pl.Config).Reload, Overrides: ov.ClientPasswords}
+	statuses, err := clients.Apply(ctx, env, snap.clientUnit(), snap.Clients, pl.Clients)
+	refused := append(slices.Clone(pl.Clients.Statuses), statuses...)
 	for _, st := range refused {
 		h.Log.Warn("client relation refused", "why", st.Message)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/pgjuju/pgjuju/internal/charm/clients"
 	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"github.com/pgjuju/pgjuju/internal/charm/credentials"
+	"github.com/pgjuju/pgjuju/internal/charm/plan"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/model"
 	"github.com/pgjuju/pgjuju/internal/patroni"
@@ -33,7 +34,7 @@ type Snapshot struct {
 	Options pgconf.Options
 	// Facts are the cluster slice's part: peers, the etcd record, who
 	// runs etcd, departure.
-	cluster.Facts
+	cluster.Topology
 	// Passwords are the system users' passwords; nil until the leader has
 	// created the secret (and, for other units, shared its id).
 	Passwords *pgconf.Passwords
@@ -95,62 +96,9 @@ type Snapshot struct {
 	clientRels clients.Handles
 }
 
-// StepKind names what a step does.
-type StepKind string
-
-// Step kinds, in the order a plan runs them.
-const (
-	StepInstallPackages StepKind = "install-packages"
-	StepCreateSecret    StepKind = "create-system-users-secret"
-	StepWriteFiles      StepKind = "write-files"
-	StepStartEtcd       StepKind = "start-etcd"
-	StepEnsureEtcdAuth  StepKind = "ensure-etcd-auth"
-	StepStartPatroni    StepKind = "start-patroni"
-	StepPatchDCS        StepKind = "patch-dcs"
-	StepReload          StepKind = "reload"
-	StepRestart         StepKind = "restart"
-	StepOpenPort        StepKind = "open-port"
-	StepSaveApplied     StepKind = "save-applied"
-	// StepPublishEtcdStarted tells the peers this unit's etcd runs.
-	StepPublishEtcdStarted StepKind = "publish-etcd-started"
-	// StepEtcdMembership (leader) adds, promotes and removes etcd
-	// members and records them.
-	StepEtcdMembership StepKind = "etcd-membership"
-	// StepStartObserver runs the role observer, which pushes role
-	// changes to Juju.
-	StepStartObserver StepKind = "start-observer"
-	// StepLeaveCluster hands the primary role over and stops Patroni on
-	// a unit that is being removed.
-	StepLeaveCluster StepKind = "leave-cluster"
-)
-
-// Step is one effect with the reason it is needed.
-type Step struct {
-	Kind     StepKind
-	Reason   string
-	Packages []string // install-packages
-	// DCSParameters (patch-dcs) are the cluster-wide parameters to set;
-	// "" deletes one.
-	DCSParameters map[string]string
-	// Applied (save-applied) is the record of what the unit runs with.
-	Applied map[string]string
-	Port    int // open-port
-	// ClosePort is the port opened before, closed by open-port when
-	// listen_port changed; 0 for none.
-	ClosePort int
-	// CharmBinary and JujuExec are what start-observer runs.
-	CharmBinary, JujuExec string
-	// Membership (etcd-membership) is the leader's change to etcd.
-	Membership cluster.Change
-	// Progress, when set, is the maintenance message shown while the step
-	// runs ("restarting PostgreSQL to apply max_connections"): only long
-	// steps carry one. See progressReporter.
-	Progress string
-}
-
 // Plan is the outcome of Decide.
 type Plan struct {
-	Steps []Step
+	Steps []plan.Step
 	// Config is what the unit's files are rendered from; valid when the
 	// plan writes files.
 	Config pgconf.UnitConfig
@@ -195,7 +143,7 @@ func Decide(s Snapshot) Plan {
 	if !ok {
 		return stop
 	}
-	pos, wait := cluster.DecidePosition(pgconf.Member{Unit: s.Unit, Address: s.Address}, s.Leader, len(s.Applied) > 0, s.Facts)
+	pos, wait := cluster.DecidePosition(pgconf.Member{Unit: s.Unit, Address: s.Address}, s.Leader, len(s.Applied) > 0, s.Topology)
 	if wait.Level != "" {
 		return Plan{Status: wait}
 	}
@@ -207,18 +155,18 @@ func Decide(s Snapshot) Plan {
 		if membership == nil {
 			return Plan{Status: juju.Waiting("waiting for the etcd cluster to take this unit")}
 		}
-		return Plan{Config: cfg, Steps: []Step{*membership}, Again: true}
+		return Plan{Config: cfg, Steps: []plan.Step{*membership}, Again: true}
 	}
 	cp := clients.Decide(s.Clients.Input(s.Leader, s.SecretsAvailable))
 	cfg.Clients = cp.HBA
-	plan := Plan{Config: cfg, Clients: cp, Joining: pos.Joining}
-	plan.Steps, plan.Again = decideRunSteps(s, pos, membership)
+	pl := Plan{Config: cfg, Clients: cp, Joining: pos.Joining}
+	pl.Steps, pl.Again = decideRunSteps(s, pos, membership)
 	want, blocked := wantedParameters(s, cfg, settings)
 	if blocked.Level != "" {
 		return Plan{Status: blocked}
 	}
-	plan.Steps = append(plan.Steps, decideParameterSteps(s, want, settings)...)
-	return plan
+	pl.Steps = append(pl.Steps, decideParameterSteps(s, want, settings)...)
+	return pl
 }
 
 // decideGates stops the plan early (ok false, with stop) for a unit that
@@ -231,12 +179,12 @@ func decideGates(s Snapshot) (settings pgconf.Settings, stop Plan, ok bool) {
 		if s.Passwords != nil {
 			cfg.Passwords = *s.Passwords
 		}
-		return settings, Plan{Config: cfg, Steps: []Step{{Kind: StepLeaveCluster, Reason: "this unit is being removed",
+		return settings, Plan{Config: cfg, Steps: []plan.Step{{Kind: plan.LeaveCluster, Reason: "this unit is being removed",
 			Progress: "leaving the cluster"}}, Status: juju.Maintenance("leaving the cluster")}, false
 	}
 	if len(s.MissingPackages) > 0 {
 		return settings, Plan{
-			Steps: []Step{{Kind: StepInstallPackages, Packages: s.MissingPackages,
+			Steps: []plan.Step{{Kind: plan.InstallPackages, Packages: s.MissingPackages,
 				Reason:   "not installed: " + strings.Join(s.MissingPackages, ", "),
 				Progress: "installing " + strings.Join(s.MissingPackages, ", ")}},
 			Again: true,
@@ -252,7 +200,7 @@ func decideGates(s Snapshot) (settings pgconf.Settings, stop Plan, ok bool) {
 		// relation, which Juju creates after install.
 		return settings, Plan{Status: juju.Waiting("waiting for the peer relation to store the system users")}, false
 	case s.Passwords == nil && s.Leader:
-		return settings, Plan{Steps: []Step{{Kind: StepCreateSecret, Reason: "no system-users secret yet"}}, Again: true}, false
+		return settings, Plan{Steps: []plan.Step{{Kind: plan.CreateSecret, Reason: "no system-users secret yet"}}, Again: true}, false
 	case s.Passwords == nil:
 		return settings, Plan{Status: juju.Waiting("waiting for the leader to create the system users")}, false
 	case s.Storage == "":
@@ -284,12 +232,12 @@ func unitConfigFor(s Snapshot, settings pgconf.Settings, pos cluster.Position) p
 
 // decideMembershipStep is the leader's etcd membership step; nil when
 // etcd's members and the record already follow the units.
-func decideMembershipStep(s Snapshot, self pgconf.Member) *Step {
-	change, ok := cluster.DecideChange(self, s.Leader, s.Facts)
+func decideMembershipStep(s Snapshot, self pgconf.Member) *plan.Step {
+	change, ok := cluster.DecideChange(self, s.Leader, s.Topology)
 	if !ok {
 		return nil
 	}
-	return &Step{Kind: StepEtcdMembership, Membership: change, Reason: "etcd members follow the units: " + change.Describe()}
+	return &plan.Step{Kind: plan.EtcdMembership, Membership: change, Reason: "etcd members follow the units: " + change.Describe()}
 }
 
 // decideRunSteps are the steps that run the unit: files, etcd (and its
@@ -297,20 +245,20 @@ func decideMembershipStep(s Snapshot, self pgconf.Member) *Step {
 // observer and the leader's membership changes. again: a promotion frees
 // etcd's one learner slot, so the pass decides again and adds a peer
 // still waiting in this hook (nothing else would wake the leader).
-func decideRunSteps(s Snapshot, pos cluster.Position, membership *Step) (steps []Step, again bool) {
-	steps = []Step{
-		{Kind: StepWriteFiles, Reason: "render patroni.yml and etcd configuration"},
-		{Kind: StepStartEtcd, Reason: "etcd is Patroni's consensus store"},
+func decideRunSteps(s Snapshot, pos cluster.Position, membership *plan.Step) (steps []plan.Step, again bool) {
+	steps = []plan.Step{
+		{Kind: plan.WriteFiles, Reason: "render patroni.yml and etcd configuration"},
+		{Kind: plan.StartEtcd, Reason: "etcd is Patroni's consensus store"},
 	}
 	if s.Leader && !s.EtcdAuthEnabled && !pos.Others {
 		// Only the unit that bootstrapped etcd enables its auth; a later
 		// leader finds it enabled (and needs no quorum for nothing).
-		steps = append(steps, Step{Kind: StepEnsureEtcdAuth, Reason: "etcd requires the root password"})
+		steps = append(steps, plan.Step{Kind: plan.EnsureEtcdAuth, Reason: "etcd requires the root password"})
 	}
 	if s.PeerRelation && !s.EtcdStartedPublished {
-		steps = append(steps, Step{Kind: StepPublishEtcdStarted, Reason: "the leader promotes a started etcd member"})
+		steps = append(steps, plan.Step{Kind: plan.PublishEtcdStarted, Reason: "the leader promotes a started etcd member"})
 	}
-	startPatroni := Step{Kind: StepStartPatroni, Reason: "Patroni runs PostgreSQL"}
+	startPatroni := plan.Step{Kind: plan.StartPatroni, Reason: "Patroni runs PostgreSQL"}
 	switch {
 	case pos.Joining:
 		startPatroni.Progress = "joining the cluster as a replica"
@@ -319,7 +267,7 @@ func decideRunSteps(s Snapshot, pos cluster.Position, membership *Step) (steps [
 	}
 	steps = append(steps, startPatroni)
 	if s.JujuExec != "" {
-		steps = append(steps, Step{Kind: StepStartObserver, Reason: "role changes reach Juju through juju-exec",
+		steps = append(steps, plan.Step{Kind: plan.StartObserver, Reason: "role changes reach Juju through juju-exec",
 			CharmBinary: s.CharmBinary, JujuExec: s.JujuExec})
 	}
 	if membership != nil {
@@ -364,8 +312,8 @@ func wantedParameters(s Snapshot, cfg pgconf.UnitConfig, settings pgconf.Setting
 // decideParameterSteps brings what runs to want: a DCS patch (leader), a
 // reload, a restart when a parameter needs one, the port, and the record
 // of what was applied. A steady pass runs none of them.
-func decideParameterSteps(s Snapshot, want map[string]string, settings pgconf.Settings) []Step {
-	var steps []Step
+func decideParameterSteps(s Snapshot, want map[string]string, settings pgconf.Settings) []plan.Step {
+	var steps []plan.Step
 	applied := s.Applied
 	for _, k := range []string{"port", hbaKeyPrefix + "admin_addresses", hbaKeyPrefix + "extra_pg_auth"} {
 		if _, ok := applied[k]; !ok && len(applied) > 0 {
@@ -385,18 +333,18 @@ func decideParameterSteps(s Snapshot, want map[string]string, settings pgconf.Se
 		if s.OpenedPort != 0 {
 			reason = fmt.Sprintf("listen_port changed from %d", s.OpenedPort)
 		}
-		steps = append(steps, Step{Kind: StepOpenPort, Port: settings.ListenPort, ClosePort: s.OpenedPort, Reason: reason})
+		steps = append(steps, plan.Step{Kind: plan.OpenPort, Port: settings.ListenPort, ClosePort: s.OpenedPort, Reason: reason})
 	}
 	if !maps.Equal(s.Applied, want) {
-		steps = append(steps, Step{Kind: StepSaveApplied, Applied: want, Reason: "remember what was applied"})
+		steps = append(steps, plan.Step{Kind: plan.SaveApplied, Applied: want, Reason: "remember what was applied"})
 	}
 	return steps
 }
 
 // decideChangeSteps applies changed parameters: the DCS ones patched by
 // the leader, a reload for all, a restart for those that need one.
-func decideChangeSteps(s Snapshot, changed []string, want map[string]string) []Step {
-	var steps []Step
+func decideChangeSteps(s Snapshot, changed []string, want map[string]string) []plan.Step {
+	var steps []plan.Step
 	var dcsChanged map[string]string
 	var restart []string
 	for _, k := range changed {
@@ -412,7 +360,7 @@ func decideChangeSteps(s Snapshot, changed []string, want map[string]string) []S
 		}
 	}
 	if len(dcsChanged) > 0 && s.Leader {
-		steps = append(steps, Step{Kind: StepPatchDCS, DCSParameters: dcsChanged, Reason: "changed cluster-wide: " + strings.Join(slices.Sorted(maps.Keys(dcsChanged)), ", ")})
+		steps = append(steps, plan.Step{Kind: plan.PatchDCS, DCSParameters: dcsChanged, Reason: "changed cluster-wide: " + strings.Join(slices.Sorted(maps.Keys(dcsChanged)), ", ")})
 	}
 	sort.Strings(restart)
 	restartMsg := "restarting PostgreSQL to apply " + strings.Join(restart, ", ")
@@ -427,10 +375,10 @@ func decideChangeSteps(s Snapshot, changed []string, want map[string]string) []S
 		if len(restart) > 0 {
 			progress = restartMsg
 		}
-		steps = append(steps, Step{Kind: StepReload, Reason: "changed: " + strings.Join(names, ", "), Progress: progress})
+		steps = append(steps, plan.Step{Kind: plan.Reload, Reason: "changed: " + strings.Join(names, ", "), Progress: progress})
 	}
 	if len(restart) > 0 {
-		steps = append(steps, Step{Kind: StepRestart, Reason: "needs a restart: " + strings.Join(restart, ", "), Progress: restartMsg})
+		steps = append(steps, plan.Step{Kind: plan.Restart, Reason: "needs a restart: " + strings.Join(restart, ", "), Progress: restartMsg})
 	}
 	return steps
 }
@@ -540,11 +488,11 @@ func blockedMessage(err error) string {
 
 // DecideStatus is the unit's status after a plan ran, from Patroni's view
 // of this member (nil when Patroni did not answer).
-func DecideStatus(plan Plan, node *patroni.NodeStatus) juju.Status {
-	if plan.Status.Level != "" {
-		return plan.Status
+func DecideStatus(pl Plan, node *patroni.NodeStatus) juju.Status {
+	if pl.Status.Level != "" {
+		return pl.Status
 	}
-	if node == nil && plan.Joining {
+	if node == nil && pl.Joining {
 		return juju.Maintenance("joining the cluster as a replica")
 	}
 	if node == nil {

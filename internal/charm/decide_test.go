@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pgjuju/pgjuju/internal/charm/cluster"
+	"github.com/pgjuju/pgjuju/internal/charm/plan"
 	"github.com/pgjuju/pgjuju/internal/deepcopy"
 
 	"github.com/google/go-cmp/cmp"
@@ -49,7 +50,7 @@ func baseSnapshot(t *testing.T) Snapshot {
 // applied returns what a pass over s would save as applied.
 func applied(t *testing.T, s Snapshot) map[string]string {
 	for _, st := range Decide(s).Steps {
-		if st.Kind == StepSaveApplied {
+		if st.Kind == plan.SaveApplied {
 			return st.Applied
 		}
 	}
@@ -62,7 +63,7 @@ func TestDecide(t *testing.T) {
 	cases := []struct {
 		name   string
 		snap   func(Snapshot) Snapshot
-		kinds  []StepKind
+		kinds  []plan.Kind
 		status juju.Status
 		again  bool
 		reason string // substring of some step's reason
@@ -72,10 +73,10 @@ func TestDecide(t *testing.T) {
 			nil, juju.Waiting("waiting for the peer relation to store the system users"), false, ""},
 		{"packages missing: install them first and decide again",
 			func(s Snapshot) Snapshot { s.MissingPackages = []string{"patroni", "etcd-server"}; return s },
-			[]StepKind{StepInstallPackages}, juju.Status{}, true, "not installed: patroni, etcd-server"},
+			[]plan.Kind{plan.InstallPackages}, juju.Status{}, true, "not installed: patroni, etcd-server"},
 		{"leader without the secret creates it and decides again",
 			func(s Snapshot) Snapshot { s.Passwords = nil; return s },
-			[]StepKind{StepCreateSecret}, juju.Status{}, true, ""},
+			[]plan.Kind{plan.CreateSecret}, juju.Status{}, true, ""},
 		{"non-leader without the secret waits",
 			func(s Snapshot) Snapshot { s.Passwords, s.Leader = nil, false; return s },
 			nil, juju.Waiting("waiting for the leader to create the system users"), false, ""},
@@ -90,34 +91,34 @@ func TestDecide(t *testing.T) {
 			nil, juju.Blocked("invalid listen_port: 80 is outside 1024–65535 (and 1 more)"), false, ""},
 		{"first bootstrap of the leader",
 			func(s Snapshot) Snapshot { return s },
-			[]StepKind{StepWriteFiles, StepStartEtcd, StepEnsureEtcdAuth, StepStartPatroni, StepOpenPort, StepSaveApplied}, juju.Status{}, false, ""},
+			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.EnsureEtcdAuth, plan.StartPatroni, plan.OpenPort, plan.SaveApplied}, juju.Status{}, false, ""},
 		{"nothing changed: no reload, restart or save",
 			bootstrapped,
-			[]StepKind{StepWriteFiles, StepStartEtcd, StepEnsureEtcdAuth, StepStartPatroni, StepOpenPort}, juju.Status{}, false, ""},
+			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.EnsureEtcdAuth, plan.StartPatroni, plan.OpenPort}, juju.Status{}, false, ""},
 		{"steady: port open and etcd auth enabled before, only the idempotent ensures run",
 			func(s Snapshot) Snapshot { s = bootstrapped(s); s.OpenedPort, s.EtcdAuthEnabled = 5432, true; return s },
-			[]StepKind{StepWriteFiles, StepStartEtcd, StepStartPatroni}, juju.Status{}, false, ""},
+			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.StartPatroni}, juju.Status{}, false, ""},
 		{"listen_port changed: PostgreSQL restarts on it, the new port is opened (and the old closed)",
 			func(s Snapshot) Snapshot {
 				s = bootstrapped(s)
 				s.OpenedPort, s.EtcdAuthEnabled, s.Options.ListenPort = 5432, true, 5433
 				return s
 			},
-			[]StepKind{StepWriteFiles, StepStartEtcd, StepStartPatroni, StepReload, StepRestart, StepOpenPort, StepSaveApplied}, juju.Status{}, false, "needs a restart: port"},
+			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.StartPatroni, plan.Reload, plan.Restart, plan.OpenPort, plan.SaveApplied}, juju.Status{}, false, "needs a restart: port"},
 		{"admin_addresses changed: reload only, announced by the option's name",
 			func(s Snapshot) Snapshot {
 				s = bootstrapped(s)
 				s.OpenedPort, s.EtcdAuthEnabled, s.Options.AdminAddresses = 5432, true, "10.1.2.0/24"
 				return s
 			},
-			[]StepKind{StepWriteFiles, StepStartEtcd, StepStartPatroni, StepReload, StepSaveApplied}, juju.Status{}, false, "changed: admin_addresses"},
+			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.StartPatroni, plan.Reload, plan.SaveApplied}, juju.Status{}, false, "changed: admin_addresses"},
 		{"extra_pg_auth changed: reload only",
 			func(s Snapshot) Snapshot {
 				s = bootstrapped(s)
 				s.OpenedPort, s.EtcdAuthEnabled, s.Options.ExtraPgAuth = 5432, true, "host all all 10.9.0.0/16 scram-sha-256"
 				return s
 			},
-			[]StepKind{StepWriteFiles, StepStartEtcd, StepStartPatroni, StepReload, StepSaveApplied}, juju.Status{}, false, "changed: extra_pg_auth"},
+			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.StartPatroni, plan.Reload, plan.SaveApplied}, juju.Status{}, false, "changed: extra_pg_auth"},
 		{"applied parameters recorded without the port (an older charm): no restart on upgrade",
 			func(s Snapshot) Snapshot {
 				s = bootstrapped(s)
@@ -127,16 +128,16 @@ func TestDecide(t *testing.T) {
 				s.OpenedPort, s.EtcdAuthEnabled = 5432, true
 				return s
 			},
-			[]StepKind{StepWriteFiles, StepStartEtcd, StepStartPatroni, StepSaveApplied}, juju.Status{}, false, ""},
+			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.StartPatroni, plan.SaveApplied}, juju.Status{}, false, ""},
 		{"a reloadable setting changed: reload only",
 			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Options.ExtraPgConf = "work_mem = 64MB"; return s },
-			[]StepKind{StepWriteFiles, StepStartEtcd, StepEnsureEtcdAuth, StepStartPatroni, StepReload, StepOpenPort, StepSaveApplied}, juju.Status{}, false, "changed: work_mem"},
+			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.EnsureEtcdAuth, plan.StartPatroni, plan.Reload, plan.OpenPort, plan.SaveApplied}, juju.Status{}, false, "changed: work_mem"},
 		{"shared_buffers changed: reload and restart",
 			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Options.SharedBuffers = "256MB"; return s },
-			[]StepKind{StepWriteFiles, StepStartEtcd, StepEnsureEtcdAuth, StepStartPatroni, StepReload, StepRestart, StepOpenPort, StepSaveApplied}, juju.Status{}, false, "needs a restart: shared_buffers"},
+			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.EnsureEtcdAuth, plan.StartPatroni, plan.Reload, plan.Restart, plan.OpenPort, plan.SaveApplied}, juju.Status{}, false, "needs a restart: shared_buffers"},
 		{"max_connections changed: patch the DCS, reload, restart",
 			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Options.MaxConnections = 300; return s },
-			[]StepKind{StepWriteFiles, StepStartEtcd, StepEnsureEtcdAuth, StepStartPatroni, StepPatchDCS, StepReload, StepRestart, StepOpenPort, StepSaveApplied}, juju.Status{}, false, "changed cluster-wide: max_connections"},
+			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.EnsureEtcdAuth, plan.StartPatroni, plan.PatchDCS, plan.Reload, plan.Restart, plan.OpenPort, plan.SaveApplied}, juju.Status{}, false, "changed cluster-wide: max_connections"},
 		{"locale changed after bootstrap: blocked until reverted",
 			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Options.Locale = "en_US.UTF-8"; return s },
 			nil, juju.Blocked("invalid locale: the cluster was initialised with C.UTF-8; set it back"), false, ""},
@@ -179,10 +180,10 @@ func TestDecide(t *testing.T) {
 			nil, juju.Blocked("invalid locale: xx_YY.UTF-8 is not available on this machine (see locale -a)"), false, ""},
 		{"before bootstrap, a locale the machine has under glibc's name: bootstrap",
 			func(s Snapshot) Snapshot { s.Options.Locale = "en_US.UTF-8"; return s },
-			[]StepKind{StepWriteFiles, StepStartEtcd, StepEnsureEtcdAuth, StepStartPatroni, StepOpenPort, StepSaveApplied}, juju.Status{}, false, ""},
+			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.EnsureEtcdAuth, plan.StartPatroni, plan.OpenPort, plan.SaveApplied}, juju.Status{}, false, ""},
 		{"before bootstrap, the machine's locales unknown: initdb decides",
 			func(s Snapshot) Snapshot { s.Options.Locale, s.Locales = "xx_YY.UTF-8", nil; return s },
-			[]StepKind{StepWriteFiles, StepStartEtcd, StepEnsureEtcdAuth, StepStartPatroni, StepOpenPort, StepSaveApplied}, juju.Status{}, false, ""},
+			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.EnsureEtcdAuth, plan.StartPatroni, plan.OpenPort, plan.SaveApplied}, juju.Status{}, false, ""},
 		{"a malformed locale name is reported once",
 			func(s Snapshot) Snapshot { s.Options.Locale = "en US"; return s },
 			nil, juju.Blocked(`invalid locale: "en US" is not a locale name (like C.UTF-8 or en_US.UTF-8)`), false, ""},
@@ -191,7 +192,7 @@ func TestDecide(t *testing.T) {
 			nil, juju.Blocked("invalid locale: xx_YY.UTF-8 is not available on this machine (see locale -a)"), false, ""},
 		{"after bootstrap the locale is not looked up again",
 			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Locales = []string{"C"}; return s },
-			[]StepKind{StepWriteFiles, StepStartEtcd, StepEnsureEtcdAuth, StepStartPatroni, StepOpenPort}, juju.Status{}, false, ""},
+			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.EnsureEtcdAuth, plan.StartPatroni, plan.OpenPort}, juju.Status{}, false, ""},
 		{"non-leader before the leader bootstrapped waits",
 			func(s Snapshot) Snapshot { s.Leader = false; return s },
 			nil, juju.Waiting("waiting for the leader to bootstrap the cluster"), false, ""},
@@ -209,7 +210,7 @@ func TestDecide(t *testing.T) {
 					"postgresql/0": {Address: s.Address}}
 				return s
 			},
-			[]StepKind{StepWriteFiles, StepStartEtcd, StepPublishEtcdStarted, StepStartPatroni, StepOpenPort, StepSaveApplied}, juju.Status{}, false, "etcd is Patroni's"},
+			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.PublishEtcdStarted, plan.StartPatroni, plan.OpenPort, plan.SaveApplied}, juju.Status{}, false, "etcd is Patroni's"},
 		{"leader with a new peer adds it to etcd as a learner and records it",
 			func(s Snapshot) Snapshot {
 				s = bootstrapped(s)
@@ -218,35 +219,35 @@ func TestDecide(t *testing.T) {
 				s.Peers = []pgconf.Member{{Unit: "postgresql/1", Address: netip.MustParseAddr("10.201.0.11")}}
 				return s
 			},
-			[]StepKind{StepWriteFiles, StepStartEtcd, StepStartPatroni, StepEtcdMembership}, juju.Status{}, false, "add postgresql/1"},
+			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.StartPatroni, plan.EtcdMembership}, juju.Status{}, false, "add postgresql/1"},
 		{"a unit being removed only leaves the cluster, whatever its config",
 			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Departing, s.Options.ListenPort = true, 80; return s },
-			[]StepKind{StepLeaveCluster}, juju.Maintenance("leaving the cluster"), false, "being removed"},
+			[]plan.Kind{plan.LeaveCluster}, juju.Maintenance("leaving the cluster"), false, "being removed"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			in := tc.snap(baseSnapshot(t))
 			orig := deepcopy.Of(in)
-			plan := Decide(in)
+			pl := Decide(in)
 			if !reflect.DeepEqual(orig, in) {
 				t.Error("Decide changed its input")
 			}
-			if diff := cmp.Diff(tc.kinds, stepKinds(plan)); diff != "" {
+			if diff := cmp.Diff(tc.kinds, stepKinds(pl)); diff != "" {
 				t.Errorf("steps (-want +got):\n%s", diff)
 			}
-			if plan.Status != tc.status || plan.Again != tc.again {
-				t.Errorf("status %v again %v, want %v %v", plan.Status, plan.Again, tc.status, tc.again)
+			if pl.Status != tc.status || pl.Again != tc.again {
+				t.Errorf("status %v again %v, want %v %v", pl.Status, pl.Again, tc.status, tc.again)
 			}
 			if tc.reason != "" {
 				found := false
-				for _, st := range plan.Steps {
+				for _, st := range pl.Steps {
 					found = found || strings.Contains(st.Reason, tc.reason)
 				}
 				if !found {
-					t.Errorf("no step reason contains %q: %+v", tc.reason, plan.Steps)
+					t.Errorf("no step reason contains %q: %+v", tc.reason, pl.Steps)
 				}
 			}
-			for _, st := range plan.Steps {
+			for _, st := range pl.Steps {
 				if st.Reason == "" {
 					t.Errorf("step %s has no reason", st.Kind)
 				}
@@ -378,11 +379,11 @@ func TestDecideStatus(t *testing.T) {
 	ready := Plan{Config: pgconf.UnitConfig{Unit: "postgresql/0"}}
 	for _, tc := range []struct {
 		name string
-		plan Plan
+		pl Plan
 		node *patroni.NodeStatus
 		want juju.Status
 	}{
-		{"blocked plan wins", Plan{Status: juju.Blocked("invalid x: y")}, &patroni.NodeStatus{State: "running", Role: "master"}, juju.Blocked("invalid x: y")},
+		{"blocked pl wins", Plan{Status: juju.Blocked("invalid x: y")}, &patroni.NodeStatus{State: "running", Role: "master"}, juju.Blocked("invalid x: y")},
 		{"Patroni silent", ready, nil, juju.Waiting("waiting for Patroni to start")},
 		{"starting", ready, &patroni.NodeStatus{State: "starting", Role: "replica"}, juju.Waiting("PostgreSQL is starting")},
 		{"primary (3.0 says master)", ready, &patroni.NodeStatus{State: "running", Role: "master"}, juju.Active("Primary")},
@@ -390,7 +391,7 @@ func TestDecideStatus(t *testing.T) {
 		{"replica", ready, &patroni.NodeStatus{State: "running", Role: "replica"}, juju.Active("Replica")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := DecideStatus(tc.plan, tc.node); got != tc.want {
+			if got := DecideStatus(tc.pl, tc.node); got != tc.want {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
@@ -407,8 +408,8 @@ func TestUnitOfMember(t *testing.T) {
 }
 
 // stepKinds lists a plan's step kinds.
-func stepKinds(p Plan) []StepKind {
-	var k []StepKind
+func stepKinds(p Plan) []plan.Kind {
+	var k []plan.Kind
 	for _, s := range p.Steps {
 		k = append(k, s.Kind)
 	}

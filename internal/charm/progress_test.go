@@ -6,6 +6,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/pgjuju/pgjuju/internal/charm/plan"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/jujutest"
 )
@@ -17,31 +18,31 @@ func TestDecideProgress(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		snap func(Snapshot) Snapshot
-		want map[StepKind]string
+		want map[plan.Kind]string
 	}{
 		{"first bootstrap", func(s Snapshot) Snapshot { return s },
-			map[StepKind]string{StepStartPatroni: "bootstrapping PostgreSQL with Patroni"}},
-		{"nothing changed: no progress at all", bootstrapped, map[StepKind]string{}},
+			map[plan.Kind]string{plan.StartPatroni: "bootstrapping PostgreSQL with Patroni"}},
+		{"nothing changed: no progress at all", bootstrapped, map[plan.Kind]string{}},
 		{"packages missing", func(s Snapshot) Snapshot { s.MissingPackages = []string{"patroni"}; return s },
-			map[StepKind]string{StepInstallPackages: "installing patroni"}},
+			map[plan.Kind]string{plan.InstallPackages: "installing patroni"}},
 		{"a reloadable setting: reloading, naming it",
 			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Options.ExtraPgConf = "work_mem = 64MB"; return s },
-			map[StepKind]string{StepReload: "reloading PostgreSQL to apply work_mem"}},
+			map[plan.Kind]string{plan.Reload: "reloading PostgreSQL to apply work_mem"}},
 		{"a restart-requiring setting: the reload before the restart says restarting",
 			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Options.MaxConnections = 300; return s },
-			map[StepKind]string{StepReload: "restarting PostgreSQL to apply max_connections",
-				StepRestart: "restarting PostgreSQL to apply max_connections"}},
+			map[plan.Kind]string{plan.Reload: "restarting PostgreSQL to apply max_connections",
+				plan.Restart: "restarting PostgreSQL to apply max_connections"}},
 		{"both kinds: the restart names only what needs it",
 			func(s Snapshot) Snapshot {
 				s = bootstrapped(s)
 				s.Options.ExtraPgConf, s.Options.SharedBuffers = "work_mem = 64MB", "256MB"
 				return s
 			},
-			map[StepKind]string{StepReload: "restarting PostgreSQL to apply shared_buffers",
-				StepRestart: "restarting PostgreSQL to apply shared_buffers"}},
+			map[plan.Kind]string{plan.Reload: "restarting PostgreSQL to apply shared_buffers",
+				plan.Restart: "restarting PostgreSQL to apply shared_buffers"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := map[StepKind]string{}
+			got := map[plan.Kind]string{}
 			for _, st := range Decide(tc.snap(baseSnapshot(t))).Steps {
 				if st.Progress != "" {
 					got[st.Kind] = st.Progress

@@ -3,7 +3,7 @@
 // is Patroni's, and the leader keeps etcd's members in step with the
 // units (DESIGN §3).
 //
-// It holds the cluster's part of the snapshot (Facts), its pure decisions
+// It holds the cluster's part of the snapshot (Topology), its pure decisions
 // (DecidePosition: bootstrap, join or wait; DecideChange: the leader's
 // etcd membership changes; DecideLeaderGuard: the Patroni 3.0.2
 // leader-key workaround; DecideHandover: a leaving primary's

@@ -9,8 +9,8 @@ import (
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 )
 
-// Facts are the cluster's part of a snapshot.
-type Facts struct {
+// Topology is the cluster's part of a snapshot: the peers, the leader's etcd record, who runs etcd.
+type Topology struct {
 	// Peers are the other units with the address they published.
 	Peers []pgconf.Member
 	// EtcdMembers is the leader's record of the etcd cluster (peer app
@@ -44,7 +44,7 @@ type Position struct {
 // other unit waits until the leader has bootstrapped and recorded it in
 // etcd, then joins. bootstrapped: this unit has run PostgreSQL. A
 // non-empty status says why the unit waits. Pure.
-func DecidePosition(self pgconf.Member, leader, bootstrapped bool, f Facts) (Position, juju.Status) {
+func DecidePosition(self pgconf.Member, leader, bootstrapped bool, f Topology) (Position, juju.Status) {
 	p := Position{Self: self}
 	_, p.Recorded = f.EtcdMembers[self.Unit]
 	p.Others = len(f.EtcdMembers) > 1 || (len(f.EtcdMembers) == 1 && !p.Recorded)
@@ -67,7 +67,7 @@ type Change struct {
 
 // DecideChange is the leader's membership change; ok is false when etcd's
 // members and the record already follow the units. Pure.
-func DecideChange(self pgconf.Member, leader bool, f Facts) (c Change, ok bool) {
+func DecideChange(self pgconf.Member, leader bool, f Topology) (c Change, ok bool) {
 	if !leader || !f.PeerRelation {
 		return Change{}, false
 	}
