@@ -17,6 +17,7 @@ import (
 	"github.com/pgjuju/pgjuju/internal/charm/clients"
 	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"github.com/pgjuju/pgjuju/internal/charm/credentials"
+	"github.com/pgjuju/pgjuju/internal/charm/instance"
 	"github.com/pgjuju/pgjuju/internal/charm/keys"
 	"github.com/pgjuju/pgjuju/internal/charm/plan"
 	"github.com/pgjuju/pgjuju/internal/clock"
@@ -31,24 +32,12 @@ import (
 // PeerEndpoint is the peer relation of the application's units.
 const PeerEndpoint = keys.PeerEndpoint
 
-// Keys of the unit's own instance.
-const (
-	// addressKey (peer unit databag) is the unit's address.
-	addressKey keys.Peer = "address"
-	// appliedKey (unit state) holds the parameters last applied (JSON).
-	appliedKey keys.State = "applied-parameters"
-	// unit state keys remembering effects, so that a steady pass repeats
-	// none of them (each is a hook tool call): the port opened, the
-	// workload version set, etcd authentication enabled, the address
-	// published in the peer unit databag.
-	openedPortKey       keys.State = "opened-port"
-	versionKey          keys.State = "workload-version"
-	etcdAuthKey         keys.State = "etcd-auth"
-	publishedAddressKey keys.State = "published-address"
-	// leaderDownKey (unit state): when this member was first seen holding
-	// the leader key with PostgreSQL down (RFC 3339; DecideLeaderGuard).
-	leaderDownKey keys.State = "leader-down-since"
-)
+// leaderDownKey (unit state): when this member was first seen holding the
+// leader key with PostgreSQL down (RFC 3339; cluster.DecideLeaderGuard).
+const leaderDownKey keys.State = "leader-down-since"
+
+// etcdAuthKey (unit state): this unit enabled etcd authentication.
+const etcdAuthKey keys.State = "etcd-auth"
 
 // Overrides are what an action hands the pass it runs: values it set
 // earlier in the same dispatch, which Juju commits only when the action
@@ -59,6 +48,15 @@ type Overrides struct {
 	// ClientPasswords are relation users' passwords by relation id
 	// (rotate-relation-password).
 	ClientPasswords map[string]string
+}
+
+// Workload is the charm's effects on its machine: the instance's
+// packages, services and server, and the cluster's etcd.
+type Workload interface {
+	instance.Packages
+	instance.Services
+	instance.Server
+	cluster.EtcdEffects
 }
 
 // Charm holds the handlers' dependencies.
@@ -76,7 +74,7 @@ func Register(d *juju.Dispatcher) {
 	if exe, err := os.Executable(); err == nil {
 		self = []string{exe, "supervise"}
 	}
-	(&Charm{Workload: &System{Self: self}}).Register(d)
+	(&Charm{Workload: &instance.System{Self: self}}).Register(d)
 }
 
 // Register wires the handlers into d.
@@ -214,8 +212,8 @@ func logPlan(ctx context.Context, h *juju.Hook, pl Plan) {
 func (c *Charm) publishSelf(ctx context.Context, s Snapshot, w *keys.Writes) error {
 	if s.publishAddress {
 		addr := s.Address.String()
-		w.SetPeerUnit(addressKey, addr)
-		w.SetState(publishedAddressKey, addr)
+		w.SetPeerUnit(instance.AddressKey, addr)
+		w.SetState(instance.PublishedAddressKey, addr)
 	}
 	if s.shareSystemUsers {
 		return s.vault.Share(ctx, credentials.SystemUsersDoc)
@@ -251,7 +249,7 @@ func (c *Charm) observe(ctx context.Context, h *juju.Hook, snap Snapshot, pl Pla
 			if err := h.Backend.ApplicationVersionSet(ctx, v); err != nil {
 				h.Log.Warn("setting workload version", "err", err)
 			} else {
-				w.SetState(versionKey, v)
+				w.SetState(instance.VersionKey, v)
 			}
 		}
 	}
@@ -313,7 +311,7 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 	if err != nil {
 		return s, err
 	}
-	s.Options = optionsFromConfig(cfg)
+	s.Options = instance.OptionsFromConfig(cfg)
 	s.MissingPackages = c.Workload.MissingPackages(ctx)
 	if len(s.MissingPackages) > 0 {
 		return s, nil
@@ -358,8 +356,8 @@ func (c *Charm) readMachine(ctx context.Context, h *juju.Hook, m *model.Model, s
 	// The server checks extra_pg_conf's values before they are applied
 	// (a value it refuses would stop it at the next restart); a steady
 	// pass, with nothing changed, runs no check.
-	if params := parametersToCheck(s.Options.ExtraPgConf, s.Catalogue, s.Applied); len(params) > 0 {
-		var pe *ParameterError
+	if params := instance.ParametersToCheck(s.Options.ExtraPgConf, s.Catalogue, s.Applied); len(params) > 0 {
+		var pe *instance.ParameterError
 		if err := c.Workload.CheckParameters(ctx, s.PGVersion, params); errors.As(err, &pe) {
 			s.ParameterProblem = pe.Message
 		} else if err != nil {
@@ -379,9 +377,9 @@ func (c *Charm) readMachine(ctx context.Context, h *juju.Hook, m *model.Model, s
 
 // readState fills the snapshot from the unit's state.
 func readState(h *juju.Hook, state map[keys.State]string, s *Snapshot) {
-	s.workloadVersion = state[versionKey]
+	s.workloadVersion = state[instance.VersionKey]
 	clients.ReadState(h.Log, state, &s.Clients)
-	s.OpenedPort, _ = strconv.Atoi(state[openedPortKey])
+	instance.ReadState(h.Log, state, &s.Facts)
 	s.EtcdAuthEnabled = state[etcdAuthKey] != ""
 	s.EtcdStartedPublished = state[cluster.EtcdStartedStateKey] != ""
 	s.publishedRole = state[cluster.RoleStateKey]
@@ -390,11 +388,6 @@ func readState(h *juju.Hook, state map[keys.State]string, s *Snapshot) {
 	s.Departing = state[cluster.LeavingKey] != "" || (h.Event.Kind == juju.KindRelationDeparted &&
 		h.Event.Endpoint == PeerEndpoint && h.Env.DepartingUnit == h.Env.UnitName)
 	s.leaderDownSince, _ = time.Parse(time.RFC3339, state[leaderDownKey])
-	if raw := state[appliedKey]; raw != "" {
-		if err := json.Unmarshal([]byte(raw), &s.Applied); err != nil {
-			h.Log.Warn("ignoring unreadable applied parameters", "err", err)
-		}
-	}
 }
 
 // readPeers reads the peer relation and its databags, once for the whole
@@ -431,13 +424,13 @@ func (c *Charm) readPeers(ctx context.Context, h *juju.Hook, m *model.Model, ov 
 	}
 	// The address is published once; unit state remembers it, so a
 	// steady pass reads and writes nothing.
-	s.publishAddress = s.Address.IsValid() && state[publishedAddressKey] != s.Address.String()
+	s.publishAddress = s.Address.IsValid() && state[instance.PublishedAddressKey] != s.Address.String()
 	return nil
 }
 
 // readPeerUnit fills the snapshot from one peer's unit databag.
 func readPeerUnit(u string, bag map[string]string, s *Snapshot) {
-	if a, err := netip.ParseAddr(bag[string(addressKey)]); err == nil {
+	if a, err := netip.ParseAddr(bag[string(instance.AddressKey)]); err == nil {
 		s.Peers = append(s.Peers, pgconf.Member{Unit: u, Address: a})
 	}
 	clients.ReadPeerUnit(u, bag, &s.Clients)
@@ -447,33 +440,6 @@ func readPeerUnit(u string, bag map[string]string, s *Snapshot) {
 		}
 		s.PeerEtcdStarted[u] = true
 	}
-}
-
-// optionsFromConfig reads the options. config-get includes every option
-// with a default in config.yaml, so a value there, 0 or "" included, is
-// the user's and is validated as such (Options.Complete); an option
-// missing (only from a backend that leaves defaults out) keeps its default.
-func optionsFromConfig(cfg *model.Config) pgconf.Options {
-	o := pgconf.DefaultOptions()
-	str := func(k string, dst *string) {
-		if cfg.Has(k) {
-			*dst, _ = cfg.String(k)
-		}
-	}
-	num := func(k string, dst *int) {
-		if v, ok, _ := cfg.Int(k); ok {
-			*dst = v
-		}
-	}
-	str("admin_addresses", &o.AdminAddresses)
-	str("extra_pg_conf", &o.ExtraPgConf)
-	str("extra_pg_auth", &o.ExtraPgAuth)
-	num("listen_port", &o.ListenPort)
-	num("max_connections", &o.MaxConnections)
-	str("shared_buffers", &o.SharedBuffers)
-	str("locale", &o.Locale)
-	str("encoding", &o.Encoding)
-	return o
 }
 
 // unitAddress is the unit's ingress address on the peer binding, falling
@@ -587,7 +553,7 @@ func (a *applier) step(ctx context.Context, st plan.Step) (changed bool, err err
 		return err == nil, err
 	case plan.SaveApplied:
 		data, _ := json.Marshal(st.Applied)
-		a.w.SetState(appliedKey, string(data))
+		a.w.SetState(instance.AppliedKey, string(data))
 		return false, nil
 	}
 	return a.clusterStep(ctx, st)
@@ -684,7 +650,7 @@ func openPort(ctx context.Context, h *juju.Hook, port, old int, w *keys.Writes) 
 			return err
 		}
 	}
-	w.SetState(openedPortKey, strconv.Itoa(port))
+	w.SetState(instance.OpenedPortKey, strconv.Itoa(port))
 	return nil
 }
 

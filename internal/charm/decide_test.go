@@ -1,49 +1,33 @@
 package charm
 
 import (
-	"context"
 	"net/netip"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/pgjuju/pgjuju/internal/charm/cluster"
+	"github.com/pgjuju/pgjuju/internal/charm/instance"
 	"github.com/pgjuju/pgjuju/internal/charm/plan"
 	"github.com/pgjuju/pgjuju/internal/deepcopy"
+	"github.com/pgjuju/pgjuju/internal/pgconf/pgconftest"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pgjuju/pgjuju/internal/juju"
-	"github.com/pgjuju/pgjuju/internal/juju/jujutest"
-	"github.com/pgjuju/pgjuju/internal/juju/model"
 	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 )
-
-func testCatalogue(t *testing.T) pgconf.Catalogue {
-	t.Helper()
-	f, err := os.Open("../pgconf/testdata/describe-config-15.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	cat, err := pgconf.ParseCatalogue(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cat
-}
 
 // baseSnapshot is a leader with everything in place and nothing applied.
 func baseSnapshot(t *testing.T) Snapshot {
 	return Snapshot{
 		Unit: "postgresql/0", App: "postgresql", Leader: true,
-		Address: netip.MustParseAddr("10.201.0.10"), Storage: "/srv/pgdata",
+		Address:   netip.MustParseAddr("10.201.0.10"),
 		Passwords: &pgconf.Passwords{Operator: "o", Replication: "r", Rewind: "w", PatroniAPI: "p", Etcd: "e"},
-		PGVersion: "15", Catalogue: testCatalogue(t), MemBytes: 4 << 30,
-		CharmBinary: "/charm/dispatch", Options: pgconf.DefaultOptions(), VaultReady: true, SecretsAvailable: true,
-		Locales: []string{"C", "C.utf8", "POSIX", "en_US.utf8"},
+		Facts: instance.Facts{Storage: "/srv/pgdata", PGVersion: "15", Catalogue: pgconftest.Catalogue15(t), MemBytes: 4 << 30,
+			Options: pgconf.DefaultOptions(), Locales: []string{"C", "C.utf8", "POSIX", "en_US.utf8"}},
+		CharmBinary: "/charm/dispatch", VaultReady: true, SecretsAvailable: true,
 	}
 }
 
@@ -123,8 +107,8 @@ func TestDecide(t *testing.T) {
 			func(s Snapshot) Snapshot {
 				s = bootstrapped(s)
 				delete(s.Applied, "port")
-				delete(s.Applied, hbaKeyPrefix+"admin_addresses")
-				delete(s.Applied, hbaKeyPrefix+"extra_pg_auth")
+				delete(s.Applied, "hba:admin_addresses")
+				delete(s.Applied, "hba:extra_pg_auth")
 				s.OpenedPort, s.EtcdAuthEnabled = 5432, true
 				return s
 			},
@@ -256,74 +240,6 @@ func TestDecide(t *testing.T) {
 	}
 }
 
-func TestParametersToCheck(t *testing.T) {
-	cat := testCatalogue(t)
-	for _, tc := range []struct {
-		name    string
-		extra   string
-		applied map[string]string
-		want    map[string]string
-	}{
-		{"no extra parameters", "", nil, nil},
-		{"first bootstrap: every value is new", "work_mem = 8MB\nhuge_pages = try", nil,
-			map[string]string{"work_mem": "8MB", "huge_pages": "try"}},
-		{"steady: every value as applied", "work_mem = 8MB\nhuge_pages = try",
-			map[string]string{"work_mem": "8MB", "huge_pages": "try", "shared_buffers": "1024MB"}, nil},
-		{"one value changed: all are checked", "work_mem = 8MB\nhuge_pages = maybe",
-			map[string]string{"work_mem": "8MB", "huge_pages": "try"},
-			map[string]string{"work_mem": "8MB", "huge_pages": "maybe"}},
-		{"a parameter added", "work_mem = 8MB\nstatement_timeout = -5s",
-			map[string]string{"work_mem": "8MB"},
-			map[string]string{"work_mem": "8MB", "statement_timeout": "-5s"}},
-		{"a parameter removed: nothing new to check", "work_mem = 8MB",
-			map[string]string{"work_mem": "8MB", "huge_pages": "try"}, nil},
-		{"a quoted value is compared, and checked, unquoted", "work_mem = '8MB'",
-			map[string]string{"work_mem": "8MB"}, nil},
-		{"a quoted value changed is passed as the server reads it", "search_path = '\"$user\", public'",
-			map[string]string{"search_path": "public"}, map[string]string{"search_path": `"$user", public`}},
-		{"a DCS parameter applied under dcs:", "max_prepared_transactions = 10",
-			map[string]string{"dcs:max_prepared_transactions": "10"}, nil},
-		{"a DCS parameter changed", "max_prepared_transactions = 20",
-			map[string]string{"dcs:max_prepared_transactions": "10"}, map[string]string{"max_prepared_transactions": "20"}},
-		{"extra_pg_conf that does not parse: Validate blocks, no check", "work_mem", nil, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := parametersToCheck(tc.extra, cat, tc.applied)
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
-// TestOptionsFromConfigDefaults: config.yaml's defaults, as config-get
-// hands them over, are pgconf.DefaultOptions, and an explicit 0 stays 0.
-func TestOptionsFromConfigDefaults(t *testing.T) {
-	ch, err := jujutest.LoadCharm("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	read := func(config map[string]any) pgconf.Options {
-		values, err := jujutest.NewFake(ch, jujutest.State{UnitName: "postgresql/0", Config: config}).ConfigGet(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return optionsFromConfig(model.NewConfig(values))
-	}
-	if diff := cmp.Diff(pgconf.DefaultOptions(), read(nil)); diff != "" {
-		t.Errorf("defaults (-want +got):\n%s", diff)
-	}
-	want := pgconf.DefaultOptions()
-	want.ListenPort, want.MaxConnections, want.Locale = 0, 0, ""
-	if diff := cmp.Diff(want, read(map[string]any{"listen_port": 0, "max_connections": 0, "locale": ""})); diff != "" {
-		t.Errorf("explicit zeros (-want +got):\n%s", diff)
-	}
-	// A backend that leaves defaults out (not Juju's config-get).
-	if diff := cmp.Diff(pgconf.DefaultOptions(), optionsFromConfig(model.NewConfig(map[string]any{}))); diff != "" {
-		t.Errorf("no values (-want +got):\n%s", diff)
-	}
-}
-
 // TestConfigValidationHarness: through the hooks, a value the server
 // refuses, or an explicit 0, blocks the unit naming the option; nothing
 // is applied (no Patroni request, the applied parameters unchanged); a
@@ -368,7 +284,7 @@ func TestConfigValidationHarness(t *testing.T) {
 			if got := h.wl.patroniRequests()[before:]; len(got) > 0 {
 				t.Errorf("Patroni requests after a refused value: %v", got)
 			}
-			if diff := cmp.Diff(st.StoredState[string(appliedKey)], out.StoredState[string(appliedKey)]); diff != "" {
+			if diff := cmp.Diff(st.StoredState[string(instance.AppliedKey)], out.StoredState[string(instance.AppliedKey)]); diff != "" {
 				t.Errorf("applied parameters changed (-before +after):\n%s", diff)
 			}
 		})
@@ -379,7 +295,7 @@ func TestDecideStatus(t *testing.T) {
 	ready := Plan{Config: pgconf.UnitConfig{Unit: "postgresql/0"}}
 	for _, tc := range []struct {
 		name string
-		pl Plan
+		pl   Plan
 		node *patroni.NodeStatus
 		want juju.Status
 	}{

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/pgjuju/pgjuju/internal/charm/cluster"
+	"github.com/pgjuju/pgjuju/internal/charm/instance"
+	"github.com/pgjuju/pgjuju/internal/pgconf/pgconftest"
 
 	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
@@ -146,7 +148,7 @@ func (f *fakeWorkload) CheckParameters(_ context.Context, _ string, params map[s
 	f.checks++
 	for _, name := range slices.Sorted(maps.Keys(params)) {
 		if msg, ok := f.refuse[name]; ok {
-			return &ParameterError{Message: msg}
+			return &instance.ParameterError{Message: msg}
 		}
 	}
 	return nil
@@ -243,7 +245,7 @@ func (f *fakeWorkload) SetEtcdRootPassword(_ context.Context, cfg pgconf.UnitCon
 	return nil
 }
 func (f *fakeWorkload) Catalogue(context.Context, string) (pgconf.Catalogue, error) {
-	return testCatalogue(f.t), nil
+	return pgconftest.Catalogue15(f.t), nil
 }
 func (f *fakeWorkload) Patroni(cfg pgconf.UnitConfig) *patroni.Client {
 	return &patroni.Client{BaseURL: f.srv.URL, HTTP: f.srv.Client(), Username: pgconf.PatroniAPIUser, Password: cfg.Passwords.PatroniAPI}

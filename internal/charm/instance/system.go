@@ -1,4 +1,4 @@
-package charm
+package instance
 
 import (
 	"bufio"
@@ -28,11 +28,8 @@ import (
 	"github.com/pgjuju/pgjuju/internal/service"
 )
 
-// Workload is the machine side of the charm: packages, files, daemons and
-// the clients of etcd and Patroni. System is the real one; tests use a fake.
-type Workload interface {
-	// EtcdEffects are the cluster's effects on etcd.
-	cluster.EtcdEffects
+// Packages is what the instance reads of the machine's software.
+type Packages interface {
 	MissingPackages(ctx context.Context) []string
 	InstallPackages(ctx context.Context, pkgs []string) error
 	PGVersion() string
@@ -45,9 +42,15 @@ type Workload interface {
 	CheckParameters(ctx context.Context, version string, params map[string]string) error
 	// Locales lists the locales the machine has (locale -a).
 	Locales(ctx context.Context) ([]string, error)
+}
+
+// Services are the unit's files and daemons.
+type Services interface {
 	WriteFiles(ctx context.Context, cfg pgconf.UnitConfig) (bool, error)
 	StartEtcd(ctx context.Context, cfg pgconf.UnitConfig) (bool, error)
 	StartPatroni(ctx context.Context, cfg pgconf.UnitConfig) (bool, error)
+	// StartObserver runs the unit's role observer (internal/observer).
+	StartObserver(ctx context.Context, cfg pgconf.UnitConfig, charmBinary, jujuExec string) (bool, error)
 	StopServices(ctx context.Context, model, unit string) (bool, error)
 	RemoveServices(ctx context.Context, model, unit string) (bool, error)
 	// RemoveUnitDirs deletes the unit's own directories (configuration,
@@ -57,15 +60,17 @@ type Workload interface {
 	// ReloadPatroniService makes the unit's Patroni re-read patroni.yml
 	// by signal (SIGHUP), which needs no REST API credentials.
 	ReloadPatroniService(ctx context.Context, model, unit string) error
-	// SetSystemRolePassword sets the password of a system role (operator,
-	// replication, rewind) on primary, keeping its attributes.
-	SetSystemRolePassword(ctx context.Context, primary postgres.Target, user string, attrs []postgres.RoleAttr, password string) error
-	Patroni(cfg pgconf.UnitConfig) *patroni.Client
-	// StartObserver runs the unit's role observer (observer.go).
-	StartObserver(ctx context.Context, cfg pgconf.UnitConfig, charmBinary, jujuExec string) (bool, error)
 	// LeaveCluster hands the primary role over and stops Patroni on a
 	// unit being removed.
 	LeaveCluster(ctx context.Context, model string, cfg pgconf.UnitConfig) (bool, error)
+}
+
+// Server is the unit's PostgreSQL through Patroni and as the operator.
+type Server interface {
+	Patroni(cfg pgconf.UnitConfig) *patroni.Client
+	// SetSystemRolePassword sets the password of a system role (operator,
+	// replication, rewind) on primary, keeping its attributes.
+	SetSystemRolePassword(ctx context.Context, primary postgres.Target, user string, attrs []postgres.RoleAttr, password string) error
 }
 
 // Distro packages the charm needs, and a file each installs.
@@ -76,7 +81,8 @@ var packages = []struct{ name, file string }{
 	{"etcd-client", "/usr/bin/etcdctl"},
 }
 
-// System is the real Workload.
+// System is the real Packages, Services and Server, with the cluster's
+// etcd effects (cluster.Etcd).
 type System struct {
 	// Self is the supervisor command (the charm binary and "supervise").
 	Self []string
@@ -599,7 +605,7 @@ func (s *System) ReloadPatroniService(ctx context.Context, model, unit string) e
 	return nil
 }
 
-// SetSystemRolePassword implements Workload.
+// SetSystemRolePassword implements Server.
 func (s *System) SetSystemRolePassword(ctx context.Context, primary postgres.Target, user string, attrs []postgres.RoleAttr, password string) error {
 	conn, err := primary.Connect(ctx, "")
 	if err != nil {
@@ -619,7 +625,7 @@ func (s *System) Patroni(cfg pgconf.UnitConfig) *patroni.Client {
 	}
 }
 
-// LeaveCluster implements Workload: on a unit being removed, it hands the
+// LeaveCluster implements Services: on a unit being removed, it hands the
 // primary role to another member (cluster.HandOver) and stops Patroni,
 // which stops PostgreSQL, and leaves etcd while its member still runs
 // (cluster.LeaveEtcd). etcd itself keeps running until the stop hook.
