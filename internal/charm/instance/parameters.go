@@ -236,4 +236,3 @@ func BlockedMessage(err error) string {
 	}
 	return msg
 }
-
