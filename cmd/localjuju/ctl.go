@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pgjuju/pgjuju/internal/localjuju/controller"
+	"github.com/pgjuju/pgjuju/internal/service"
 )
 
 // home is the model directory: $LOCALJUJU_HOME or ~/.local/share/localjuju.
@@ -69,18 +70,10 @@ func dialController(start bool) (*rpc.Client, error) {
 		}
 		if time.Now().After(deadline) {
 			logTail, _ := os.ReadFile(filepath.Join(home(), "controller.log"))
-			return nil, fmt.Errorf("controller did not start: %v\n%s", err, lastLines(string(logTail), 10))
+			return nil, fmt.Errorf("controller did not start: %v\n%s", err, strings.Join(service.LastLines(string(logTail), 10), "\n"))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // startController launches `localjuju controller` detached, logging to

@@ -314,15 +314,6 @@ func TestDecideStatus(t *testing.T) {
 	}
 }
 
-func TestUnitOfMember(t *testing.T) {
-	if got := unitOfMember("postgresql", "postgresql-12"); got != "postgresql/12" {
-		t.Error(got)
-	}
-	if got := unitOfMember("my-pg", "my-pg-0"); got != "my-pg/0" {
-		t.Error(got)
-	}
-}
-
 // stepKinds lists a plan's step kinds.
 func stepKinds(p Plan) []plan.Kind {
 	var k []plan.Kind

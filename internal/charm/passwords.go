@@ -70,7 +70,7 @@ func (u credentialUnit) Config(ctx context.Context, h *juju.Hook, m *model.Model
 
 // Apply implements credentials.Unit: a pass with the new system users.
 func (u credentialUnit) Apply(ctx context.Context, h *juju.Hook, content map[string]string) error {
-	m := model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})
+	m := model.ForHook(h)
 	return u.c.pass(ctx, h, m, Overrides{SystemUsers: content})
 }
 

@@ -46,7 +46,7 @@ func relationIDParam(params map[string]any) (int, error) {
 // dispatch. The old password stops working at once; open sessions stay
 // (clientdb.RotatePassword).
 func (a RotateAction) Run(ctx context.Context, h *juju.Hook) error {
-	m := model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})
+	m := model.ForHook(h)
 	params, err := h.Backend.ActionGet(ctx)
 	if err != nil {
 		return err

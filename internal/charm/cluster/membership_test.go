@@ -71,3 +71,12 @@ func TestEtcdConfigMembers(t *testing.T) {
 		t.Errorf("a joining learner: initial %v, voters %v", initial, voters)
 	}
 }
+
+func TestUnitOfMember(t *testing.T) {
+	if got := UnitOfMember("postgresql", "postgresql-12"); got != "postgresql/12" {
+		t.Error(got)
+	}
+	if got := UnitOfMember("my-pg", "my-pg-0"); got != "my-pg/0" {
+		t.Error(got)
+	}
+}

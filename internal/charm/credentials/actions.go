@@ -73,7 +73,7 @@ func leaderVault(ctx context.Context, h *juju.Hook, m *model.Model, action strin
 
 // GetPassword is the get-password action (leader).
 func (a Actions) GetPassword(ctx context.Context, h *juju.Hook) error {
-	m := model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})
+	m := model.ForHook(h)
 	params, err := h.Backend.ActionGet(ctx)
 	if err != nil {
 		return err

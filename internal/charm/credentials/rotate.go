@@ -86,7 +86,7 @@ func (a Actions) SetPassword(ctx context.Context, h *juju.Hook) error {
 // startRotation reads the parameters and refuses what cannot be done
 // before anything changes.
 func (a Actions) startRotation(ctx context.Context, h *juju.Hook) (*rotation, string, error) {
-	m := model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})
+	m := model.ForHook(h)
 	params, err := h.Backend.ActionGet(ctx)
 	if err != nil {
 		return nil, "", err

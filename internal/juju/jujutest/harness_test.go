@@ -30,7 +30,7 @@ var clientRel = jujutest.Relation{ID: 7, Endpoint: "database", RemoteApp: "app",
 // publishHandler is a small handler in the charm's shape: read, decide,
 // publish once, contribute status.
 func publishHandler(ctx context.Context, h *juju.Hook) error {
-	m := model.New(h.Backend, h.Env.UnitName, h.Meta, model.Options{Redactor: h.Redactor})
+	m := model.ForHook(h)
 	rel, err := m.EventRelation(ctx, h.Event)
 	if err != nil {
 		return err

@@ -51,6 +51,12 @@ func New(b Backend, unit string, meta *juju.Metadata, opts Options) *Model {
 	return &Model{b: b, meta: meta, unit: unit, app: juju.AppOf(unit), red: opts.Redactor}
 }
 
+// ForHook is the model of a hook or action: its backend, unit, metadata
+// and redactor.
+func ForHook(h *juju.Hook) *Model {
+	return New(h.Backend, h.Env.UnitName, h.Meta, Options{Redactor: h.Redactor})
+}
+
 // Backend returns the tools the model runs on, for what the model does not
 // wrap (ports, actions, state).
 func (m *Model) Backend() Backend { return m.b }

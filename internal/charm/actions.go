@@ -1,0 +1,43 @@
+package charm
+
+import (
+	"context"
+	"errors"
+
+	"github.com/pgjuju/pgjuju/internal/charm/credentials"
+	"github.com/pgjuju/pgjuju/internal/juju"
+	"github.com/pgjuju/pgjuju/internal/juju/model"
+	"github.com/pgjuju/pgjuju/internal/pgconf"
+)
+
+// unitConfig rebuilds the unit's config for actions (address and
+// passwords are all they need).
+func (c *Charm) unitConfig(ctx context.Context, h *juju.Hook, m *model.Model) (pgconf.UnitConfig, error) {
+	v, err := credentials.Open(ctx, h, m)
+	if err != nil {
+		return pgconf.UnitConfig{}, err
+	}
+	pw, err := readSystemUsers(ctx, v)
+	if err != nil {
+		return pgconf.UnitConfig{}, err
+	}
+	if pw == nil {
+		return pgconf.UnitConfig{}, errors.New("the system users are not created yet")
+	}
+	addr, err := unitAddress(ctx, h.Backend)
+	if err != nil {
+		return pgconf.UnitConfig{}, err
+	}
+	return pgconf.UnitConfig{App: m.App(), Unit: m.Unit(), Address: addr, Passwords: *pw}, nil
+}
+
+func listenPort(ctx context.Context, m *model.Model) int {
+	cfg, err := m.Config(ctx)
+	if err != nil {
+		return pgconf.DefaultPostgresPort
+	}
+	if p, ok, _ := cfg.Int("listen_port"); ok && p > 0 {
+		return p
+	}
+	return pgconf.DefaultPostgresPort
+}

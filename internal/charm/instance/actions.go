@@ -1,0 +1,76 @@
+package instance
+
+import (
+	"context"
+
+	"github.com/pgjuju/pgjuju/internal/juju"
+	"github.com/pgjuju/pgjuju/internal/juju/model"
+	"github.com/pgjuju/pgjuju/internal/pgconf"
+)
+
+// ConfigFunc rebuilds the unit's config for an action or hook outside
+// the pass (its address and passwords are all they need).
+type ConfigFunc func(ctx context.Context, h *juju.Hook, m *model.Model) (pgconf.UnitConfig, error)
+
+// Actions are the instance's actions and its stop and remove hooks.
+type Actions struct {
+	Config   ConfigFunc
+	Server   Server
+	Services Services
+}
+
+func fail(ctx context.Context, h *juju.Hook, msg string) error { return h.Backend.ActionFail(ctx, msg) }
+
+// Restart is the restart action: PostgreSQL restarted through Patroni.
+func (a Actions) Restart(ctx context.Context, h *juju.Hook) error {
+	cfg, err := a.Config(ctx, h, model.ForHook(h))
+	if err != nil {
+		return fail(ctx, h, err.Error())
+	}
+	if err := a.Server.Patroni(cfg).Restart(ctx); err != nil {
+		return fail(ctx, h, "restarting through Patroni: "+err.Error())
+	}
+	return h.Backend.ActionSet(ctx, map[string]string{"result": "restarted"})
+}
+
+// Reload is the reload action: PostgreSQL's configuration reloaded
+// through Patroni.
+func (a Actions) Reload(ctx context.Context, h *juju.Hook) error {
+	cfg, err := a.Config(ctx, h, model.ForHook(h))
+	if err != nil {
+		return fail(ctx, h, err.Error())
+	}
+	if err := a.Server.Patroni(cfg).Reload(ctx); err != nil {
+		return fail(ctx, h, "reloading through Patroni: "+err.Error())
+	}
+	return h.Backend.ActionSet(ctx, map[string]string{"result": "reloaded"})
+}
+
+// Stop is the stop hook: the unit's services stop.
+func (a Actions) Stop(ctx context.Context, h *juju.Hook) error {
+	changed, err := a.Services.StopServices(ctx, h.Env.ModelUUID, h.Env.UnitName)
+	if changed {
+		h.Log.Info("stopped services", "unit", h.Env.UnitName)
+	}
+	return err
+}
+
+// Remove is the remove hook: it stops and removes the unit's services,
+// then deletes its own directories: configuration (passwords), etcd data,
+// run and log directories. The data on pgdata stays (DESIGN §7). Both
+// steps are idempotent, so a retried remove hook finishes the job.
+func (a Actions) Remove(ctx context.Context, h *juju.Hook) error {
+	if _, err := a.Services.RemoveServices(ctx, h.Env.ModelUUID, h.Env.UnitName); err != nil {
+		// Keep the files of a daemon that may still run.
+		return err
+	}
+	storage := ""
+	if loc, err := model.ForHook(h).StorageLocation(ctx, "pgdata"); err == nil {
+		storage = loc
+	}
+	changed, err := a.Services.RemoveUnitDirs(ctx, h.Env.ModelUUID, h.Env.UnitName, storage)
+	if changed {
+		h.Log.Info("removed unit directories", "unit", h.Env.UnitName)
+	}
+	return err
+}

@@ -1,0 +1,176 @@
+package instance
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/pgjuju/pgjuju/internal/charm/cluster"
+	"github.com/pgjuju/pgjuju/internal/clock"
+	"github.com/pgjuju/pgjuju/internal/etcd"
+	"github.com/pgjuju/pgjuju/internal/observer"
+	"github.com/pgjuju/pgjuju/internal/patroni"
+	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/postgres"
+	"github.com/pgjuju/pgjuju/internal/service"
+)
+
+func (s *System) manager(l pgconf.Layout) service.Manager {
+	return service.New(l.RunDir, s.Self)
+}
+
+func etcdSpec(cfg pgconf.UnitConfig) service.Spec {
+	return service.Spec{
+		Name: pgconf.ServiceName(cfg.Unit, "etcd"), Description: "etcd for " + cfg.Unit,
+		Exec:    []string{"/usr/bin/etcd", "--config-file", cfg.Layout.EtcdConfigPath()},
+		LogFile: filepath.Join(cfg.Layout.LogDir, "etcd.log"), StopTimeout: 30 * time.Second,
+	}
+}
+
+func patroniSpec(cfg pgconf.UnitConfig) service.Spec {
+	return service.Spec{
+		Name: pgconf.ServiceName(cfg.Unit, "patroni"), Description: "Patroni for " + cfg.Unit,
+		Exec: []string{"/usr/bin/patroni", cfg.Layout.PatroniConfigPath()}, User: "postgres",
+		LogFile: filepath.Join(cfg.Layout.LogDir, "patroni.log"), KillMode: "process",
+	}
+}
+
+func (s *System) start(ctx context.Context, l pgconf.Layout, spec service.Spec) (bool, error) {
+	m := s.manager(l)
+	c1, err := m.Install(ctx, spec)
+	if err != nil {
+		return false, err
+	}
+	c2, err := m.Start(ctx, spec.Name)
+	return c1 || c2, err
+}
+
+// StartEtcd installs and starts the unit's etcd and waits until it answers.
+func (s *System) StartEtcd(ctx context.Context, cfg pgconf.UnitConfig) (bool, error) {
+	changed, err := s.start(ctx, cfg.Layout, etcdSpec(cfg))
+	if err != nil {
+		return changed, err
+	}
+	// Without credentials: MemberList answers before and after auth is
+	// enabled, so readiness does not depend on the auth step.
+	c, err := etcd.Connect(etcd.Config{Endpoints: []string{pgconf.EtcdClientURL(cfg.Address)}})
+	if err != nil {
+		return changed, err
+	}
+	defer c.Close()
+	return changed, etcd.WaitAnswering(ctx, clock.Or(s.Clock), c, 30*time.Second)
+}
+
+// StartPatroni installs and starts the unit's Patroni.
+func (s *System) StartPatroni(ctx context.Context, cfg pgconf.UnitConfig) (bool, error) {
+	return s.start(ctx, cfg.Layout, patroniSpec(cfg))
+}
+
+func (s *System) unitManager(model, unit string) (service.Manager, pgconf.Layout) {
+	l := pgconf.DefaultLayout(model, unit, "")
+	return s.manager(l), l
+}
+
+// StartObserver installs and starts the unit's role observer.
+func (s *System) StartObserver(ctx context.Context, cfg pgconf.UnitConfig, charmBinary, jujuExec string) (bool, error) {
+	return s.start(ctx, cfg.Layout, observer.Spec(cfg, charmBinary, jujuExec))
+}
+
+// StopServices stops the role observer, Patroni (which stops PostgreSQL)
+// and then etcd.
+func (s *System) StopServices(ctx context.Context, model, unit string) (bool, error) {
+	m, _ := s.unitManager(model, unit)
+	c0, err := m.Stop(ctx, pgconf.ServiceName(unit, "observer"))
+	if err != nil {
+		return c0, err
+	}
+	c1, err := m.Stop(ctx, pgconf.ServiceName(unit, "patroni"))
+	c1 = c1 || c0
+	if err != nil {
+		return c1, err
+	}
+	c2, err := m.Stop(ctx, pgconf.ServiceName(unit, "etcd"))
+	return c1 || c2, err
+}
+
+// RemoveServices stops and removes the unit's services; the data stays.
+func (s *System) RemoveServices(ctx context.Context, model, unit string) (bool, error) {
+	m, _ := s.unitManager(model, unit)
+	c0, err := m.Remove(ctx, pgconf.ServiceName(unit, "observer"))
+	if err != nil {
+		return c0, err
+	}
+	c1, err := m.Remove(ctx, pgconf.ServiceName(unit, "patroni"))
+	c1 = c1 || c0
+	if err != nil {
+		return c1, err
+	}
+	c2, err := m.Remove(ctx, pgconf.ServiceName(unit, "etcd"))
+	return c1 || c2, err
+}
+
+// RestartPatroniService restarts the Patroni daemon itself (not PostgreSQL).
+func (s *System) RestartPatroniService(ctx context.Context, model, unit string) error {
+	m, _ := s.unitManager(model, unit)
+	return m.Restart(ctx, pgconf.ServiceName(unit, "patroni"))
+}
+
+// ReloadPatroniService sends SIGHUP to the Patroni daemon (the supervisor's
+// child, or systemd's main process), which Patroni takes as a reload.
+func (s *System) ReloadPatroniService(ctx context.Context, model, unit string) error {
+	m, _ := s.unitManager(model, unit)
+	st, err := m.Status(ctx, pgconf.ServiceName(unit, "patroni"))
+	if err != nil {
+		return err
+	}
+	if !st.Running || st.ChildPid <= 0 {
+		return fmt.Errorf("reloading Patroni: it is not running")
+	}
+	if err := syscall.Kill(st.ChildPid, syscall.SIGHUP); err != nil {
+		return fmt.Errorf("reloading Patroni: %w", err)
+	}
+	return nil
+}
+
+// LeaveCluster implements Services: on a unit being removed, it hands the
+// primary role to another member (cluster.HandOver) and stops Patroni,
+// which stops PostgreSQL, and leaves etcd while its member still runs
+// (cluster.LeaveEtcd). etcd itself keeps running until the stop hook.
+func (s *System) LeaveCluster(ctx context.Context, model string, cfg pgconf.UnitConfig) (bool, error) {
+	if cfg.Address.IsValid() && cfg.Passwords.PatroniAPI != "" {
+		cluster.HandOver(ctx, s.Clock, s.Patroni(cfg), pgconf.UnitSlug(cfg.Unit))
+	}
+	m, _ := s.unitManager(model, cfg.Unit)
+	changed, err := m.Stop(ctx, pgconf.ServiceName(cfg.Unit, "patroni"))
+	if err != nil {
+		return changed, err
+	}
+	if cfg.Address.IsValid() && cfg.Passwords.Etcd != "" {
+		cluster.LeaveEtcd(ctx, cfg, os.Stderr)
+	}
+	return changed, nil
+}
+
+// SetSystemRolePassword implements Server.
+func (s *System) SetSystemRolePassword(ctx context.Context, primary postgres.Target, user string, attrs []postgres.RoleAttr, password string) error {
+	conn, err := primary.Connect(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = postgres.EnsureUser(ctx, conn, user, password, attrs...)
+	return err
+}
+
+// Patroni returns a client of the unit's Patroni REST API.
+func (s *System) Patroni(cfg pgconf.UnitConfig) *patroni.Client {
+	return &patroni.Client{
+		BaseURL:  cfg.PatroniURL(),
+		Username: pgconf.PatroniAPIUser, Password: cfg.Passwords.PatroniAPI,
+		HTTP: &http.Client{Timeout: 5 * time.Second},
+	}
+}

@@ -1,0 +1,196 @@
+package charm
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/pgjuju/pgjuju/internal/charm/cluster"
+	"github.com/pgjuju/pgjuju/internal/charm/credentials"
+	"github.com/pgjuju/pgjuju/internal/charm/instance"
+	"github.com/pgjuju/pgjuju/internal/charm/keys"
+	"github.com/pgjuju/pgjuju/internal/clock"
+	"github.com/pgjuju/pgjuju/internal/juju"
+	"github.com/pgjuju/pgjuju/internal/juju/model"
+	"github.com/pgjuju/pgjuju/internal/patroni"
+	"github.com/pgjuju/pgjuju/internal/pgconf"
+)
+
+// maxRounds bounds the rounds of a pass. A round reads the hook's state
+// once, decides and applies; another round runs only when the steps
+// changed what a read sees: packages installed (the server's catalogue
+// can be read), the system users created, an etcd learner promoted (a
+// waiting peer can be added), at most twice; and once more when client
+// relations waited for the PostgreSQL this pass started.
+const maxRounds = 4
+
+// reconcile is the one-hook-one-pass handler.
+func (c *Charm) reconcile(ctx context.Context, h *juju.Hook) error {
+	m := model.ForHook(h)
+	return c.pass(ctx, h, m, Overrides{})
+}
+
+// pass is read → Decide → apply, in rounds (maxRounds), then the client
+// relations' part once, then what Patroni reports (role, version, the
+// leader guard), the buffered writes and the status, once.
+func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model, ov Overrides) error {
+	w := &keys.Writes{}
+	snap, pl, changed, err := c.converge(ctx, h, m, ov, w)
+	if err != nil {
+		return err
+	}
+	if pl.Status.Level == "" && !pl.Joining {
+		if err := c.serveClients(ctx, h, m, snap, pl, ov, w); err != nil {
+			return err
+		}
+	}
+	node, err := c.observe(ctx, h, snap, pl, changed, w)
+	if err != nil {
+		return err
+	}
+	if err := w.Flush(ctx, h.Backend, snap.peers); err != nil {
+		return err
+	}
+	h.Status.Add(DecideStatus(pl, node))
+	return nil
+}
+
+// converge runs the rounds of a pass; it returns the last round's
+// snapshot and plan, and whether any step changed something.
+func (c *Charm) converge(ctx context.Context, h *juju.Hook, m *model.Model, ov Overrides, w *keys.Writes) (Snapshot, Plan, bool, error) {
+	prog := &progressReporter{}
+	waitedForClients, changed := false, false
+	for round := 0; ; round++ {
+		snap, err := c.snapshot(ctx, h, m, ov)
+		if err != nil {
+			return snap, Plan{}, changed, err
+		}
+		pl := Decide(snap)
+		logPlan(ctx, h, pl)
+		if err := c.publishSelf(ctx, snap, w); err != nil {
+			return snap, pl, changed, err
+		}
+		ch, err := c.apply(ctx, h, m, snap, pl, prog, w)
+		if err == nil {
+			err = w.Flush(ctx, h.Backend, snap.peers)
+		}
+		if err != nil {
+			return snap, pl, changed, err
+		}
+		changed = changed || ch
+		if round+1 >= maxRounds {
+			return snap, pl, changed, nil
+		}
+		if pl.Again && round < 2 {
+			continue
+		}
+		if pl.Status.Level == "" && pl.Clients.NeedFacts && snap.Clients.Server == nil && !waitedForClients && !pl.Joining {
+			waitedForClients = true
+			if node := c.waitPatroni(ctx, pl.Config, 60*time.Second); node != nil && node.State == patroni.StateRunning {
+				continue
+			}
+		}
+		return snap, pl, changed, nil
+	}
+}
+
+// logPlan logs the planned steps in one line: every juju-log is a hook
+// tool call.
+func logPlan(ctx context.Context, h *juju.Hook, pl Plan) {
+	if !h.Log.Enabled(ctx, slog.LevelDebug) || len(pl.Steps) == 0 {
+		return
+	}
+	steps := make([]string, len(pl.Steps))
+	for i, st := range pl.Steps {
+		steps[i] = string(st.Kind) + " (" + st.Reason + ")"
+	}
+	h.Log.Debug("planned steps", "steps", strings.Join(steps, "; "))
+}
+
+// publishSelf writes what the read found missing: the unit's address for
+// its peers (once; unit state remembers it) and, on the leader, the
+// system-users secret's id when it was created before the peer relation.
+func (c *Charm) publishSelf(ctx context.Context, s Snapshot, w *keys.Writes) error {
+	if s.publishAddress {
+		addr := s.Address.String()
+		w.SetPeerUnit(instance.AddressKey, addr)
+		w.SetState(instance.PublishedAddressKey, addr)
+	}
+	if s.shareSystemUsers {
+		return s.vault.Share(ctx, credentials.SystemUsersDoc)
+	}
+	return nil
+}
+
+// observe reads this member from Patroni after the steps and acts on what
+// it says: the leader guard (update-status), the role for the peers, the
+// workload version. nil when Patroni did not answer (or the plan stopped
+// short of running it).
+func (c *Charm) observe(ctx context.Context, h *juju.Hook, snap Snapshot, pl Plan, changed bool, w *keys.Writes) (*patroni.NodeStatus, error) {
+	if pl.Status.Level != "" || pl.Config.Unit == "" {
+		return nil, nil
+	}
+	// After changes, give PostgreSQL time to come up; a pass that changed
+	// nothing only reads (update-status must not block a minute on a
+	// member that is down).
+	wait := 60 * time.Second
+	if !changed || pl.Joining {
+		wait = 0
+	}
+	node := c.waitPatroni(ctx, pl.Config, wait)
+	if h.Event.Name == "update-status" {
+		if err := c.guardLeader(ctx, h, pl.Config, node, snap.leaderDownSince, w); err != nil {
+			return node, err
+		}
+	}
+	cluster.PublishRole(node, snap.peers != nil, snap.publishedRole, w)
+	if node != nil && node.ServerVersion > 0 {
+		v := fmt.Sprintf("%d.%d", node.ServerVersion/10000, node.ServerVersion%10000)
+		if v != snap.workloadVersion {
+			if err := h.Backend.ApplicationVersionSet(ctx, v); err != nil {
+				h.Log.Warn("setting workload version", "err", err)
+			} else {
+				w.SetState(instance.VersionKey, v)
+			}
+		}
+	}
+	return node, nil
+}
+
+// waitPatroni polls this member's Patroni until it reports PostgreSQL
+// running, or the timeout passes; nil if it never answered.
+func (c *Charm) waitPatroni(ctx context.Context, cfg pgconf.UnitConfig, timeout time.Duration) *patroni.NodeStatus {
+	return patroni.WaitMemberRunning(ctx, clock.Or(c.Clock), c.Workload.Patroni(cfg), pgconf.UnitSlug(cfg.Unit), timeout)
+}
+
+// guardLeader applies DecideLeaderGuard in update-status: it remembers
+// when this member was first seen holding the leader key with PostgreSQL
+// down, and restarts its Patroni when that lasts (Patroni 3.0.2 bug).
+func (c *Charm) guardLeader(ctx context.Context, h *juju.Hook, cfg pgconf.UnitConfig, node *patroni.NodeStatus, downSince time.Time, w *keys.Writes) error {
+	in := cluster.LeaderGuardInput{Member: pgconf.UnitSlug(cfg.Unit), Node: node, DownSince: downSince, Now: clock.Or(c.Clock).Now()}
+	if node != nil {
+		if cl, err := c.Workload.Patroni(cfg).Cluster(ctx); err == nil {
+			in.Cluster = &cl
+		}
+	}
+	g := cluster.DecideLeaderGuard(in)
+	if g.Reason != "" {
+		h.Log.Warn("leader guard", "why", g.Reason)
+	}
+	if !g.DownSince.Equal(downSince) {
+		v := ""
+		if !g.DownSince.IsZero() {
+			v = g.DownSince.UTC().Format(time.RFC3339)
+		}
+		w.SetState(leaderDownKey, v)
+	}
+	if g.RestartPatroni {
+		if err := c.Workload.RestartPatroniService(ctx, h.Env.ModelUUID, cfg.Unit); err != nil {
+			return fmt.Errorf("restarting Patroni: %w", err)
+		}
+		h.Status.Add(juju.Maintenance("restarted Patroni: it held the leader key with PostgreSQL down"))
+	}
+	return nil
+}
