@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/pgjuju/pgjuju/internal/charm"
@@ -32,6 +33,14 @@ func run(ctx context.Context, argv0 string, env juju.Env, stderr io.Writer) int 
 	red := &juju.Redactor{}
 	log := slog.New(juju.NewLogHandler(client, juju.LogOptions{Redactor: red, Fallback: stderr}))
 
+	d := juju.NewDispatcher()
+	register(d)
+	if unhandledAction(d, env, argv0) {
+		// Juju runs only the actions in actions.yaml, and the charm
+		// handles them all; anything else has nothing to read or say,
+		// so it costs no more than starting the process.
+		return 0
+	}
 	charmDir := env.CharmDir
 	if charmDir == "" {
 		charmDir = executableDir()
@@ -46,8 +55,6 @@ func run(ctx context.Context, argv0 string, env juju.Env, stderr io.Writer) int 
 		log.Error("cannot determine event", "err", err)
 		return 1
 	}
-	d := juju.NewDispatcher()
-	register(d)
 	h := &juju.Hook{
 		Event:    ev,
 		Env:      env,
@@ -62,6 +69,21 @@ func run(ctx context.Context, argv0 string, env juju.Env, stderr io.Writer) int 
 		return 1
 	}
 	return 0
+}
+
+// unhandledAction says whether the event is an action no handler takes,
+// which it tells before reading the charm's metadata (an action's event
+// needs none).
+func unhandledAction(d *juju.Dispatcher, env juju.Env, argv0 string) bool {
+	if env.ActionName == "" && !strings.HasPrefix(env.DispatchPath, "actions/") {
+		return false
+	}
+	ev, err := juju.ParseEvent(env, argv0, nil)
+	if err != nil || ev.Kind != juju.KindAction {
+		return false
+	}
+	_, ok := d.Handler(ev)
+	return !ok
 }
 
 // executableDir is where dispatch lives: the charm root. os.Executable

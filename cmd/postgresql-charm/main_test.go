@@ -89,6 +89,12 @@ func TestDispatchBinary(t *testing.T) {
 			wantCode: 1,
 		},
 		{
+			name:     "an action no handler takes: exit 0 before reading metadata, logging nothing",
+			env:      hookEnv(t.TempDir(), tools, "JUJU_DISPATCH_PATH=actions/not-an-action", "JUJU_ACTION_NAME=not-an-action"),
+			wantLog:  "",
+			wantCode: 0,
+		},
+		{
 			name:     "no metadata.yaml: exit 1",
 			env:      hookEnv(t.TempDir(), tools, "JUJU_DISPATCH_PATH=hooks/install", "JUJU_HOOK_NAME=install"),
 			wantLog:  "--log-level ERROR -- cannot read charm metadata",
@@ -124,6 +130,9 @@ func TestDispatchBinary(t *testing.T) {
 				t.Errorf("exit code = %d, want %d; stderr: %s", code, tt.wantCode, stderr.String())
 			}
 			logged, _ := os.ReadFile(logFile)
+			if tt.wantLog == "" && len(logged) > 0 {
+				t.Errorf("juju-log ran: %q", logged)
+			}
 			if !strings.Contains(string(logged), tt.wantLog) {
 				t.Errorf("juju-log got %q, want %q", logged, tt.wantLog)
 			}

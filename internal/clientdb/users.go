@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 
@@ -66,8 +67,11 @@ func EnsureAttributes(ctx context.Context, q Querier, name string, want []Attrib
 }
 
 // verifierRE is the shape of a SCRAM-SHA-256 verifier: base64, digits, '$'
-// and ':' only, so it is a safe SQL literal.
-var verifierRE = regexp.MustCompile(`^SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$`)
+// and ':' only, so it is a safe SQL literal. Compiled on first use: a hook
+// that rotates no password does not pay for it.
+var verifierRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$`)
+})
 
 // RotatePassword gives an existing role a new password (sent as a SCRAM
 // verifier). It changes nothing else: a revoked user stays NOLOGIN, and
@@ -96,7 +100,7 @@ func RotatePassword(ctx context.Context, q Querier, name, password string) (bool
 	if err != nil {
 		return false, err
 	}
-	if !verifierRE.MatchString(v) {
+	if !verifierRE().MatchString(v) {
 		panic("clientdb: SCRAM verifier is not well formed") // broken invariant
 	}
 	if _, err := q.Exec(ctx, "ALTER ROLE "+pgx.Identifier{name}.Sanitize()+" PASSWORD '"+v+"'"); err != nil {
