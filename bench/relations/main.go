@@ -78,7 +78,7 @@ func run(runs int, tools, charm, client string) error {
 	if err := m.Deploy(controller.DeployArgs{Charm: abs(charm), App: "postgresql"}); err != nil {
 		return err
 	}
-	if err := waitStatus(ctx, m, "postgresql/0", func(s controller.UnitStatus) bool { return s.WorkloadStatus.Current == "active" }); err != nil {
+	if err := m.WaitUnitStatus(ctx, "postgresql/0", func(s controller.UnitStatus) bool { return s.WorkloadStatus.Current == "active" }); err != nil {
 		return fmt.Errorf("postgresql not active: %w", err)
 	}
 	// Every client application is deployed and installed before any clock
@@ -107,7 +107,7 @@ func run(runs int, tools, charm, client string) error {
 				return err
 			}
 			want := fmt.Sprintf("%s:%d ok (", ep, id)
-			err = waitStatus(ctx, m, app+"/0", func(s controller.UnitStatus) bool {
+			err = m.WaitUnitStatus(ctx, app+"/0", func(s controller.UnitStatus) bool {
 				return s.WorkloadStatus.Current == "active" && strings.Contains(s.WorkloadStatus.Message, want)
 			})
 			if err != nil {
@@ -148,25 +148,6 @@ func run(runs int, tools, charm, client string) error {
 	}
 	fmt.Println("baseline: one `check` action of a connected client (read relation, connect, write and read a row)")
 	return nil
-}
-
-// waitStatus polls the unit's status until ok holds; a unit in error fails.
-func waitStatus(ctx context.Context, m *controller.Model, unit string, ok func(controller.UnitStatus) bool) error {
-	app, _, _ := strings.Cut(unit, "/")
-	for {
-		s := m.Status().Applications[app].Units[unit]
-		if s.WorkloadStatus.Current == "error" {
-			return fmt.Errorf("%s in error: %s", unit, s.WorkloadStatus.Message)
-		}
-		if ok(s) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %s %q: %w", unit, s.WorkloadStatus.Current, s.WorkloadStatus.Message, ctx.Err())
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }

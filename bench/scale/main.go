@@ -106,7 +106,7 @@ func run(o options) (err error) {
 	if err := m.Deploy(controller.DeployArgs{Charm: abs(o.charm), App: "postgresql"}); err != nil {
 		return err
 	}
-	err = waitStatus(o.timeout, m, leader, func(s controller.UnitStatus) bool { return s.WorkloadStatus.Current == "active" })
+	err = waitUnit(o.timeout, m, leader, func(s controller.UnitStatus) bool { return s.WorkloadStatus.Current == "active" })
 	if err != nil {
 		return fmt.Errorf("postgresql not active: %w", err)
 	}
@@ -203,7 +203,7 @@ func addClients(o options, m *controller.Model, have, want int) error {
 	}
 	for i := have; i < want; i++ {
 		ok := fmt.Sprintf("%s:%d ok (", endpoint(i), ids[i])
-		err := waitStatus(o.timeout, m, apps[i]+"/0", func(s controller.UnitStatus) bool {
+		err := waitUnit(o.timeout, m, apps[i]+"/0", func(s controller.UnitStatus) bool {
 			return s.WorkloadStatus.Current == "active" && strings.Contains(s.WorkloadStatus.Message, ok)
 		})
 		if err != nil {
@@ -331,25 +331,6 @@ func slope(xs, ys []float64) (float64, error) {
 	return num / den, nil
 }
 
-// waitStatus polls the unit's status until ok holds; a unit in error fails.
-func waitStatus(timeout time.Duration, m *controller.Model, unit string, ok func(controller.UnitStatus) bool) error {
-	deadline := time.Now().Add(timeout)
-	app, _, _ := strings.Cut(unit, "/")
-	for {
-		s := m.Status().Applications[app].Units[unit]
-		if s.WorkloadStatus.Current == "error" {
-			return fmt.Errorf("%s in error: %s", unit, s.WorkloadStatus.Message)
-		}
-		if ok(s) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s: %s %q after %s", unit, s.WorkloadStatus.Current, s.WorkloadStatus.Message, timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func abs(p string) string {
 	if a, err := filepath.Abs(p); err == nil {
 		return a
@@ -365,4 +346,11 @@ func list(ds []time.Duration) string {
 		parts[i] = ms(d)
 	}
 	return strings.Join(parts, " ")
+}
+
+// waitUnit is Model.WaitUnitStatus with a timeout.
+func waitUnit(timeout time.Duration, m *controller.Model, unit string, ok func(controller.UnitStatus) bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return m.WaitUnitStatus(ctx, unit, ok)
 }

@@ -54,28 +54,27 @@ func (Etcd) EnsureEtcdAuth(ctx context.Context, cfg pgconf.UnitConfig) (bool, er
 	return c.EnsureAuth(cctx, cfg.Passwords.Etcd)
 }
 
-// CheckEtcdRoot implements EtcdEffects.
-func (Etcd) CheckEtcdRoot(ctx context.Context, cfg pgconf.UnitConfig) error {
+// asRoot runs f on the unit's etcd, logged in as root with
+// cfg.Passwords.Etcd, within 10 s.
+func asRoot(ctx context.Context, cfg pgconf.UnitConfig, f func(context.Context, *etcd.Client) error) error {
 	c, err := etcdRoot(cfg)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return c.Healthy(cctx)
+	return f(ctx, c)
+}
+
+// CheckEtcdRoot implements EtcdEffects.
+func (Etcd) CheckEtcdRoot(ctx context.Context, cfg pgconf.UnitConfig) error {
+	return asRoot(ctx, cfg, func(ctx context.Context, c *etcd.Client) error { return c.Healthy(ctx) })
 }
 
 // SetEtcdRootPassword implements EtcdEffects.
 func (Etcd) SetEtcdRootPassword(ctx context.Context, cfg pgconf.UnitConfig, password string) error {
-	c, err := etcdRoot(cfg)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	return c.UpdateRootPassword(cctx, password)
+	return asRoot(ctx, cfg, func(ctx context.Context, c *etcd.Client) error { return c.UpdateRootPassword(ctx, password) })
 }
 
 // EtcdMembership implements EtcdEffects: it applies the leader's actions

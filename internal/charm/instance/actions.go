@@ -5,6 +5,7 @@ import (
 
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/model"
+	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 )
 
@@ -23,27 +24,26 @@ func fail(ctx context.Context, h *juju.Hook, msg string) error { return h.Backen
 
 // Restart is the restart action: PostgreSQL restarted through Patroni.
 func (a Actions) Restart(ctx context.Context, h *juju.Hook) error {
-	cfg, err := a.Config(ctx, h, model.ForHook(h))
-	if err != nil {
-		return fail(ctx, h, err.Error())
-	}
-	if err := a.Server.Patroni(cfg).Restart(ctx); err != nil {
-		return fail(ctx, h, "restarting through Patroni: "+err.Error())
-	}
-	return h.Backend.ActionSet(ctx, map[string]string{"result": "restarted"})
+	return a.throughPatroni(ctx, h, "restart", (*patroni.Client).Restart)
 }
 
 // Reload is the reload action: PostgreSQL's configuration reloaded
 // through Patroni.
 func (a Actions) Reload(ctx context.Context, h *juju.Hook) error {
+	return a.throughPatroni(ctx, h, "reload", (*patroni.Client).Reload)
+}
+
+// throughPatroni runs one request of this unit's Patroni for an action
+// ("restart": "restarted" in its result, a failure names "restarting").
+func (a Actions) throughPatroni(ctx context.Context, h *juju.Hook, verb string, do func(*patroni.Client, context.Context) error) error {
 	cfg, err := a.Config(ctx, h, model.ForHook(h))
 	if err != nil {
 		return fail(ctx, h, err.Error())
 	}
-	if err := a.Server.Patroni(cfg).Reload(ctx); err != nil {
-		return fail(ctx, h, "reloading through Patroni: "+err.Error())
+	if err := do(a.Server.Patroni(cfg), ctx); err != nil {
+		return fail(ctx, h, verb+"ing through Patroni: "+err.Error())
 	}
-	return h.Backend.ActionSet(ctx, map[string]string{"result": "reloaded"})
+	return h.Backend.ActionSet(ctx, map[string]string{"result": verb + "ed"})
 }
 
 // Stop is the stop hook: the unit's services stop.

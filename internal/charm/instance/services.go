@@ -80,37 +80,33 @@ func (s *System) StartObserver(ctx context.Context, cfg pgconf.UnitConfig, charm
 	return s.start(ctx, cfg.Layout, observer.Spec(cfg, charmBinary, jujuExec))
 }
 
-// StopServices stops the role observer, Patroni (which stops PostgreSQL)
-// and then etcd.
-func (s *System) StopServices(ctx context.Context, model, unit string) (bool, error) {
+// stopOrder is the order the unit's services stop in: the role observer,
+// Patroni (which stops PostgreSQL), then etcd, which Patroni needs.
+var stopOrder = []string{"observer", "patroni", "etcd"}
+
+// eachService runs f on the unit's services in stopOrder, stopping at the
+// first failure; changed when any changed.
+func (s *System) eachService(model, unit string, f func(service.Manager, string) (bool, error)) (bool, error) {
 	m, _ := s.unitManager(model, unit)
-	c0, err := m.Stop(ctx, pgconf.ServiceName(unit, "observer"))
-	if err != nil {
-		return c0, err
+	changed := false
+	for _, name := range stopOrder {
+		c, err := f(m, pgconf.ServiceName(unit, name))
+		changed = changed || c
+		if err != nil {
+			return changed, err
+		}
 	}
-	c1, err := m.Stop(ctx, pgconf.ServiceName(unit, "patroni"))
-	c1 = c1 || c0
-	if err != nil {
-		return c1, err
-	}
-	c2, err := m.Stop(ctx, pgconf.ServiceName(unit, "etcd"))
-	return c1 || c2, err
+	return changed, nil
+}
+
+// StopServices stops the unit's services in stopOrder.
+func (s *System) StopServices(ctx context.Context, model, unit string) (bool, error) {
+	return s.eachService(model, unit, func(m service.Manager, name string) (bool, error) { return m.Stop(ctx, name) })
 }
 
 // RemoveServices stops and removes the unit's services; the data stays.
 func (s *System) RemoveServices(ctx context.Context, model, unit string) (bool, error) {
-	m, _ := s.unitManager(model, unit)
-	c0, err := m.Remove(ctx, pgconf.ServiceName(unit, "observer"))
-	if err != nil {
-		return c0, err
-	}
-	c1, err := m.Remove(ctx, pgconf.ServiceName(unit, "patroni"))
-	c1 = c1 || c0
-	if err != nil {
-		return c1, err
-	}
-	c2, err := m.Remove(ctx, pgconf.ServiceName(unit, "etcd"))
-	return c1 || c2, err
+	return s.eachService(model, unit, func(m service.Manager, name string) (bool, error) { return m.Remove(ctx, name) })
 }
 
 // RestartPatroniService restarts the Patroni daemon itself (not PostgreSQL).

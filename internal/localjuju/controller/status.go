@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -296,4 +297,24 @@ func (m *Model) snapshotUnits() []string {
 		out = append(out, u.Name)
 	}
 	return out
+}
+
+// WaitUnitStatus polls unit's status until ok holds; a unit in error, or
+// ctx ending, fails it with the status last seen.
+func (m *Model) WaitUnitStatus(ctx context.Context, unit string, ok func(UnitStatus) bool) error {
+	app, _, _ := strings.Cut(unit, "/")
+	for {
+		s := m.Status().Applications[app].Units[unit]
+		if s.WorkloadStatus.Current == "error" {
+			return fmt.Errorf("%s in error: %s", unit, s.WorkloadStatus.Message)
+		}
+		if ok(s) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %s %q: %w", unit, s.WorkloadStatus.Current, s.WorkloadStatus.Message, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
