@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgjuju/pgjuju/internal/clock"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 	"github.com/pgjuju/pgjuju/internal/service"
 )
@@ -61,21 +62,47 @@ func Run(args []string, log io.Writer) int {
 		return 1
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
-	last := ""
+	w := &watcher{clk: clock.Real{}, log: log, unit: unit,
+		read: func() string { return readRole(client, api) },
+		fire: func() error { return fireRoleChanged(jujuExec, unit, exe) }}
 	for {
-		role := readRole(client, api)
-		if role != "" && last != "" && role != last {
-			fmt.Fprintf(log, "%s observe: %s role %s -> %s: running %s\n", time.Now().UTC().Format(time.RFC3339), unit, last, role, RoleChangedHook)
-			if err := fireRoleChanged(jujuExec, unit, exe); err != nil {
-				fmt.Fprintf(log, "%s observe: %v\n", time.Now().UTC().Format(time.RFC3339), err)
-				role = last // try again on the next look
-			}
-		}
-		if role != "" {
-			last = role
-		}
-		time.Sleep(observeInterval)
+		w.look()
+		clock.Sleep(context.Background(), w.clk, observeInterval)
 	}
+}
+
+// watcher is the observer's loop state, its effects injected.
+type watcher struct {
+	clk  clock.Clock
+	log  io.Writer
+	unit string
+	// read returns the member's role ("" when Patroni does not answer);
+	// fire runs the role-changed event.
+	read func() string
+	fire func() error
+	// last is the role last seen.
+	last string
+}
+
+// look reads the role once and fires role-changed when it changed since
+// the last look; a failed fire is tried again at the next look. The first
+// role seen fires nothing: the hook that started the observer published it.
+func (w *watcher) look() {
+	role := w.read()
+	if role != "" && w.last != "" && role != w.last {
+		w.logf("%s role %s -> %s: running %s", w.unit, w.last, role, RoleChangedHook)
+		if err := w.fire(); err != nil {
+			w.logf("%v", err)
+			role = w.last
+		}
+	}
+	if role != "" {
+		w.last = role
+	}
+}
+
+func (w *watcher) logf(format string, args ...any) {
+	fmt.Fprintf(w.log, "%s observe: %s\n", w.clk.Now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
 }
 
 // readRole returns the member's role ("master", "primary", "replica",

@@ -287,7 +287,12 @@ func TestDecideClientHBAGate(t *testing.T) {
 			map[string]string{"pg/1": "h", "pg/2": "h"}, HBAGate{Legacy: true, Database: true}},
 		{"no primary (failover in progress)", "", []string{"pg/2"}, map[string]string{"pg/2": "h"}, HBAGate{}},
 	} {
-		if got := DecideHBAGate("pg/0", c.primary, c.running, c.published, "h"); got != c.want {
+		in := deepcopy.Of(c)
+		got := DecideHBAGate("pg/0", c.primary, c.running, c.published, "h")
+		if !reflect.DeepEqual(in, c) {
+			t.Error("DecideHBAGate changed its input")
+		}
+		if got != c.want {
 			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
 		}
 	}

@@ -1,11 +1,13 @@
 package cluster
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pgjuju/pgjuju/internal/deepcopy"
 	"github.com/pgjuju/pgjuju/internal/patroni"
 )
 
@@ -56,7 +58,12 @@ func TestDecideLeaderGuard(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.in.Member, tc.in.Now = "postgresql-0", now
-			if diff := cmp.Diff(tc.want, DecideLeaderGuard(tc.in)); diff != "" {
+			in := deepcopy.Of(tc.in)
+			got := DecideLeaderGuard(tc.in)
+			if !reflect.DeepEqual(in, tc.in) {
+				t.Error("DecideLeaderGuard changed its input")
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/pgjuju/pgjuju/internal/deepcopy"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 )
 
@@ -54,7 +55,11 @@ func TestDecideMembership(t *testing.T) {
 			map[string]Member{"pg/1": voter("10.0.0.11"), "pg/0": learner("10.0.0.10")}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			in := deepcopy.Of(c)
 			actions, next := DecideMembership(self, c.peers, c.record, c.started)
+			if !reflect.DeepEqual(in, c) {
+				t.Error("DecideMembership changed its input")
+			}
 			if !reflect.DeepEqual(actions, c.actions) || !reflect.DeepEqual(next, c.next) {
 				t.Errorf("got %v %v\nwant %v %v", actions, next, c.actions, c.next)
 			}
