@@ -144,18 +144,8 @@ func run(runs int, tools, charm, client string) error {
 	fmt.Printf("integrate until the client has connected (median of %d, fresh client each run)\n", runs)
 	fmt.Printf("%-10s %10s %10s  %s\n", "endpoint", "median", "baseline", "runs")
 	for _, ep := range endpoints {
-		fmt.Printf("%-10s %10s %10s  %s\n", ep, ms(benchstat.Median(times[ep])), ms(benchstat.Median(base[ep])), list(times[ep]))
+		fmt.Printf("%-10s %10s %10s  %s\n", ep, benchstat.Millis(benchstat.Median(times[ep])), benchstat.Millis(benchstat.Median(base[ep])), benchstat.MillisList(times[ep]))
 	}
 	fmt.Println("baseline: one `check` action of a connected client (read relation, connect, write and read a row)")
 	return nil
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
-
-func list(ds []time.Duration) string {
-	parts := make([]string, len(ds))
-	for i, d := range ds {
-		parts[i] = ms(d)
-	}
-	return strings.Join(parts, " ")
 }

@@ -123,7 +123,7 @@ func run(o options) (err error) {
 		if err != nil {
 			return fmt.Errorf("%d relations: %w", size, err)
 		}
-		fmt.Printf("    update-status %s | config-changed %s\n", list(s.usProcess), list(s.ccProcess))
+		fmt.Printf("    update-status %s | config-changed %s\n", benchstat.MillisList(s.usProcess), benchstat.MillisList(s.ccProcess))
 		samples = append(samples, s)
 	}
 	report(o.runs, samples)
@@ -293,7 +293,7 @@ func report(runs int, samples []sample) {
 	cols := make([][]float64, 4)
 	for _, s := range samples {
 		meds := []time.Duration{benchstat.Median(s.usProcess), benchstat.Median(s.usLogged), benchstat.Median(s.ccProcess), benchstat.Median(s.ccLogged)}
-		fmt.Printf("%10d %22s %22s %22s %22s %14s\n", s.relations, ms(meds[0]), ms(meds[1]), ms(meds[2]), ms(meds[3]),
+		fmt.Printf("%10d %22s %22s %22s %22s %14s\n", s.relations, benchstat.Millis(meds[0]), benchstat.Millis(meds[1]), benchstat.Millis(meds[2]), benchstat.Millis(meds[3]),
 			fmt.Sprintf("%d / %d", s.clientHooksUS, s.clientHooks))
 		xs = append(xs, float64(s.relations))
 		for i, d := range meds {
@@ -307,7 +307,7 @@ func report(runs int, samples []sample) {
 			fmt.Printf(" %22s", "-")
 			continue
 		}
-		fmt.Printf(" %22s", ms(time.Duration(slope)))
+		fmt.Printf(" %22s", benchstat.Millis(time.Duration(slope)))
 	}
 	fmt.Println()
 	fmt.Println("slope/rel: least-squares slope of the medians per client relation; client hooks: hooks other units ran after the leader's update-status / config-changed runs (all runs)")
@@ -336,16 +336,6 @@ func abs(p string) string {
 		return a
 	}
 	return p
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
-
-func list(ds []time.Duration) string {
-	parts := make([]string, len(ds))
-	for i, d := range ds {
-		parts[i] = ms(d)
-	}
-	return strings.Join(parts, " ")
 }
 
 // waitUnit is Model.WaitUnitStatus with a timeout.
