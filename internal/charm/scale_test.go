@@ -57,6 +57,19 @@ func TestSteadyHooksDoNotGrowWithRelations(t *testing.T) {
 	for _, hook := range []string{"config-changed", "update-status"} {
 		one, _ := count(1, hook)
 		six, _ := count(7, hook)
+		total := func(m map[string]int) (n int) {
+			for _, c := range m {
+				n += c
+			}
+			return n
+		}
+		t.Logf("%s: %d tool calls with one relation, %d with seven", hook, total(one), total(six))
+		// Per relation: relation-list, relation-get of the remote
+		// application and of each remote unit, network-get, and on the
+		// leader the application databag of a database relation.
+		if per := float64(total(six)-total(one)) / 6; per > 5 {
+			t.Errorf("%s: %.1f tool calls per relation, want at most 5", hook, per)
+		}
 		for tool, n := range six {
 			grew := n - one[tool]
 			switch {

@@ -183,7 +183,9 @@ func readRelation(ctx context.Context, h *juju.Hook, u Unit, ep string, r *model
 		}
 		cr.UnitData[unit] = bag.Map()
 	}
-	if u.Leader {
+	if u.Leader && ep == EndpointDatabase {
+		// Only database relations publish in the application databag
+		// (and read it back to keep their secrets choice).
 		bag, err := r.LocalAppData(ctx)
 		if err != nil {
 			return cr, err

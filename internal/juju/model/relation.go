@@ -51,9 +51,17 @@ func (m *Model) Relation(ctx context.Context, id string) (*Relation, error) {
 		return nil, fmt.Errorf("listing units of %s: %w", id, err)
 	}
 	r := &Relation{ID: id, Endpoint: endpoint, Units: units, Peer: m.meta.IsPeer(endpoint), m: m}
-	if r.Peer {
+	switch {
+	case r.Peer:
 		r.RemoteApp = m.app
-	} else if r.RemoteApp, err = m.b.RelationRemoteApp(ctx, id); err != nil {
+	case len(units) > 0:
+		// A remote unit's name carries its application: no
+		// relation-remote-app call (a process) per relation per hook.
+		r.RemoteApp = juju.AppOf(units[0])
+	default:
+		r.RemoteApp, err = m.b.RelationRemoteApp(ctx, id)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("reading remote application of %s: %w", id, err)
 	}
 	return r, nil
