@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/pgjuju/pgjuju/internal/charm/credentials"
 	"github.com/pgjuju/pgjuju/internal/charm/instance"
 	"github.com/pgjuju/pgjuju/internal/charm/keys"
+	"github.com/pgjuju/pgjuju/internal/charm/plan"
 	"github.com/pgjuju/pgjuju/internal/clock"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/model"
@@ -96,10 +98,18 @@ func (c *Charm) converge(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 	}
 }
 
-// logPlan logs the planned steps in one line: every juju-log is a hook
-// tool call.
+// ensureKinds are the steps every running unit's plan holds, which change
+// nothing when nothing changed (files written only when they differ,
+// daemons started only when stopped): a plan of these alone is steady.
+var ensureKinds = []plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.StartPatroni, plan.StartObserver}
+
+// logPlan logs the planned steps in one line, unless the plan is steady:
+// every juju-log is a hook tool call, a process (update-status on an idle
+// unit runs about fifteen; each costs more than the rest of the pass).
+// What a step changes is logged when it is applied.
 func logPlan(ctx context.Context, h *juju.Hook, pl Plan) {
-	if !h.Log.Enabled(ctx, slog.LevelDebug) || len(pl.Steps) == 0 {
+	steady := !slices.ContainsFunc(pl.Steps, func(st plan.Step) bool { return !slices.Contains(ensureKinds, st.Kind) })
+	if !h.Log.Enabled(ctx, slog.LevelDebug) || steady {
 		return
 	}
 	steps := make([]string, len(pl.Steps))
