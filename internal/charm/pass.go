@@ -37,8 +37,18 @@ func (c *Charm) reconcile(ctx context.Context, h *juju.Hook) error {
 // pass is read → Decide → apply, in rounds (maxRounds), then the client
 // relations' part once, then what Patroni reports (role, version, the
 // leader guard), the buffered writes and the status, once.
-func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model, ov Overrides) error {
+func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model, ov Overrides) (err error) {
 	w := &keys.Writes{}
+	var snap Snapshot
+	defer func() {
+		// Flushed whatever happened, as writes made at once would have
+		// been: Juju keeps or drops a hook's writes together (contract
+		// §2.4), and keeps them even after a failure when juju-exec ran
+		// the hook (role-changed) or an action fails with action-fail.
+		if ferr := w.Flush(ctx, h.Backend, snap.peers); err == nil {
+			err = ferr
+		}
+	}()
 	snap, pl, changed, err := c.converge(ctx, h, m, ov, w)
 	if err != nil {
 		return err
@@ -50,9 +60,6 @@ func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model, ov Overr
 	}
 	node, err := c.observe(ctx, h, snap, pl, changed, w)
 	if err != nil {
-		return err
-	}
-	if err := w.Flush(ctx, h.Backend, snap.peers); err != nil {
 		return err
 	}
 	h.Status.Add(DecideStatus(pl, node))
@@ -74,9 +81,11 @@ func (c *Charm) converge(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 		if err := c.publishSelf(ctx, snap, w); err != nil {
 			return snap, pl, changed, err
 		}
+		// Flushed even when a step failed, so what the round did is seen
+		// by whatever runs next in this dispatch (a rollback pass).
 		ch, err := c.apply(ctx, h, m, snap, pl, prog, w)
-		if err == nil {
-			err = w.Flush(ctx, h.Backend, snap.peers)
+		if ferr := w.Flush(ctx, h.Backend, snap.peers); err == nil {
+			err = ferr
 		}
 		if err != nil {
 			return snap, pl, changed, err

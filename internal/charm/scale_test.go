@@ -86,3 +86,30 @@ func TestSteadyHooksDoNotGrowWithRelations(t *testing.T) {
 		}
 	}
 }
+
+// TestPublishedDataComesBackWhenItMayHaveChanged: a steady hook skips
+// publishing what a relation was last published with, but a new leader
+// term (another leader may have rewritten the application databag) and an
+// upgrade (the charm may render differently) publish again.
+func TestPublishedDataComesBackWhenItMayHaveChanged(t *testing.T) {
+	h, st := newHarness(t)
+	st.Relations = append(st.Relations, jujutest.Relation{ID: 7, Endpoint: "database", RemoteApp: "myapp",
+		RemoteAppData:   map[string]string{"database": "app"},
+		RemoteUnitsData: map[string]map[string]string{"myapp/0": clientUnit("10.0.0.31")}})
+	st = h.run(st, h.relationEvent(st, juju.KindRelationChanged, "database:7", ""))
+	i := relationIndex(st, "database:7")
+	if got := st.Relations[i].LocalAppData["endpoints"]; got != "10.0.0.10:5432" {
+		t.Fatalf("endpoints %q after the first hook", got)
+	}
+	for _, hook := range []string{"config-changed", "leader-elected", "upgrade-charm"} {
+		// What another leader's term, or an older charm, left behind.
+		st.Relations[i].LocalAppData["endpoints"] = "10.0.0.99:5432"
+		st = h.run(st, h.ch.Hook(hook))
+		got := st.Relations[i].LocalAppData["endpoints"]
+		republished := got == "10.0.0.10:5432"
+		if want := hook != "config-changed"; republished != want {
+			t.Errorf("%s: endpoints %q (republished %v, want %v)", hook, got, republished, want)
+		}
+		st.Relations[i].LocalAppData["endpoints"] = "10.0.0.10:5432"
+	}
+}

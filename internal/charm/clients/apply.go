@@ -297,13 +297,21 @@ func (a *applier) publishAll(ctx context.Context, g HBAGate) {
 }
 
 // keptPublished are the fingerprints still valid: those of live
-// relations, and of database relations only while this unit leads (their
-// application databag is the leader's: another leader may have written
-// it since).
+// relations, none after an upgrade (the charm may render the same inputs
+// differently), and those of database relations only while this unit
+// leads and not in leader-elected: their application databag is the
+// leader's, and another leader may have written it since this unit last
+// did (leadership can go and come back without this unit running a hook
+// in between).
 func (a *applier) keptPublished() map[string]string {
 	kept := map[string]string{}
+	event := a.Hook.Event.Name
+	if event == "upgrade-charm" {
+		return kept
+	}
 	for _, r := range a.f.Relations {
-		if fp, ok := a.f.Published[r.ID]; ok && (a.u.Leader || r.Endpoint != EndpointDatabase) {
+		fp, ok := a.f.Published[r.ID]
+		if ok && (r.Endpoint != EndpointDatabase || (a.u.Leader && event != "leader-elected")) {
 			kept[r.ID] = fp
 		}
 	}
