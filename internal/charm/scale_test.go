@@ -113,3 +113,19 @@ func TestPublishedDataComesBackWhenItMayHaveChanged(t *testing.T) {
 		st.Relations[i].LocalAppData["endpoints"] = "10.0.0.10:5432"
 	}
 }
+
+// TestUpgradeServesEveryRelationAgain: a new charm may do more in
+// PostgreSQL for the same request, so upgrade-charm runs every relation's
+// SQL, which other steady hooks skip.
+func TestUpgradeServesEveryRelationAgain(t *testing.T) {
+	h, st := newHarness(t)
+	st = withClients(h, st, 3)
+	for _, hook := range []string{"config-changed", "upgrade-charm"} {
+		before := len(h.db.served)
+		st = h.run(st, h.ch.Hook(hook))
+		served := len(h.db.served) - before
+		if want := map[string]int{"config-changed": 0, "upgrade-charm": 3}[hook]; served != want {
+			t.Errorf("%s served %d relations, want %d", hook, served, want)
+		}
+	}
+}

@@ -151,7 +151,9 @@ func (a *applier) runSQL(ctx context.Context) {
 	}
 	for _, sv := range a.p.Serve {
 		fp := serveFingerprint(sv, a.passwords[sv.ID], primary.Host)
-		if skipServe(a.f.ServedSQL, drifted, sv.ID, fp) {
+		// After an upgrade every relation is served again: the new
+		// charm may do more for the same request (a grant, a revoke).
+		if a.Hook.Event.Name != "upgrade-charm" && skipServe(a.f.ServedSQL, drifted, sv.ID, fp) {
 			continue
 		}
 		delete(servedSQL, sv.ID)
