@@ -21,7 +21,7 @@ func EnsureDatabase(ctx context.Context, q Querier, name string) (bool, error) {
 		return false, err
 	}
 	var exists bool
-	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
 		return false, fmt.Errorf("reading database %s: %w", name, err)
 	}
 	if exists {
@@ -51,8 +51,8 @@ func EnsureDatabaseAccess(ctx context.Context, q, dbq Querier, database, user st
 		return false, err
 	}
 	var n int
-	err := q.QueryRow(ctx, `SELECT count(DISTINCT a.privilege_type) FROM pg_database d, aclexplode(d.datacl) a
-		WHERE d.datname = $1 AND a.grantee = (SELECT oid FROM pg_roles WHERE rolname = $2)
+	err := q.QueryRow(ctx, `SELECT pg_catalog.count(DISTINCT a.privilege_type) FROM pg_catalog.pg_database d, pg_catalog.aclexplode(d.datacl) a
+		WHERE d.datname = $1 AND a.grantee = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $2)
 		AND a.privilege_type IN ('CONNECT', 'CREATE', 'TEMPORARY')`, database, user).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("reading privileges on database %s: %w", database, err)
@@ -67,9 +67,9 @@ func EnsureDatabaseAccess(ctx context.Context, q, dbq Querier, database, user st
 	}
 	var have int
 	var public bool
-	err = dbq.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'public'),
-		(SELECT count(DISTINCT a.privilege_type) FROM pg_namespace s, aclexplode(s.nspacl) a
-		 WHERE s.nspname = 'public' AND a.grantee = (SELECT oid FROM pg_roles WHERE rolname = $1)
+	err = dbq.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'public'),
+		(SELECT pg_catalog.count(DISTINCT a.privilege_type) FROM pg_catalog.pg_namespace s, pg_catalog.aclexplode(s.nspacl) a
+		 WHERE s.nspname = 'public' AND a.grantee = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1)
 		 AND a.privilege_type IN ('USAGE', 'CREATE'))`, user).Scan(&public, &have)
 	if err != nil {
 		return changed, fmt.Errorf("reading privileges on schema public of %s: %w", database, err)

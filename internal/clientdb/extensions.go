@@ -56,8 +56,8 @@ func ensureExtension(ctx context.Context, q Querier, e Extension) (bool, error) 
 		return false, err
 	}
 	var available, installed bool
-	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = $1),
-		EXISTS (SELECT 1 FROM pg_extension WHERE extname = $1)`, e.Name).Scan(&available, &installed)
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_available_extensions WHERE name = $1),
+		EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = $1)`, e.Name).Scan(&available, &installed)
 	if err != nil {
 		return false, fmt.Errorf("reading extension %s: %w", e.Name, err)
 	}
@@ -69,8 +69,8 @@ func ensureExtension(ctx context.Context, q Querier, e Extension) (bool, error) 
 	}
 	schema := pgx.Identifier{e.Schema}.Sanitize()
 	var usable bool
-	if err := q.QueryRow(ctx, `SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1::text)
-		THEN has_schema_privilege('public', $1::text, 'USAGE') ELSE false END`, e.Schema).Scan(&usable); err != nil {
+	if err := q.QueryRow(ctx, `SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1::text)
+		THEN pg_catalog.has_schema_privilege('public', $1::text, 'USAGE') ELSE false END`, e.Schema).Scan(&usable); err != nil {
 		return false, fmt.Errorf("reading schema %s: %w", e.Schema, err)
 	}
 	if !usable {

@@ -76,7 +76,7 @@ func ensureGroupRole(ctx context.Context, q Querier, name string) (bool, error) 
 
 func roleExists(ctx context.Context, q Querier, name string) (bool, error) {
 	var exists bool
-	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)`, name).Scan(&exists); err != nil {
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1)`, name).Scan(&exists); err != nil {
 		return false, fmt.Errorf("reading role %s: %w", name, err)
 	}
 	return exists, nil
@@ -124,8 +124,8 @@ func GrantRoles(ctx context.Context, q Querier, user string, roles []string) (bo
 
 func grantMembership(ctx context.Context, q Querier, role, user string) (bool, error) {
 	var member bool
-	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_auth_members m
-		JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m
+		JOIN pg_catalog.pg_roles r ON r.oid = m.roleid JOIN pg_catalog.pg_roles u ON u.oid = m.member
 		WHERE r.rolname = $1 AND u.rolname = $2)`, role, user).Scan(&member)
 	if err != nil {
 		return false, fmt.Errorf("reading membership of %s in %s: %w", user, role, err)
@@ -195,7 +195,7 @@ type roleGraph struct {
 
 func loadRoleGraph(ctx context.Context, q Querier) (*roleGraph, error) {
 	g := &roleGraph{roles: map[string]*roleInfo{}}
-	rows, err := q.Query(ctx, `SELECT rolname, rolcanlogin, rolsuper, rolcreaterole, rolreplication, rolbypassrls FROM pg_roles`)
+	rows, err := q.Query(ctx, `SELECT rolname, rolcanlogin, rolsuper, rolcreaterole, rolreplication, rolbypassrls FROM pg_catalog.pg_roles`)
 	if err != nil {
 		return nil, fmt.Errorf("reading roles: %w", err)
 	}
@@ -230,8 +230,8 @@ func loadRoleGraph(ctx context.Context, q Querier) (*roleGraph, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading roles: %w", err)
 	}
-	rows, err = q.Query(ctx, `SELECT r.rolname, u.rolname FROM pg_auth_members m
-		JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member`)
+	rows, err = q.Query(ctx, `SELECT r.rolname, u.rolname FROM pg_catalog.pg_auth_members m
+		JOIN pg_catalog.pg_roles r ON r.oid = m.roleid JOIN pg_catalog.pg_roles u ON u.oid = m.member`)
 	if err != nil {
 		return nil, fmt.Errorf("reading role memberships: %w", err)
 	}

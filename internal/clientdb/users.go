@@ -34,7 +34,7 @@ func EnsureAttributes(ctx context.Context, q Querier, name string, want []Attrib
 		return false, err
 	}
 	var have [3]bool
-	err := q.QueryRow(ctx, `SELECT rolcreatedb, rolcreaterole, rolsuper FROM pg_roles WHERE rolname = $1`, name).
+	err := q.QueryRow(ctx, `SELECT rolcreatedb, rolcreaterole, rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1`, name).
 		Scan(&have[0], &have[1], &have[2])
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, fmt.Errorf("setting attributes of %s: %w", name, ErrNoSuchRole)
@@ -86,7 +86,7 @@ func RotatePassword(ctx context.Context, q Querier, name, password string) (bool
 		return false, fmt.Errorf("rotating password of %s: %w", name, err)
 	}
 	var stored *string
-	err := q.QueryRow(ctx, `SELECT rolpassword FROM pg_authid WHERE rolname = $1`, name).Scan(&stored)
+	err := q.QueryRow(ctx, `SELECT rolpassword FROM pg_catalog.pg_authid WHERE rolname = $1`, name).Scan(&stored)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, fmt.Errorf("rotating password of %s: %w", name, ErrNoSuchRole)
 	}
@@ -124,7 +124,7 @@ func RevokeAccess(ctx context.Context, q Querier, name string) (bool, error) {
 		return false, err
 	}
 	var login, createdb, createrole, super bool
-	err := q.QueryRow(ctx, `SELECT rolcanlogin, rolcreatedb, rolcreaterole, rolsuper FROM pg_roles WHERE rolname = $1`, name).
+	err := q.QueryRow(ctx, `SELECT rolcanlogin, rolcreatedb, rolcreaterole, rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1`, name).
 		Scan(&login, &createdb, &createrole, &super)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
@@ -144,8 +144,8 @@ func RevokeAccess(ctx context.Context, q Querier, name string) (bool, error) {
 	// terminated only in the outer aggregate: in one WHERE clause the
 	// planner may call pg_terminate_backend before the usename test and
 	// end every session on the server, ours included.
-	err = q.QueryRow(ctx, `SELECT count(*) FILTER (WHERE pg_terminate_backend(s.pid, $2))
-		FROM (SELECT pid FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid() OFFSET 0) s`,
+	err = q.QueryRow(ctx, `SELECT pg_catalog.count(*) FILTER (WHERE pg_catalog.pg_terminate_backend(s.pid, $2))
+		FROM (SELECT pid FROM pg_catalog.pg_stat_activity WHERE usename = $1 AND pid <> pg_catalog.pg_backend_pid() OFFSET 0) s`,
 		name, terminateWaitMillis).Scan(&n)
 	if err != nil {
 		return changed, fmt.Errorf("terminating sessions of %s: %w", name, err)

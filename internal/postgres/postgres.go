@@ -28,7 +28,16 @@ type ConnConfig struct {
 	// inside a unit's network namespace).
 	Dial           func(ctx context.Context, network, addr string) (net.Conn, error)
 	ConnectTimeout time.Duration // zero means 10 s
+	// SearchPath, when set, is the session's search_path.
+	SearchPath string
 }
+
+// CharmSearchPath is the search_path of every session the charm opens as
+// a superuser: pg_catalog first and nothing a client can write, so a
+// function, operator or table a client plants in a database it owns
+// (public.count(text), say) is never what the charm's SQL calls
+// (CVE-2018-1058).
+const CharmSearchPath = "pg_catalog, pg_temp"
 
 // Connect opens a connection. It ignores PG* environment variables, so a
 // hook's environment cannot redirect it.
@@ -50,6 +59,9 @@ func Connect(ctx context.Context, cc ConnConfig) (*pgx.Conn, error) {
 	cfg.Fallbacks = nil
 	cfg.ConnectTimeout = timeout
 	cfg.RuntimeParams = map[string]string{"application_name": "postgresql-charm"}
+	if cc.SearchPath != "" {
+		cfg.RuntimeParams["search_path"] = cc.SearchPath
+	}
 	if cc.Dial != nil {
 		cfg.DialFunc = pgconn.DialFunc(cc.Dial)
 	}
@@ -120,7 +132,7 @@ func EnsureUser(ctx context.Context, q Querier, name, password string, attrs ...
 		verifier                              *string
 	)
 	err := q.QueryRow(ctx, `SELECT rolcanlogin, rolsuper, rolreplication, rolcreatedb, rolcreaterole, rolpassword
-		FROM pg_authid WHERE rolname = $1`, name).Scan(&login, &super, &repl, &createdb, &creater, &verifier)
+		FROM pg_catalog.pg_authid WHERE rolname = $1`, name).Scan(&login, &super, &repl, &createdb, &creater, &verifier)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 	case err != nil:
@@ -168,7 +180,7 @@ func EnsureUser(ctx context.Context, q Querier, name, password string, attrs ...
 func ServerVersion(ctx context.Context, q Querier) (string, int, error) {
 	var v string
 	var num int
-	if err := q.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('server_version_num')::int`).Scan(&v, &num); err != nil {
+	if err := q.QueryRow(ctx, `SELECT pg_catalog.current_setting('server_version'), pg_catalog.current_setting('server_version_num')::int`).Scan(&v, &num); err != nil {
 		return "", 0, fmt.Errorf("reading server version: %w", err)
 	}
 	if i := strings.IndexByte(v, ' '); i > 0 {
@@ -180,7 +192,7 @@ func ServerVersion(ctx context.Context, q Querier) (string, int, error) {
 // Show returns the current value of a setting, as SHOW prints it.
 func Show(ctx context.Context, q Querier, name string) (string, error) {
 	var v string
-	if err := q.QueryRow(ctx, `SELECT current_setting($1)`, name).Scan(&v); err != nil {
+	if err := q.QueryRow(ctx, `SELECT pg_catalog.current_setting($1)`, name).Scan(&v); err != nil {
 		return "", fmt.Errorf("reading setting %s: %w", name, err)
 	}
 	return v, nil
@@ -189,7 +201,7 @@ func Show(ctx context.Context, q Querier, name string) (string, error) {
 // PendingRestart returns, sorted, the settings changed in the configuration
 // files that take effect only after a restart.
 func PendingRestart(ctx context.Context, q Querier) ([]string, error) {
-	rows, err := q.Query(ctx, `SELECT name FROM pg_settings WHERE pending_restart ORDER BY name`)
+	rows, err := q.Query(ctx, `SELECT name FROM pg_catalog.pg_settings WHERE pending_restart ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("reading pending restarts: %w", err)
 	}
@@ -203,7 +215,7 @@ func PendingRestart(ctx context.Context, q Querier) ([]string, error) {
 // IsInRecovery reports whether the server is a standby.
 func IsInRecovery(ctx context.Context, q Querier) (bool, error) {
 	var r bool
-	if err := q.QueryRow(ctx, `SELECT pg_is_in_recovery()`).Scan(&r); err != nil {
+	if err := q.QueryRow(ctx, `SELECT pg_catalog.pg_is_in_recovery()`).Scan(&r); err != nil {
 		return false, fmt.Errorf("reading recovery state: %w", err)
 	}
 	return r, nil
@@ -217,9 +229,9 @@ type Target struct {
 	Password string `json:"-"`
 }
 
-// Connect opens a session on database ("" is postgres) with a 5 s
-// connect timeout.
+// Connect opens a session of the charm on database ("" is postgres),
+// with CharmSearchPath and a 5 s connect timeout.
 func (t Target) Connect(ctx context.Context, database string) (*pgx.Conn, error) {
 	return Connect(ctx, ConnConfig{Host: t.Host, Port: uint16(t.Port), User: t.User,
-		Password: t.Password, Database: database, ConnectTimeout: 5 * time.Second})
+		Password: t.Password, Database: database, ConnectTimeout: 5 * time.Second, SearchPath: CharmSearchPath})
 }

@@ -78,7 +78,7 @@ func (Postgres) Facts(ctx context.Context, api *patroni.Client, member string, s
 	if f.Grantable, err = clientdb.ListGrantableRoles(ctx, conn); err != nil {
 		return nil, err
 	}
-	rows, err := conn.Query(ctx, `SELECT name FROM pg_available_extensions`)
+	rows, err := conn.Query(ctx, `SELECT name FROM pg_catalog.pg_available_extensions`)
 	if err != nil {
 		return nil, fmt.Errorf("reading available extensions: %w", err)
 	}
