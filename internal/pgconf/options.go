@@ -93,6 +93,21 @@ type Settings struct {
 	ExtraHBA        []HBARule
 }
 
+// UnsafeParameters are parameters extra_pg_conf may not set, with why:
+// each lets whoever sets it load code into the server or have the server
+// write files or run commands, which is the postgres OS user's power (and
+// the charm's configuration is not meant to hand it out).
+var UnsafeParameters = map[string]string{
+	"shared_preload_libraries":  "it loads libraries into the server",
+	"session_preload_libraries": "it loads libraries into the server",
+	"local_preload_libraries":   "it loads libraries into the server",
+	"dynamic_library_path":      "it says where the server loads libraries from",
+	"jit_provider":              "it loads a library into the server",
+	"log_directory":             "it makes the server write files elsewhere",
+	"log_file_mode":             "it makes the server's logs readable by others",
+	"ssl_passphrase_command":    "it runs a command as the server",
+}
+
 // FixedParameters are the PostgreSQL parameters the charm owns: where the
 // server listens, where its files are, how it archives, replicates and
 // authenticates. extra_pg_conf can never set them. Some have their own

@@ -19,6 +19,12 @@ var paramNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompi
 func ParseExtraPgConf(text string, cat Catalogue) (map[string]string, error) {
 	out := map[string]string{}
 	for i, raw := range strings.Split(text, "\n") {
+		if r, ok := controlCharacter(raw); ok {
+			// Patroni refuses to load a configuration holding one
+			// (YAML's "unacceptable character"), and PostgreSQL would
+			// not start.
+			return nil, fmt.Errorf("line %d: control character %U", i+1, r)
+		}
 		line := strings.TrimSpace(strings.TrimSuffix(raw, "\r"))
 		if line == "" || line[0] == '#' {
 			continue
@@ -29,6 +35,9 @@ func ParseExtraPgConf(text string, cat Catalogue) (map[string]string, error) {
 		}
 		if owner, ok := FixedParameters[name]; ok {
 			return nil, fmt.Errorf("line %d: %s is set by %s", i+1, name, owner)
+		}
+		if why, ok := UnsafeParameters[name]; ok {
+			return nil, fmt.Errorf("line %d: %s may not be set here: %s", i+1, name, why)
 		}
 		if !strings.Contains(name, ".") {
 			p, ok := cat[name]
@@ -125,4 +134,15 @@ func unquoteConf(s string) (value, tail string, err error) {
 		}
 	}
 	return "", "", fmt.Errorf("unterminated quoted value")
+}
+
+// controlCharacter finds a control character in a line: C0 (but tab and
+// carriage return), DEL and C1 (U+0080 to U+009F).
+func controlCharacter(line string) (rune, bool) {
+	for _, r := range line {
+		if (r < 0x20 && r != '\t' && r != '\r') || (r >= 0x7f && r <= 0x9f) {
+			return r, true
+		}
+	}
+	return 0, false
 }
