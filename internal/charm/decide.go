@@ -117,7 +117,9 @@ func Decide(s Snapshot) Plan {
 		}
 		return Plan{Config: cfg, Steps: []plan.Step{*membership}, Again: true}
 	}
-	cp := clients.Decide(s.Clients.Input(s.Leader, s.SecretsAvailable))
+	in := s.Clients.Input(s.Leader, s.SecretsAvailable)
+	in.ClientNetworks = settings.ClientNetworks
+	cp := clients.Decide(in)
 	cfg.Clients = cp.HBA
 	pl := Plan{Config: cfg, Clients: cp, Joining: pos.Joining}
 	pl.Steps, pl.Again = decideRunSteps(s, pos, membership)

@@ -1,6 +1,7 @@
 package clientdb
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -58,12 +59,19 @@ func hbaToken(name string) string {
 	return `"` + name + `"`
 }
 
+// ErrWideSubnet is a client unit claiming egress-subnets wider than one
+// address outside the networks the operator allows (client_networks): a
+// unit writes its own databag, so otherwise any client could have pg_hba
+// admit its credentials from anywhere (0.0.0.0/0).
+var ErrWideSubnet = errors.New("wider than one address and not within client_networks")
+
 // ClientSubnets returns the subnets a client unit connects from, read from
 // its unit databag: Juju's egress-subnets (comma-separated CIDRs), else
-// ingress-address, else private-address, as a /32 or /128. Egress subnets
-// are used as Juju gives them: they are the operator's statement of where
-// the unit's traffic comes from (a NAT range for cross-model relations).
-func ClientSubnets(unitData map[string]string) ([]netip.Prefix, error) {
+// ingress-address, else private-address, as a /32 or /128. An egress
+// subnet wider than one address (a NAT range for cross-model relations)
+// is taken only within one of allowed (the operator's client_networks);
+// otherwise the error wraps ErrWideSubnet.
+func ClientSubnets(unitData map[string]string, allowed []netip.Prefix) ([]netip.Prefix, error) {
 	if s := strings.TrimSpace(unitData["egress-subnets"]); s != "" {
 		var out []netip.Prefix
 		for _, f := range strings.Split(s, ",") {
@@ -75,7 +83,10 @@ func ClientSubnets(unitData map[string]string) ([]netip.Prefix, error) {
 			if err != nil || p.Addr().Zone() != "" {
 				return nil, fmt.Errorf("egress-subnets: %s is not a CIDR", Display(f))
 			}
-			out = append(out, p.Masked())
+			if p = p.Masked(); p.Bits() < p.Addr().BitLen() && !withinAny(p, allowed) {
+				return nil, fmt.Errorf("egress-subnets: %s is %w", p, ErrWideSubnet)
+			}
+			out = append(out, p)
 		}
 		if len(out) > 0 {
 			return SortPrefixes(out), nil
@@ -110,4 +121,9 @@ func SortPrefixes(in []netip.Prefix) []netip.Prefix {
 		return a.Bits() - b.Bits()
 	})
 	return slices.Compact(out)
+}
+
+// withinAny says whether p lies inside one of nets.
+func withinAny(p netip.Prefix, nets []netip.Prefix) bool {
+	return slices.ContainsFunc(nets, func(n netip.Prefix) bool { return n.Bits() <= p.Bits() && n.Contains(p.Addr()) })
 }

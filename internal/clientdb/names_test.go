@@ -189,7 +189,12 @@ func TestClientSubnets(t *testing.T) {
 		want    string
 		wantErr string
 	}{
-		{"egress-subnets win, sorted and masked", map[string]string{"egress-subnets": "10.0.1.7/24, 10.0.0.5/32", "ingress-address": "10.9.9.9"}, "[10.0.0.5/32 10.0.1.0/24]", ""},
+		{"egress-subnets win, sorted and masked", map[string]string{"egress-subnets": "10.0.1.7/32, 10.0.0.5/32", "ingress-address": "10.9.9.9"}, "[10.0.0.5/32 10.0.1.7/32]", ""},
+		// Issue 9: a unit writes its own egress-subnets.
+		{"a network wider than one address is refused", map[string]string{"egress-subnets": "0.0.0.0/0"}, "", "0.0.0.0/0 is wider than one address"},
+		{"even a /31", map[string]string{"egress-subnets": "10.0.0.4/31"}, "", "wider than one address"},
+		{"within client_networks a wider network is taken", map[string]string{"egress-subnets": "10.7.0.7/24, 10.0.0.5/32"}, "[10.0.0.5/32 10.7.0.0/24]", ""},
+		{"a network that holds client_networks is not within it", map[string]string{"egress-subnets": "10.0.0.0/8"}, "", "not within client_networks"},
 		{"without egress-subnets the ingress address is a /32", map[string]string{"ingress-address": "10.0.0.5", "private-address": "10.9.9.9"}, "[10.0.0.5/32]", ""},
 		{"an IPv6 private address is a /128", map[string]string{"private-address": "fd00::1"}, "[fd00::1/128]", ""},
 		{"a hostname is refused", map[string]string{"ingress-address": "client.example"}, "", "not an IP address"},
@@ -197,7 +202,7 @@ func TestClientSubnets(t *testing.T) {
 		{"an empty bag is refused", map[string]string{}, "", "no egress-subnets"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := clientdb.ClientSubnets(tc.bag)
+			got, err := clientdb.ClientSubnets(tc.bag, []netip.Prefix{netip.MustParsePrefix("10.7.0.0/16")})
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Errorf("err %v, want %q", err, tc.wantErr)

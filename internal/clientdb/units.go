@@ -15,16 +15,17 @@ type ClientUnit struct {
 
 // ClientUnits reads the subnets of each client unit from its databag
 // (ClientSubnets), in unit order. Units whose addresses cannot be read are
-// left out, with one error each in skipped (for a log line): they cannot be
-// admitted until Juju gives them an address.
-func ClientUnits(unitData map[string]map[string]string) (units []ClientUnit, skipped []error) {
+// left out, with one error each in skipped: they cannot be admitted until
+// Juju gives them an address (or, ErrWideSubnet, the operator allows their
+// network). allowed is client_networks (ClientSubnets).
+func ClientUnits(unitData map[string]map[string]string, allowed []netip.Prefix) (units []ClientUnit, skipped []error) {
 	names := make([]string, 0, len(unitData))
 	for u := range unitData {
 		names = append(names, u)
 	}
 	slices.SortFunc(names, CompareUnits)
 	for _, u := range names {
-		s, err := ClientSubnets(unitData[u])
+		s, err := ClientSubnets(unitData[u], allowed)
 		if err != nil {
 			skipped = append(skipped, &unitError{unit: u, err: err})
 			continue

@@ -17,6 +17,9 @@ import (
 // Complete.
 type Options struct {
 	AdminAddresses string // admin_addresses: comma-separated CIDRs
+	// ClientNetworks (client_networks, comma-separated CIDRs) are where a
+	// client unit's egress-subnets may be wider than one address.
+	ClientNetworks string
 	ExtraPgConf    string // extra_pg_conf: postgresql.conf lines
 	ExtraPgAuth    string // extra_pg_auth: pg_hba.conf lines
 	ListenPort     int    // listen_port: 1024–65535, default 5432
@@ -89,6 +92,7 @@ type Settings struct {
 	Locale          string
 	Encoding        string
 	AdminAddresses  []netip.Prefix // sorted, masked
+	ClientNetworks  []netip.Prefix // masked
 	ExtraParameters map[string]string
 	ExtraHBA        []HBARule
 }
@@ -220,11 +224,15 @@ func Validate(opts Options, cat Catalogue, memBytes uint64) (Settings, error) {
 		}
 	}
 
-	admin, err := ParseAdminAddresses(opts.AdminAddresses)
-	if err != nil {
-		bad("admin_addresses", "%v", err)
+	for _, o := range []struct {
+		name, value string
+		dst         *[]netip.Prefix
+	}{{"admin_addresses", opts.AdminAddresses, &s.AdminAddresses}, {"client_networks", opts.ClientNetworks, &s.ClientNetworks}} {
+		var err error
+		if *o.dst, err = ParseAdminAddresses(o.value); err != nil {
+			bad(o.name, "%v", err)
+		}
 	}
-	s.AdminAddresses = admin
 	params, err := ParseExtraPgConf(opts.ExtraPgConf, cat)
 	if err != nil {
 		bad("extra_pg_conf", "%v", err)

@@ -169,6 +169,8 @@ func TestValidate(t *testing.T) {
 		{"an extension placeholder", Options{ExtraPgConf: "pg_stat_statements.track = all"}, "", ""},
 		{"a bad CIDR", Options{AdminAddresses: "10.0.0.0/33"}, "admin_addresses", "not a CIDR"},
 		{"a hostname as admin address", Options{AdminAddresses: "example.com"}, "admin_addresses", "not a CIDR"},
+		{"a bad client network", Options{ClientNetworks: "192.0.2.0/40"}, "client_networks", "not a CIDR"},
+		{"client networks", Options{ClientNetworks: "192.0.2.0/24, 2001:db8::/32"}, "", ""},
 		{"a trust rule", Options{ExtraPgAuth: "host all all 10.0.0.0/8 trust"}, "extra_pg_auth", "trust is refused"},
 		{"an md5 rule", Options{ExtraPgAuth: "host all all 10.0.0.0/8 md5"}, "extra_pg_auth", "method md5 is refused"},
 		{"a peer rule", Options{ExtraPgAuth: "local all all peer"}, "extra_pg_auth", "method peer is refused"},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -146,6 +147,9 @@ type Input struct {
 	DB        *ServerFacts
 	// SecretsAvailable: the model has Juju secrets (3.0.3+).
 	SecretsAvailable bool
+	// ClientNetworks are where a client unit's egress-subnets may be
+	// wider than one address (config client_networks).
+	ClientNetworks []netip.Prefix
 }
 
 // Decide plans the client relations. It is pure. Each relation is
@@ -189,7 +193,7 @@ func (p *Plan) refuse(err error) {
 // decideRelation plans one relation.
 func decideRelation(in Input, r Relation, p *Plan) {
 	served, wasServed := in.Served[r.ID]
-	units, _ := clientdb.ClientUnits(r.UnitData)
+	units, skipped := clientdb.ClientUnits(r.UnitData, in.ClientNetworks)
 	// keepServed keeps pg_hba admitting what was served when the current
 	// request cannot be decided or is refused: the client keeps what
 	// it had, and nothing new comes from the bad value.
@@ -201,6 +205,14 @@ func decideRelation(in Input, r Relation, p *Plan) {
 			}
 			p.HBA = append(p.HBA, clientdb.HBARules(db, served.User, clientdb.Subnets(units))...)
 		}
+	}
+	if i := slices.IndexFunc(skipped, func(err error) bool { return errors.Is(err, clientdb.ErrWideSubnet) }); i >= 0 {
+		// A unit asks to be admitted from a network wider than itself
+		// that the operator did not allow: nothing new for the
+		// relation, and a status saying how to allow it.
+		p.refuse(fmt.Errorf("%s: %w", r.ID, skipped[i]))
+		keepServed()
+		return
 	}
 	switch r.Endpoint {
 	case EndpointDB, EndpointDBAdmin:

@@ -1,6 +1,7 @@
 package clients
 
 import (
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -295,5 +296,34 @@ func TestDecideClientHBAGate(t *testing.T) {
 		if got != c.want {
 			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
 		}
+	}
+}
+
+// TestDecideRefusesAWideEgressSubnet (issue 9): a client unit that claims
+// egress-subnets=0.0.0.0/0 gets no pg_hba rule from anywhere; its
+// relation is refused with a status saying how an operator allows a wider
+// network, and the other relations go on.
+func TestDecideRefusesAWideEgressSubnet(t *testing.T) {
+	wide := dbRelation("db:5", "evil", map[string]string{"database": "app"})
+	for u := range wide.UnitData {
+		wide.UnitData[u]["egress-subnets"] = "0.0.0.0/0"
+	}
+	good := dbRelation("db:6", "good", map[string]string{"database": "app"})
+	in := Input{Leader: true, Relations: []Relation{wide, good}, DB: standaloneFacts()}
+	p := Decide(in)
+	if got := statusMessages(p); len(got) != 1 || !strings.Contains(got[0], "db:5: ") || !strings.Contains(got[0], "client_networks") {
+		t.Errorf("statuses %q, want one refusing db:5 and naming client_networks", got)
+	}
+	for _, r := range hbaStrings(p) {
+		if strings.Contains(r, "0.0.0.0") {
+			t.Errorf("a pg_hba rule admits the world: %s", r)
+		}
+	}
+	if ids := serveIDs(p); len(ids) != 1 || ids[0] != "db:6" {
+		t.Errorf("served %v, want db:6 only", ids)
+	}
+	in.ClientNetworks = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}
+	if p := Decide(in); len(statusMessages(p)) != 0 || len(serveIDs(p)) != 2 {
+		t.Errorf("with client_networks allowing it: statuses %q, served %v", statusMessages(p), serveIDs(p))
 	}
 }

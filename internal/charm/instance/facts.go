@@ -83,6 +83,7 @@ func OptionsFromConfig(cfg *model.Config) pgconf.Options {
 		}
 	}
 	str("admin_addresses", &o.AdminAddresses)
+	str("client_networks", &o.ClientNetworks)
 	str("extra_pg_conf", &o.ExtraPgConf)
 	str("extra_pg_auth", &o.ExtraPgAuth)
 	num("listen_port", &o.ListenPort)

@@ -146,6 +146,6 @@ func ConninfoValue(v string) string {
 
 // ClientUnits reads the subnets of each client unit (see
 // clientdb.ClientUnits).
-func ClientUnits(unitData map[string]map[string]string) (units []ClientUnit, skipped []error) {
-	return clientdb.ClientUnits(unitData)
+func ClientUnits(unitData map[string]map[string]string, allowed []netip.Prefix) (units []ClientUnit, skipped []error) {
+	return clientdb.ClientUnits(unitData, allowed)
 }

@@ -182,7 +182,7 @@ func TestClientUnits(t *testing.T) {
 		"app/10": {"egress-subnets": "10.0.0.30/32"},
 		"app/2":  {"ingress-address": "10.0.0.2"},
 		"app/3":  {},
-	})
+	}, nil)
 	want := []pgsql.ClientUnit{
 		{Unit: "app/2", Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.0.2/32")}},
 		{Unit: "app/10", Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.0.30/32")}},
