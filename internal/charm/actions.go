@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/pgjuju/pgjuju/internal/charm/credentials"
+	"github.com/pgjuju/pgjuju/internal/charm/instance"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/model"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
@@ -36,8 +37,5 @@ func listenPort(ctx context.Context, m *model.Model) int {
 	if err != nil {
 		return pgconf.DefaultPostgresPort
 	}
-	if p, ok, _ := cfg.Int("listen_port"); ok && p > 0 {
-		return p
-	}
-	return pgconf.DefaultPostgresPort
+	return instance.Facts{Options: instance.OptionsFromConfig(cfg)}.Port()
 }

@@ -25,19 +25,12 @@ func (c *Charm) clientDB() clients.Database {
 
 // clientUnit is this unit as the client slice sees it.
 func (s Snapshot) clientUnit() clients.Unit {
-	u := clients.Unit{Name: s.Unit, Address: s.Address, Leader: s.Leader, Port: s.port(),
+	u := clients.Unit{Name: s.Unit, Address: s.Address, Leader: s.Leader, Port: s.Port(),
 		Peers: s.Peers, SecretsAvailable: s.SecretsAvailable}
 	if s.Passwords != nil {
 		u.Operator = s.Passwords.Operator
 	}
 	return u
-}
-
-func (s Snapshot) port() int {
-	if s.Options.ListenPort > 0 {
-		return s.Options.ListenPort
-	}
-	return pgconf.DefaultPostgresPort
 }
 
 // readClients fills the snapshot's client part: the relations, records

@@ -84,7 +84,7 @@ func (a Actions) GetPassword(ctx context.Context, h *juju.Hook) error {
 	}
 	v, refusal, err := leaderVault(ctx, h, m, "get-password")
 	if err != nil || refusal != "" {
-		return firstErr(err, fail, ctx, h, refusal)
+		return failOr(ctx, h, err, refusal)
 	}
 	content, err := v.Read(ctx, SystemUsersDoc)
 	if err != nil {
@@ -96,12 +96,12 @@ func (a Actions) GetPassword(ctx context.Context, h *juju.Hook) error {
 	return h.Backend.ActionSet(ctx, map[string]string{"username": u.Name, "password": content[u.SecretKey]})
 }
 
-// firstErr returns err, or fails the action with msg.
-func firstErr(err error, f func(context.Context, *juju.Hook, string) error, ctx context.Context, h *juju.Hook, msg string) error {
+// failOr returns err, or fails the action with refusal.
+func failOr(ctx context.Context, h *juju.Hook, err error, refusal string) error {
 	if err != nil {
 		return err
 	}
-	return f(ctx, h, msg)
+	return fail(ctx, h, refusal)
 }
 
 // newPasswordParam is the password parameter, or a generated one.

@@ -56,7 +56,7 @@ func (r *rotation) progress(ctx context.Context, msg string) {
 func (a Actions) SetPassword(ctx context.Context, h *juju.Hook) error {
 	r, refusal, err := a.startRotation(ctx, h)
 	if err != nil || refusal != "" {
-		return firstErr(err, fail, ctx, h, refusal)
+		return failOr(ctx, h, err, refusal)
 	}
 	if r.user.Role {
 		// The role first: a failure leaves the old password valid
