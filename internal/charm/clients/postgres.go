@@ -298,7 +298,8 @@ func refusesRelation(err error) bool {
 		return false
 	}
 	var nameErr *clientdb.NameError
-	if errors.Is(err, clientdb.ErrRoleNotGrantable) || errors.Is(err, clientdb.ErrNoSuchRole) || errors.As(err, &nameErr) {
+	if errors.Is(err, clientdb.ErrRoleNotGrantable) || errors.Is(err, clientdb.ErrNoSuchRole) ||
+		errors.Is(err, clientdb.ErrUnsafeExtensionSchema) || errors.As(err, &nameErr) {
 		return true
 	}
 	var pgErr *pgconn.PgError
