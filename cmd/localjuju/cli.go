@@ -181,6 +181,8 @@ func runVerb(verb string, args []string) error {
 		return cmdStatus(args)
 	case "show-unit":
 		return cmdShowUnit(args)
+	case "show-secret":
+		return cmdShowSecret(args)
 	case "debug-log":
 		return cmdDebugLog(args)
 	case "wait-idle":
@@ -634,6 +636,36 @@ func cmdShowUnit(args []string) error {
 	}
 	var raw []byte
 	if err := call("ShowUnit", p.pos[0], &raw); err != nil {
+		return err
+	}
+	if p.get("format", "yaml") == "json" {
+		os.Stdout.Write(raw)
+		fmt.Println()
+		return nil
+	}
+	var v any
+	_ = json.Unmarshal(raw, &v)
+	return printYAML(v)
+}
+
+// cmdShowSecret is `juju show-secret <id> [--reveal] [--revision N]`, as a
+// model admin sees any secret of the model, charm-owned ones included.
+func cmdShowSecret(args []string) error {
+	p, err := parseArgs(args, map[string]string{"format": "format", "revision": "revision"}, map[string]string{"reveal": "reveal"})
+	if err != nil {
+		return err
+	}
+	if len(p.pos) != 1 {
+		return usagef("usage: localjuju show-secret <id> [--reveal] [--revision N]")
+	}
+	sa := controller.ShowSecretArgs{ID: p.pos[0], Reveal: p.has("reveal")}
+	if r := p.get("revision", ""); r != "" {
+		if sa.Revision, err = strconv.Atoi(r); err != nil || sa.Revision < 1 {
+			return usagef("invalid value %q for option --revision", r)
+		}
+	}
+	var raw []byte
+	if err := call("ShowSecret", sa, &raw); err != nil {
 		return err
 	}
 	if p.get("format", "yaml") == "json" {

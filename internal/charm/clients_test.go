@@ -400,7 +400,7 @@ func with(m map[string]string, kv ...string) map[string]string {
 // standaloneFacts is a standalone primary's server facts.
 func standaloneFacts() *clients.ServerFacts {
 	return &clients.ServerFacts{Primary: "10.0.0.10", SelfPrimary: true, Port: 5432, Version: "15.10",
-		Grantable: []string{"reporting"}, Extensions: map[string]bool{"citext": true, "pg_trgm": true}}
+		Roles: &clientdb.RoleGraph{Roles: map[string]*clientdb.RoleInfo{"reporting": {ClientGroup: true}}}, Extensions: map[string]bool{"citext": true, "pg_trgm": true}}
 }
 
 // clientUnit is a client unit's databag as Juju fills it.

@@ -119,6 +119,9 @@ func Decide(s Snapshot) Plan {
 	}
 	in := s.Clients.Input(s.Leader, s.SecretsAvailable)
 	in.ClientNetworks = settings.ClientNetworks
+	in.ClientRoles = settings.ClientRoles
+	in.AdminApplications = settings.AdminApplications
+	in.IsolateDatabases = settings.IsolateDatabases
 	cp := clients.Decide(in)
 	cfg.Clients = cp.HBA
 	pl := Plan{Config: cfg, Clients: cp, Joining: pos.Joining}

@@ -160,7 +160,15 @@ func reconcileScenario(t *testing.T) {
 	if err != nil || res.Failed {
 		t.Fatalf("get-password: %v %+v", err, res)
 	}
-	pw := res.Results["password"]
+	if _, clear := res.Results["password"]; clear {
+		t.Errorf("get-password results carry the password in clear")
+	}
+	var pw string
+	for _, sec := range st.Secrets {
+		if sec.ID == res.Results["secret-id"] {
+			pw = sec.Content[res.Results["secret-key"]]
+		}
+	}
 	connect := func(password string) error {
 		conn, err := postgres.Connect(ctx, postgres.ConnConfig{Host: "10.201.0.10", Port: 5432, User: "operator", Password: password})
 		if err != nil {

@@ -30,7 +30,7 @@ func serveWant(t *testing.T, c *cluster, admin *pgx.Conn, w clientdb.Want) {
 	for _, r := range w.CreateRoles {
 		ok(t)(clientdb.EnsureRole(ctx, admin, r))
 	}
-	ok(t)(clientdb.GrantRoles(ctx, admin, w.User, w.Roles))
+	ok(t)(clientdb.GrantRoles(ctx, admin, w.User, w.Roles, w.Roles))
 	if w.Admin {
 		ok(t)(clientdb.EnsureAdminMembership(ctx, admin, w.User))
 	}

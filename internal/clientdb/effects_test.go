@@ -109,7 +109,7 @@ func TestAgainstPostgres(t *testing.T) {
 	t.Run("requested roles are created NOLOGIN and granted", func(t *testing.T) {
 		for round := 0; round < 2; round++ {
 			changed := ok(t)(clientdb.EnsureRole(ctx, admin, "analytics"))
-			changed = ok(t)(clientdb.GrantRoles(ctx, admin, "relation_5_app", []string{"analytics", "pg_monitor"})) || changed
+			changed = ok(t)(clientdb.GrantRoles(ctx, admin, "relation_5_app", []string{"analytics", "pg_monitor"}, []string{"pg_monitor"})) || changed
 			if changed != (round == 0) {
 				t.Errorf("round %d: changed = %v", round, changed)
 			}
@@ -122,6 +122,36 @@ func TestAgainstPostgres(t *testing.T) {
 		}
 	})
 
+	t.Run("a hand-made or built-in role is granted only when the operator lists it", func(t *testing.T) {
+		if _, err := admin.Exec(ctx, `CREATE ROLE handmade NOLOGIN; CREATE ROLE wrapper NOLOGIN; GRANT handmade TO wrapper;
+			COMMENT ON ROLE wrapper IS '`+clientdb.ClientGroupComment+`'`); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []string{"handmade", "pg_read_all_stats", "wrapper"} {
+			changed, err := clientdb.GrantRoles(ctx, admin, "relation_5_app", []string{r}, nil)
+			if !errors.Is(err, clientdb.ErrRoleNotGrantable) || changed {
+				t.Errorf("granting %s unlisted: changed %v, err %v; want ErrRoleNotGrantable", r, changed, err)
+			}
+		}
+		// EnsureRole leaves a role it did not make unmarked.
+		if ok(t)(clientdb.EnsureRole(ctx, admin, "handmade")) {
+			t.Error("EnsureRole reported a change on an existing role")
+		}
+		if _, err := clientdb.GrantRoles(ctx, admin, "relation_5_app", []string{"handmade"}, nil); !errors.Is(err, clientdb.ErrRoleNotGrantable) {
+			t.Errorf("granting handmade after EnsureRole: %v; want ErrRoleNotGrantable", err)
+		}
+		for _, r := range []string{"handmade", "pg_read_all_stats"} {
+			if !ok(t)(clientdb.GrantRoles(ctx, admin, "relation_5_app", []string{r}, []string{r})) {
+				t.Errorf("granting %s listed: no change", r)
+			}
+		}
+		// Once granted, a membership is left alone: no refusal when the
+		// operator later drops the role from the list.
+		if changed := ok(t)(clientdb.GrantRoles(ctx, admin, "relation_5_app", []string{"handmade"}, nil)); changed {
+			t.Error("a granted role was granted again")
+		}
+	})
+
 	t.Run("system users, other relations' users and roles leading to them are never granted", func(t *testing.T) {
 		if _, err := admin.Exec(ctx, `CREATE ROLE sneaky NOLOGIN; GRANT relation_7_two TO sneaky`); err != nil {
 			t.Fatal(err)
@@ -129,19 +159,22 @@ func TestAgainstPostgres(t *testing.T) {
 		if _, err := clientdb.EnsureAdminMembership(ctx, admin, "relation_6_one"); err != nil {
 			t.Fatal(err)
 		}
+		// Even listed by the operator: their privileges are the reason.
+		listed := []string{"operator", "relation_7_two", "sneaky", clientdb.AdminRole}
 		for _, r := range []string{"operator", "relation_7_two", "sneaky", "pg_read_all_data", "pg_execute_server_program", clientdb.AdminRole} {
-			changed, err := clientdb.GrantRoles(ctx, admin, "relation_5_app", []string{r})
+			changed, err := clientdb.GrantRoles(ctx, admin, "relation_5_app", []string{r}, listed)
 			if !errors.Is(err, clientdb.ErrRoleNotGrantable) || changed {
 				t.Errorf("granting %s: changed %v, err %v; want ErrRoleNotGrantable", r, changed, err)
 			}
 		}
-		if _, err := clientdb.GrantRoles(ctx, admin, "relation_5_app", []string{"nobody_here"}); !errors.Is(err, clientdb.ErrNoSuchRole) {
+		if _, err := clientdb.GrantRoles(ctx, admin, "relation_5_app", []string{"nobody_here"}, nil); !errors.Is(err, clientdb.ErrNoSuchRole) {
 			t.Errorf("granting a missing role: %v; want ErrNoSuchRole", err)
 		}
-		got, err := clientdb.ListGrantableRoles(ctx, admin)
+		g, err := clientdb.LoadRoleGraph(ctx, admin)
 		if err != nil {
 			t.Fatal(err)
 		}
+		got := g.Grantable([]string{"pg_monitor"})
 		for _, r := range []string{"analytics", "pg_monitor"} {
 			if !slices.Contains(got, r) {
 				t.Errorf("grantable roles %v lack %s", got, r)
@@ -311,14 +344,15 @@ func TestAgainstPostgres(t *testing.T) {
 		useTable(t, c, "relation_7_two", secrets[2], "shared", "two_again")
 		// The revoked user keeps no attribute, yet owns t5: a later client
 		// naming it in extra-user-roles must not get its data.
-		grantable, err := clientdb.ListGrantableRoles(ctx, admin)
+		g, err := clientdb.LoadRoleGraph(ctx, admin)
 		if err != nil {
 			t.Fatal(err)
 		}
+		grantable := g.Grantable([]string{"relation_5_app"})
 		if slices.Contains(grantable, "relation_5_app") {
 			t.Errorf("a revoked relation user is grantable: %v", grantable)
 		}
-		if _, err := clientdb.GrantRoles(ctx, admin, "relation_7_two", []string{"relation_5_app"}); !errors.Is(err, clientdb.ErrRoleNotGrantable) {
+		if _, err := clientdb.GrantRoles(ctx, admin, "relation_7_two", []string{"relation_5_app"}, []string{"relation_5_app"}); !errors.Is(err, clientdb.ErrRoleNotGrantable) {
 			t.Errorf("granting a revoked relation user: %v; want ErrRoleNotGrantable", err)
 		}
 	})
@@ -329,7 +363,7 @@ func TestAgainstPostgres(t *testing.T) {
 			"EnsureDatabase":       func() (bool, error) { return clientdb.EnsureDatabase(ctx, admin, bad) },
 			"EnsureRole":           func() (bool, error) { return clientdb.EnsureRole(ctx, admin, bad) },
 			"EnsureLoginUser":      func() (bool, error) { return clientdb.EnsureLoginUser(ctx, admin, bad, newPassword(t)) },
-			"GrantRoles":           func() (bool, error) { return clientdb.GrantRoles(ctx, admin, "relation_7_two", []string{bad}) },
+			"GrantRoles":           func() (bool, error) { return clientdb.GrantRoles(ctx, admin, "relation_7_two", []string{bad}, nil) },
 			"EnsureDatabaseAccess": func() (bool, error) { return clientdb.EnsureDatabaseAccess(ctx, admin, admin, bad, "relation_7_two") },
 			"EnsureExtensions": func() (bool, error) {
 				return clientdb.EnsureExtensions(ctx, admin, []clientdb.Extension{{Name: "citext", Schema: bad}})
@@ -360,7 +394,7 @@ func TestAgainstPostgres(t *testing.T) {
 		for _, r := range req.Roles {
 			ok(t)(clientdb.EnsureRole(ctx, admin, r))
 		}
-		ok(t)(clientdb.GrantRoles(ctx, admin, req.User, req.Roles))
+		ok(t)(clientdb.GrantRoles(ctx, admin, req.User, req.Roles, nil))
 		ok(t)(clientdb.EnsureExtensions(ctx, c.admin(t, req.Database), req.Extensions))
 		conn, err := c.connect(ctx, req.User, pw, req.Database)
 		if err != nil {

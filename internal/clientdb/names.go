@@ -128,19 +128,11 @@ const (
 	charmedPrefix      = "charmed_"
 )
 
-// PredefinedGrantable lists the predefined pg_ roles a client may be
-// granted through `roles` or `extra-user-roles`: observation only. Roles
-// reading or writing every database (pg_read_all_data, pg_write_all_data),
-// signalling other backends (pg_signal_backend) or reaching the server's
-// files and programs (pg_*_server_*) cross from one relation into others or
-// into the host; clients needing those use db-admin or `superuser`.
-var PredefinedGrantable = []string{
-	"pg_monitor", "pg_read_all_settings", "pg_read_all_stats", "pg_stat_scan_tables",
-}
-
 // CheckClientRole checks a role name a client asks to be created and
 // granted (`roles` on db): CheckName, and not a reserved name or prefix.
-// Predefined pg_ roles in PredefinedGrantable pass (they exist already).
+// Predefined pg_ roles pass: they are never created (PostgreSQL reserves
+// the prefix), and GrantRoles grants one only if the operator lists it in
+// client_roles.
 func CheckClientRole(name string) error {
 	if err := CheckName(KindRole, name); err != nil {
 		return err
@@ -149,8 +141,6 @@ func CheckClientRole(name string) error {
 	switch {
 	case slices.Contains(reservedRoleNames, lower):
 		return &NameError{Kind: KindRole, Value: name, Reason: "is reserved"}
-	case strings.HasPrefix(lower, "pg_") && !slices.Contains(PredefinedGrantable, name):
-		return &NameError{Kind: KindRole, Value: name, Reason: "is a reserved pg_ name (grantable: " + strings.Join(PredefinedGrantable, ", ") + ")"}
 	case strings.HasPrefix(lower, RelationUserPrefix), strings.HasPrefix(lower, charmedPrefix):
 		return &NameError{Kind: KindRole, Value: name, Reason: "uses a prefix reserved for the charm's roles (relation_, charmed_)"}
 	}

@@ -53,14 +53,32 @@ var (
 	ErrRoleNotGrantable = errors.New("role not grantable")
 )
 
+// ClientGroupComment marks, as the role's comment, a group role the charm
+// created for a `roles` request: only those, and the roles the operator
+// lists in client_roles, are ever granted to a client. A comment on a role
+// takes CREATEROLE to write, which no client holds unless the operator lets
+// its application have admin attributes (admin_applications).
+const ClientGroupComment = "postgresql charm: client group role"
+
 // EnsureRole creates role name NOLOGIN INHERIT (the reactive charm's
-// CREATE ROLE … INHERIT NOLOGIN) when missing. An existing role is left as
-// it is: whether it may be granted is GrantRoles' check.
+// CREATE ROLE … INHERIT NOLOGIN) when missing, marked as a client group
+// role (ClientGroupComment). An existing role is left as it is, unmarked
+// if someone else made it: whether it may be granted is GrantRoles' check.
 func EnsureRole(ctx context.Context, q Querier, name string) (bool, error) {
 	if err := CheckClientRole(name); err != nil {
 		return false, err
 	}
-	return ensureGroupRole(ctx, q, name)
+	if strings.HasPrefix(name, "pg_") {
+		return false, nil // PostgreSQL's own: granted, never created
+	}
+	created, err := ensureGroupRole(ctx, q, name)
+	if err != nil || !created {
+		return created, err
+	}
+	if _, err := q.Exec(ctx, "COMMENT ON ROLE "+pgx.Identifier{name}.Sanitize()+" IS '"+ClientGroupComment+"'"); err != nil {
+		return true, fmt.Errorf("marking role %s: %w", name, err)
+	}
+	return true, nil
 }
 
 func ensureGroupRole(ctx context.Context, q Querier, name string) (bool, error) {
@@ -83,18 +101,21 @@ func roleExists(ctx context.Context, q Querier, name string) (bool, error) {
 }
 
 // GrantRoles makes user a member of each role. A role is granted only if
-// it exists and is grantable: neither it nor any role it is (transitively)
-// a member of can log in or has SUPERUSER, CREATEROLE, REPLICATION or
-// BYPASSRLS, and every predefined pg_ role among them is in
-// PredefinedGrantable. So a client can never be granted the charm's system
-// users, another relation's user, or a role that leads to one. Roles are
-// never revoked (the reactive charm's rule). It goes on past a refused
-// role and returns the errors joined.
-func GrantRoles(ctx context.Context, q Querier, user string, roles []string) (bool, error) {
+// it exists and is grantable (RoleGraph.WhyNotGrantable with allowed, the
+// operator's client_roles): it and every role it is (transitively) a
+// member of is a client group role the charm created or one the operator
+// allows, and none of them can log in or has SUPERUSER, CREATEROLE,
+// REPLICATION or BYPASSRLS. So a client can never be granted the charm's
+// system users, another relation's user, a role that leads to one, or a
+// built-in or hand-made role the operator did not list. A membership that
+// exists already is left alone, checked or not: roles are never revoked
+// (the reactive charm's rule). It goes on past a refused role and returns
+// the errors joined.
+func GrantRoles(ctx context.Context, q Querier, user string, roles []string, allowed []string) (bool, error) {
 	if err := CheckName(KindRole, user); err != nil {
 		return false, err
 	}
-	g, err := loadRoleGraph(ctx, q)
+	g, err := LoadRoleGraph(ctx, q)
 	if err != nil {
 		return false, err
 	}
@@ -105,11 +126,14 @@ func GrantRoles(ctx context.Context, q Querier, user string, roles []string) (bo
 			errs = append(errs, err)
 			continue
 		}
-		if g.roles[r] == nil {
+		if g.Roles[r] == nil {
 			errs = append(errs, fmt.Errorf("granting role %s: %w", Display(r), ErrNoSuchRole))
 			continue
 		}
-		if why := g.whyNotGrantable(r); why != "" {
+		if g.Roles[user] != nil && slices.Contains(g.Roles[user].MemberOf, r) {
+			continue // granted before: nothing new, and never revoked
+		}
+		if why := g.WhyNotGrantable(r, allowed); why != "" {
 			errs = append(errs, fmt.Errorf("granting role %s: %w: %s", Display(r), ErrRoleNotGrantable, why))
 			continue
 		}
@@ -139,21 +163,17 @@ func grantMembership(ctx context.Context, q Querier, role, user string) (bool, e
 	return true, nil
 }
 
-// ListGrantableRoles returns, sorted, the existing roles GrantRoles would
-// grant: the "names of existing roles" extra-user-roles may use.
-func ListGrantableRoles(ctx context.Context, q Querier) ([]string, error) {
-	g, err := loadRoleGraph(ctx, q)
-	if err != nil {
-		return nil, err
-	}
+// Grantable returns, sorted, the existing roles GrantRoles would grant
+// with allowed: the "names of existing roles" extra-user-roles may use.
+func (g *RoleGraph) Grantable(allowed []string) []string {
 	var out []string
-	for name := range g.roles {
-		if g.whyNotGrantable(name) == "" {
+	for name := range g.Roles {
+		if g.WhyNotGrantable(name, allowed) == "" {
 			out = append(out, name)
 		}
 	}
 	slices.Sort(out)
-	return out, nil
+	return out
 }
 
 // EnsureAdminMembership makes user a member of AdminRole, creating the
@@ -182,27 +202,39 @@ func EnsureAdminMembership(ctx context.Context, q Querier, user string) (bool, e
 	return changed, nil
 }
 
-// roleInfo is what grantability depends on.
-type roleInfo struct {
-	privileged string // "" or why the role itself may not be granted
-	memberOf   []string
+// serverAccessRoles are the predefined roles that make their members the
+// postgres OS user: no client gets them, listed or not.
+var serverAccessRoles = []string{"pg_execute_server_program", "pg_read_server_files", "pg_write_server_files"}
+
+// RoleInfo is what a role's grantability depends on.
+type RoleInfo struct {
+	// Privileged is "" or why the role itself may never be granted.
+	Privileged string
+	// ClientGroup: the charm created it for a `roles` request.
+	ClientGroup bool
+	// MemberOf are the roles it is a direct member of.
+	MemberOf []string
 }
 
-// roleGraph is pg_roles and pg_auth_members, read once.
-type roleGraph struct {
-	roles map[string]*roleInfo
+// RoleGraph is pg_roles, their comments and pg_auth_members, read once:
+// what deciding whether a role may be granted to a client needs. Plain
+// data, so a pass's snapshot can carry it to the pure decisions.
+type RoleGraph struct {
+	Roles map[string]*RoleInfo
 }
 
-func loadRoleGraph(ctx context.Context, q Querier) (*roleGraph, error) {
-	g := &roleGraph{roles: map[string]*roleInfo{}}
-	rows, err := q.Query(ctx, `SELECT rolname, rolcanlogin, rolsuper, rolcreaterole, rolreplication, rolbypassrls FROM pg_catalog.pg_roles`)
+// LoadRoleGraph reads the server's roles.
+func LoadRoleGraph(ctx context.Context, q Querier) (*RoleGraph, error) {
+	g := &RoleGraph{Roles: map[string]*RoleInfo{}}
+	rows, err := q.Query(ctx, `SELECT rolname, rolcanlogin, rolsuper, rolcreaterole, rolreplication, rolbypassrls,
+		COALESCE(pg_catalog.shobj_description(oid, 'pg_authid'), '') = $1 FROM pg_catalog.pg_roles`, ClientGroupComment)
 	if err != nil {
 		return nil, fmt.Errorf("reading roles: %w", err)
 	}
 	for rows.Next() {
 		var name string
-		var login, super, createrole, repl, bypass bool
-		if err := rows.Scan(&name, &login, &super, &createrole, &repl, &bypass); err != nil {
+		var login, super, createrole, repl, bypass, group bool
+		if err := rows.Scan(&name, &login, &super, &createrole, &repl, &bypass, &group); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("reading roles: %w", err)
 		}
@@ -215,17 +247,17 @@ func loadRoleGraph(ctx context.Context, q Querier) (*roleGraph, error) {
 				why = append(why, a.what)
 			}
 		}
-		info := &roleInfo{}
+		info := &RoleInfo{ClientGroup: group && !strings.HasPrefix(name, "pg_")}
 		if len(why) > 0 {
-			info.privileged = "has " + strings.Join(why, ", ")
-		} else if strings.HasPrefix(name, "pg_") && !slices.Contains(PredefinedGrantable, name) {
-			info.privileged = "is a predefined role clients may not hold"
+			info.Privileged = "has " + strings.Join(why, ", ")
+		} else if slices.Contains(serverAccessRoles, name) {
+			info.Privileged = "reaches the server's files and programs"
 		} else if strings.HasPrefix(name, RelationUserPrefix) || strings.HasPrefix(name, charmedPrefix) {
 			// A revoked relation user is NOLOGIN with no attributes left,
 			// yet it owns that relation's objects: never grantable.
-			info.privileged = "is a role the charm manages (relation_, charmed_)"
+			info.Privileged = "is a role the charm manages (relation_, charmed_)"
 		}
-		g.roles[name] = info
+		g.Roles[name] = info
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading roles: %w", err)
@@ -241,8 +273,8 @@ func loadRoleGraph(ctx context.Context, q Querier) (*roleGraph, error) {
 			rows.Close()
 			return nil, fmt.Errorf("reading role memberships: %w", err)
 		}
-		if info := g.roles[member]; info != nil {
-			info.memberOf = append(info.memberOf, role)
+		if info := g.Roles[member]; info != nil {
+			info.MemberOf = append(info.MemberOf, role)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -251,32 +283,48 @@ func loadRoleGraph(ctx context.Context, q Querier) (*roleGraph, error) {
 	return g, nil
 }
 
-// whyNotGrantable returns "" when name may be granted to a client, else
-// the reason, naming the offending role.
-func (g *roleGraph) whyNotGrantable(name string) string {
-	if g.roles[name] == nil {
+// WhyNotGrantable returns "" when name may be granted to a client, else
+// the reason, naming the offending role. allowed are the roles the
+// operator lets clients hold (client_roles) besides the client group roles
+// the charm created.
+func (g *RoleGraph) WhyNotGrantable(name string, allowed []string) string {
+	if g.Roles[name] == nil {
 		return ErrNoSuchRole.Error()
 	}
-	seen := map[string]bool{}
-	todo := []string{name}
+	// A role the operator listed vouches for what it leads to (pg_monitor
+	// is a member of three other predefined roles), except for privileged
+	// roles, which nothing vouches for.
+	type step struct {
+		role    string
+		vouched bool
+	}
+	seen := map[step]bool{}
+	todo := []step{{name, false}}
 	for len(todo) > 0 {
-		r := todo[0]
+		st := todo[0]
 		todo = todo[1:]
-		if seen[r] {
+		if seen[st] {
 			continue
 		}
-		seen[r] = true
-		info := g.roles[r]
+		seen[st] = true
+		info := g.Roles[st.role]
 		if info == nil {
 			continue
 		}
-		if info.privileged != "" {
-			if r == name {
-				return Display(r) + " " + info.privileged
-			}
-			return "it leads to " + Display(r) + ", which " + info.privileged
+		vouched := st.vouched || slices.Contains(allowed, st.role)
+		why := info.Privileged
+		if why == "" && !info.ClientGroup && !vouched {
+			why = "is neither a role the charm created for `roles` nor in client_roles"
 		}
-		todo = append(todo, info.memberOf...)
+		if why != "" {
+			if st.role == name {
+				return Display(st.role) + " " + why
+			}
+			return "it leads to " + Display(st.role) + ", which " + why
+		}
+		for _, m := range info.MemberOf {
+			todo = append(todo, step{m, vouched})
+		}
 	}
 	return ""
 }

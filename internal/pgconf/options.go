@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,13 +21,23 @@ type Options struct {
 	// ClientNetworks (client_networks, comma-separated CIDRs) are where a
 	// client unit's egress-subnets may be wider than one address.
 	ClientNetworks string
-	ExtraPgConf    string // extra_pg_conf: postgresql.conf lines
-	ExtraPgAuth    string // extra_pg_auth: pg_hba.conf lines
-	ListenPort     int    // listen_port: 1024–65535, default 5432
-	MaxConnections int    // max_connections: MinMaxConnections–MaxMaxConnections, default 100
-	SharedBuffers  string // shared_buffers: PostgreSQL memory units; empty = sized from memory
-	Locale         string // locale: initdb locale, default C.UTF-8
-	Encoding       string // encoding: initdb encoding, default UTF8
+	// ClientRoles (client_roles, comma-separated role names) are existing
+	// roles, built-in or made by hand, that client relations may be
+	// granted besides the roles the charm creates for `roles` requests.
+	ClientRoles string
+	// AdminApplications (admin_applications, comma-separated application
+	// names) may have superuser, createrole or admin in extra-user-roles.
+	AdminApplications string
+	// IsolateDatabases (isolate_databases): a database serves only the
+	// first application related to it.
+	IsolateDatabases bool
+	ExtraPgConf      string // extra_pg_conf: postgresql.conf lines
+	ExtraPgAuth      string // extra_pg_auth: pg_hba.conf lines
+	ListenPort       int    // listen_port: 1024–65535, default 5432
+	MaxConnections   int    // max_connections: MinMaxConnections–MaxMaxConnections, default 100
+	SharedBuffers    string // shared_buffers: PostgreSQL memory units; empty = sized from memory
+	Locale           string // locale: initdb locale, default C.UTF-8
+	Encoding         string // encoding: initdb encoding, default UTF8
 	// Complete says every option with a default in config.yaml is
 	// present, as Juju hands them over (config-get always includes the
 	// defaults): a zero ListenPort or MaxConnections, or an empty Locale
@@ -86,15 +97,19 @@ var reservedPorts = map[int]string{
 
 // Settings are validated options, ready to render.
 type Settings struct {
-	ListenPort      int
-	MaxConnections  int
-	SharedBuffers   string // a value PostgreSQL accepts, e.g. "6027MB"
-	Locale          string
-	Encoding        string
-	AdminAddresses  []netip.Prefix // sorted, masked
-	ClientNetworks  []netip.Prefix // masked
-	ExtraParameters map[string]string
-	ExtraHBA        []HBARule
+	ListenPort     int
+	MaxConnections int
+	SharedBuffers  string // a value PostgreSQL accepts, e.g. "6027MB"
+	Locale         string
+	Encoding       string
+	AdminAddresses []netip.Prefix // sorted, masked
+	ClientNetworks []netip.Prefix // masked
+	// ClientRoles and AdminApplications are sorted and without repeats.
+	ClientRoles       []string
+	AdminApplications []string
+	IsolateDatabases  bool
+	ExtraParameters   map[string]string
+	ExtraHBA          []HBARule
 }
 
 // UnsafeParameters are parameters extra_pg_conf may not set, with why:
@@ -233,6 +248,13 @@ func Validate(opts Options, cat Catalogue, memBytes uint64) (Settings, error) {
 			bad(o.name, "%v", err)
 		}
 	}
+	if s.ClientRoles, err = parseList(opts.ClientRoles, checkRoleName); err != nil {
+		bad("client_roles", "%v", err)
+	}
+	if s.AdminApplications, err = parseList(opts.AdminApplications, checkApplicationName); err != nil {
+		bad("admin_applications", "%v", err)
+	}
+	s.IsolateDatabases = opts.IsolateDatabases
 	params, err := ParseExtraPgConf(opts.ExtraPgConf, cat)
 	if err != nil {
 		bad("extra_pg_conf", "%v", err)
@@ -418,4 +440,46 @@ func prefixLess(a, b netip.Prefix) bool {
 		return c < 0
 	}
 	return a.Bits() < b.Bits()
+}
+
+// parseList splits a comma-separated option, trims each item, drops empty
+// ones and checks each with check; the result is sorted, without repeats.
+func parseList(s string, check func(string) error) ([]string, error) {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if err := check(item); err != nil {
+			return nil, err
+		}
+		out = append(out, item)
+	}
+	sort.Strings(out)
+	return slices.Compact(out), nil
+}
+
+// checkRoleName accepts what PostgreSQL takes as a role name: at most 63
+// bytes, no control characters (a name is matched exactly, case included).
+func checkRoleName(name string) error {
+	if len(name) > 63 {
+		return fmt.Errorf("role name %q is longer than 63 bytes", name)
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) {
+			return fmt.Errorf("role name %q has a control character", name)
+		}
+	}
+	return nil
+}
+
+// applicationName is Juju's rule for application names.
+var applicationName = regexp.MustCompile(`^[a-z][a-z0-9]*(?:-[a-z0-9]*[a-z][a-z0-9]*)*$`)
+
+func checkApplicationName(name string) error {
+	if !applicationName.MatchString(name) {
+		return fmt.Errorf("%q is not a Juju application name", name)
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -157,4 +158,42 @@ func DebugLog(m *controller.Model, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n") + "\n"
+}
+
+// PasswordFromResults reads the password get-password's results point at:
+// on Juju 3 the secret id and key (read as a model admin would, `juju
+// show-secret --reveal`); on Juju 2.9, which has no secrets, the password
+// itself. It fails when a Juju 3 result carries the password in clear.
+func PasswordFromResults(m *controller.Model, res map[string]any) (string, error) {
+	id, _ := res["secret-id"].(string)
+	key, _ := res["secret-key"].(string)
+	if id == "" {
+		pw, _ := res["password"].(string)
+		if pw == "" {
+			return "", fmt.Errorf("get-password results have neither secret-id nor password (keys %v)", keysOf(res))
+		}
+		return pw, nil
+	}
+	if _, ok := res["password"]; ok {
+		return "", fmt.Errorf("get-password results carry the password beside secret-id %s", id)
+	}
+	shown, err := m.ShowSecret(controller.ShowSecretArgs{ID: id, Reveal: true})
+	if err != nil {
+		return "", err
+	}
+	for _, s := range shown {
+		if pw := s.Content[key]; pw != "" {
+			return pw, nil
+		}
+	}
+	return "", fmt.Errorf("secret %s has no key %q", id, key)
+}
+
+func keysOf(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

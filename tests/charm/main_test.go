@@ -198,13 +198,9 @@ func (e *env) mustAction(unit, name string, params map[string]any) map[string]an
 func (e *env) password(unit, user string) string {
 	e.t.Helper()
 	res := e.mustAction(unit, "get-password", map[string]any{"username": user})
-	pw, ok := res["password"].(string)
-	if !ok || pw == "" {
-		keys := make([]string, 0, len(res))
-		for k := range res {
-			keys = append(keys, k)
-		}
-		e.t.Fatalf("get-password username=%s: no password in results (keys %v)", user, keys)
+	pw, err := testbuild.PasswordFromResults(e.m, res)
+	if err != nil {
+		e.t.Fatalf("get-password username=%s: %v", user, err)
 	}
 	return pw
 }

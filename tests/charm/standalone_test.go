@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -86,6 +87,21 @@ func TestStandaloneUnit(t *testing.T) {
 				t.Errorf("no workload version set (application-version-set)")
 			} else {
 				t.Logf("workload version %q", v)
+			}
+		}},
+		{"get-password points at the secret and keeps the password off action-set's command line", func(t *testing.T) {
+			// action-set's arguments are readable by any local user
+			// through /proc while it runs (issue 9, item 10).
+			res := e.with(t).mustAction(unit, "get-password", map[string]any{"username": "operator"})
+			if _, ok := res["password"]; ok {
+				t.Errorf("get-password results carry the password in clear")
+			}
+			id, _ := res["secret-id"].(string)
+			if id == "" {
+				t.Errorf("get-password results: no secret-id (results keys %v)", slices.Sorted(maps.Keys(res)))
+			}
+			if rw, _ := res["reveal-with"].(string); rw != "juju show-secret "+id+" --reveal" {
+				t.Errorf("get-password results: reveal-with = %q, want the juju show-secret command", rw)
 			}
 		}},
 		{"get-password returns the operator password", func(t *testing.T) {

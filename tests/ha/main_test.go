@@ -262,9 +262,12 @@ func (e *env) action(unit, name string, params map[string]any) controller.Action
 func (e *env) password(unit string) string {
 	e.t.Helper()
 	r := e.action(unit, "get-password", map[string]any{"username": "operator"})
-	pw, _ := r.Results["password"].(string)
-	if r.Status != "completed" || pw == "" {
+	if r.Status != "completed" {
 		e.t.Fatalf("get-password on %s: %s: %s", unit, r.Status, r.Message)
+	}
+	pw, err := testbuild.PasswordFromResults(e.m, r.Results)
+	if err != nil {
+		e.t.Fatalf("get-password on %s: %v", unit, err)
 	}
 	return pw
 }

@@ -56,6 +56,12 @@ var badCases = []badCase{
 	{name: "database endpoint: unknown extra-user-roles", app: "bad-extraroles", endpoint: "database",
 		config: map[string]string{"extra-user-roles": "pgclient_no_such_role"}, mention: "pgclient_no_such_role",
 		absentDBs: []string{"bad-extraroles"}, absentRoles: []string{"pgclient_no_such_role"}},
+	// Issue 9, items 4 and 5: built-in roles and admin attributes only
+	// where the operator allows them (client_roles, admin_applications).
+	{name: "db endpoint: a built-in role not in client_roles", app: "bad-builtin", endpoint: "db",
+		config: map[string]string{"roles": "pg_monitor"}, mention: "client_roles"},
+	{name: "database endpoint: superuser from an application not in admin_applications", app: "bad-super", endpoint: "database",
+		config: map[string]string{"extra-user-roles": "superuser"}, mention: "admin_applications", absentDBs: []string{"bad-super"}},
 	{name: "extension not available on the server", app: "bad-noext", endpoint: "db",
 		config: map[string]string{"extensions": "pgclient_no_such_ext"}, mention: "pgclient_no_such_ext"},
 }

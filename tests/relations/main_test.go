@@ -354,9 +354,12 @@ func (e *env) tryLogin(unit string, r Result) error {
 func (e *env) operator() string {
 	e.t.Helper()
 	r := e.action(pg0, "get-password", map[string]any{"username": "operator"})
-	pw, _ := r.Results["password"].(string)
-	if r.Status != "completed" || pw == "" {
+	if r.Status != "completed" {
 		e.t.Fatalf("get-password: %s: %s", r.Status, r.Message)
+	}
+	pw, err := testbuild.PasswordFromResults(e.m, r.Results)
+	if err != nil {
+		e.t.Fatalf("get-password: %v", err)
 	}
 	return pw
 }

@@ -68,8 +68,9 @@ type ServerFacts struct {
 	SelfPrimary, SelfReplica bool
 	Port                     int
 	Version                  string // "15.10"
-	// Grantable are the existing roles extra-user-roles may name.
-	Grantable []string
+	// Roles are the server's roles, for which a client may be granted
+	// (clientdb.RoleGraph.Grantable with Input.ClientRoles).
+	Roles *clientdb.RoleGraph
 	// Extensions are the extensions the server can create.
 	Extensions map[string]bool
 }
@@ -88,7 +89,10 @@ type Service struct {
 	Roles       []string
 	Extensions  []clientdb.Extension
 	Admin       bool
-	Reason      string
+	// AllowedRoles are the operator's client_roles: GrantRoles grants
+	// only those and the charm's client group roles.
+	AllowedRoles []string
+	Reason       string
 }
 
 // want is what the drift check compares the catalogs with.
@@ -128,6 +132,10 @@ type Plan struct {
 	Statuses []juju.Status
 	// NeedFacts: relations wait for PostgreSQL to answer.
 	NeedFacts bool
+
+	// claimed maps a database to the application it serves when
+	// isolate_databases is on.
+	claimed map[string]string
 }
 
 // Revoke is a relation gone: its user loses LOGIN.
@@ -150,6 +158,15 @@ type Input struct {
 	// ClientNetworks are where a client unit's egress-subnets may be
 	// wider than one address (config client_networks).
 	ClientNetworks []netip.Prefix
+	// ClientRoles are the existing roles the operator lets clients be
+	// granted (config client_roles).
+	ClientRoles []string
+	// AdminApplications may have admin attributes through
+	// extra-user-roles (config admin_applications).
+	AdminApplications []string
+	// IsolateDatabases: a database serves one application only (config
+	// isolate_databases).
+	IsolateDatabases bool
 }
 
 // Decide plans the client relations. It is pure. Each relation is
@@ -161,6 +178,16 @@ func Decide(in Input) Plan {
 	live := map[string]bool{}
 	rels := slices.Clone(in.Relations)
 	slices.SortFunc(rels, func(a, b Relation) int { return CompareRelationIDs(a.ID, b.ID) })
+	if in.IsolateDatabases {
+		// The first application served a database keeps it: records
+		// first (in relation order), then relations in relation order.
+		p.claimed = map[string]string{}
+		for _, id := range slices.SortedFunc(maps.Keys(in.Served), CompareRelationIDs) {
+			if sv := in.Served[id]; sv.Endpoint != EndpointDBAdmin && p.claimed[sv.Database] == "" {
+				p.claimed[sv.Database] = sv.App
+			}
+		}
+	}
 	for _, r := range rels {
 		live[r.ID] = true
 		decideRelation(in, r, &p)
@@ -234,6 +261,11 @@ func decideLegacy(in Input, r Relation, units []clientdb.ClientUnit, served Serv
 		keepServed()
 		return
 	}
+	if err := p.claim(r, req.Database); err != nil {
+		p.refuse(err)
+		keepServed()
+		return
+	}
 	if in.DB == nil {
 		p.NeedFacts = true
 		keepServed()
@@ -251,7 +283,7 @@ func decideLegacy(in Input, r Relation, units []clientdb.ClientUnit, served Serv
 	if in.Leader && in.DB.Primary != "" {
 		p.Serve = append(p.Serve, Service{ID: r.ID, User: req.User, Database: req.Database,
 			Attributes: req.Attributes(), CreateRoles: req.Roles, Roles: req.Roles, Extensions: req.Extensions,
-			Reason: fmt.Sprintf("%s requests database %s", r.ID, clientdb.Display(req.Database))})
+			AllowedRoles: in.ClientRoles, Reason: fmt.Sprintf("%s requests database %s", r.ID, clientdb.Display(req.Database))})
 		rec := Served{Endpoint: r.Endpoint, App: r.App, User: req.User, Database: req.Database, Requested: req.DatabaseRequested}
 		if !wasServed || rec != served {
 			p.record(r.ID, &rec)
@@ -271,10 +303,20 @@ func decideDatabase(in Input, r Relation, units []clientdb.ClientUnit, served Se
 		keepServed()
 		return
 	}
+	var grantable []string
+	if in.DB.Roles != nil {
+		grantable = in.DB.Roles.Grantable(in.ClientRoles)
+	}
 	req, err := pgclient.ParseRequest(pgclient.Input{RelationID: r.ID, ClientApp: r.App, AppData: r.AppData,
-		ServedDatabase: served.Database, GrantableRoles: in.DB.Grantable})
+		ServedDatabase: served.Database, GrantableRoles: grantable})
 	if errors.Is(err, pgclient.ErrNoDatabase) {
 		return // the requirer writes database in -relation-created; wait
+	}
+	if err == nil {
+		err = checkAdmin(in, r, req)
+	}
+	if err == nil {
+		err = p.claim(r, req.Database)
 	}
 	if err != nil {
 		p.refuse(err)
@@ -286,7 +328,7 @@ func decideDatabase(in Input, r Relation, units []clientdb.ClientUnit, served Se
 		return // the app databag is the leader's; it publishes
 	}
 	p.Serve = append(p.Serve, Service{ID: r.ID, User: req.User, Database: req.Database,
-		Attributes: req.Attributes, Roles: req.Roles, Admin: req.Admin,
+		Attributes: req.Attributes, Roles: req.Roles, Admin: req.Admin, AllowedRoles: in.ClientRoles,
 		Reason: fmt.Sprintf("%s requests database %s", r.ID, clientdb.Display(req.Database))})
 	rec := Served{Endpoint: r.Endpoint, App: r.App, User: req.User, Database: req.Database, Requested: true}
 	if !wasServed || rec != served {
@@ -301,6 +343,55 @@ func decideDatabase(in Input, r Relation, units []clientdb.ClientUnit, served Se
 	}
 	p.Publish = append(p.Publish, Publish{ID: r.ID, Client: &req, Cluster: clientCluster(in.DB),
 		UseSecrets: pgclient.UseSecrets(req, in.SecretsAvailable, r.LocalAppData)})
+}
+
+// ErrAdminNotAllowed: a client application asks for admin attributes
+// the operator did not allow it (admin_applications).
+var ErrAdminNotAllowed = errors.New("admin attributes not allowed")
+
+// ErrDatabaseTaken: with isolate_databases, another application's
+// relation was served the database first.
+var ErrDatabaseTaken = errors.New("the database serves another application")
+
+// checkAdmin refuses extra-user-roles superuser, createrole and admin
+// from an application not in admin_applications. Each makes the relation
+// user reach beyond its own database: superuser is everything, createrole
+// makes roles (and comments on them) outside the charm's control, admin
+// reads and writes every database.
+func checkAdmin(in Input, r Relation, req pgclient.Request) error {
+	var asked []string
+	if slices.Contains(req.Attributes, clientdb.AttrSuperuser) {
+		asked = append(asked, "superuser")
+	}
+	if slices.Contains(req.Attributes, clientdb.AttrCreateRole) {
+		asked = append(asked, "createrole")
+	}
+	if req.Admin {
+		asked = append(asked, "admin")
+	}
+	if len(asked) == 0 || slices.Contains(in.AdminApplications, r.App) {
+		return nil
+	}
+	return fmt.Errorf("%s: %w: %s asks for %s in extra-user-roles; add %s to admin_applications to allow it",
+		r.ID, ErrAdminNotAllowed, r.App, strings.Join(asked, ", "), r.App)
+}
+
+// claim checks, with isolate_databases, that database serves no other
+// application, and claims it for r's. db-admin relations are superusers
+// on every database anyway and claim nothing.
+func (p *Plan) claim(r Relation, database string) error {
+	if p.claimed == nil || r.Endpoint == EndpointDBAdmin {
+		return nil
+	}
+	owner := p.claimed[database]
+	if owner == "" {
+		p.claimed[database] = r.App
+		return nil
+	}
+	if owner != r.App {
+		return fmt.Errorf("%s: %w: database %s serves %s, and isolate_databases is on", r.ID, ErrDatabaseTaken, clientdb.Display(database), owner)
+	}
+	return nil
 }
 
 // legacyServer is what this unit announces on a db or db-admin relation

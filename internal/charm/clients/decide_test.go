@@ -3,6 +3,7 @@ package clients
 import (
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,7 +18,15 @@ import (
 
 func standaloneFacts() *ServerFacts {
 	return &ServerFacts{Primary: "10.0.0.10", SelfPrimary: true, Port: 5432, Version: "15.10",
-		Grantable: []string{"reporting"}, Extensions: map[string]bool{"citext": true, "pg_trgm": true}}
+		Roles: reportingRoles(), Extensions: map[string]bool{"citext": true, "pg_trgm": true}}
+}
+
+// reportingRoles is a server with one client group role the charm made,
+// "reporting", and the built-in pg_monitor.
+func reportingRoles() *clientdb.RoleGraph {
+	return &clientdb.RoleGraph{Roles: map[string]*clientdb.RoleInfo{
+		"reporting": {ClientGroup: true}, "pg_monitor": {}, "operator": {Privileged: "has LOGIN, SUPERUSER"},
+	}}
 }
 
 func clientUnit(addr string) map[string]string {
@@ -325,5 +334,84 @@ func TestDecideRefusesAWideEgressSubnet(t *testing.T) {
 	in.ClientNetworks = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}
 	if p := Decide(in); len(statusMessages(p)) != 0 || len(serveIDs(p)) != 2 {
 		t.Errorf("with client_networks allowing it: statuses %q, served %v", statusMessages(p), serveIDs(p))
+	}
+}
+
+// TestDecideGatesAdminAttributes: superuser, createrole and admin in
+// extra-user-roles are served only to applications in admin_applications;
+// a refused relation names itself, the application and the option, and is
+// served nothing (issue 9, item 5).
+func TestDecideGatesAdminAttributes(t *testing.T) {
+	for _, roles := range []string{"superuser", "CREATEROLE", "admin", "createdb,superuser"} {
+		rel := databaseRelation("database:7", "myapp", map[string]string{"database": "app", "extra-user-roles": roles})
+		in := Input{Leader: true, Relations: []Relation{rel}, DB: standaloneFacts()}
+		p := Decide(in)
+		got := statusMessages(p)
+		if len(got) != 1 || !strings.Contains(got[0], "database:7") || !strings.Contains(got[0], "admin_applications") ||
+			!strings.Contains(got[0], "myapp") {
+			t.Errorf("extra-user-roles %q: statuses %q, want one refusal naming database:7, myapp and admin_applications", roles, got)
+		}
+		if len(p.Serve) != 0 || len(p.Publish) != 0 || len(p.HBA) != 0 {
+			t.Errorf("extra-user-roles %q: a refused relation got serve %v, publish %d, hba %v", roles, serveIDs(p), len(p.Publish), hbaStrings(p))
+		}
+		in.AdminApplications = []string{"myapp"}
+		if p := Decide(in); len(statusMessages(p)) != 0 || len(serveIDs(p)) != 1 {
+			t.Errorf("extra-user-roles %q with myapp allowed: statuses %q, served %v", roles, statusMessages(p), serveIDs(p))
+		}
+	}
+	plain := databaseRelation("database:8", "other", map[string]string{"database": "app", "extra-user-roles": "createdb,reporting"})
+	if p := Decide(Input{Leader: true, Relations: []Relation{plain}, DB: standaloneFacts()}); len(statusMessages(p)) != 0 {
+		t.Errorf("createdb and a client group role need no allowing: %q", statusMessages(p))
+	}
+}
+
+// TestDecideGrantsOnlyCharmMadeOrListedRoles: extra-user-roles may name a
+// role the charm made for `roles`, and a built-in or hand-made one only
+// when client_roles lists it (issue 9, item 4).
+func TestDecideGrantsOnlyCharmMadeOrListedRoles(t *testing.T) {
+	rel := databaseRelation("database:7", "myapp", map[string]string{"database": "app", "extra-user-roles": "pg_monitor"})
+	in := Input{Leader: true, Relations: []Relation{rel}, DB: standaloneFacts()}
+	if got := statusMessages(Decide(in)); len(got) != 1 || !strings.Contains(got[0], "pg_monitor") {
+		t.Errorf("pg_monitor unlisted: statuses %q, want a refusal naming it", got)
+	}
+	in.ClientRoles = []string{"pg_monitor"}
+	p := Decide(in)
+	if len(statusMessages(p)) != 0 || len(p.Serve) != 1 || !slices.Equal(p.Serve[0].Roles, []string{"pg_monitor"}) ||
+		!slices.Equal(p.Serve[0].AllowedRoles, []string{"pg_monitor"}) {
+		t.Errorf("pg_monitor listed: statuses %q, serve %+v", statusMessages(p), p.Serve)
+	}
+	legacy := dbRelation("db:9", "legacy", map[string]string{"database": "app", "roles": "pg_monitor"})
+	p = Decide(Input{Leader: true, Relations: []Relation{legacy}, DB: standaloneFacts(), ClientRoles: []string{"pg_monitor"}})
+	if len(p.Serve) != 1 || !slices.Equal(p.Serve[0].AllowedRoles, []string{"pg_monitor"}) {
+		t.Errorf("a db relation's service does not carry client_roles: %+v", p.Serve)
+	}
+}
+
+// TestDecideIsolatesDatabases: with isolate_databases, a database serves
+// the application first served it (the records first, then relation
+// order); other applications' relations naming it are refused, the same
+// application's second relation is not, and db-admin claims nothing.
+func TestDecideIsolatesDatabases(t *testing.T) {
+	first := dbRelation("db:5", "one", map[string]string{"database": "app"})
+	second := databaseRelation("database:6", "two", map[string]string{"database": "app"})
+	sameApp := databaseRelation("database:7", "one", map[string]string{"database": "app"})
+	admin := dbRelation("db-admin:8", "dba", map[string]string{"database": "app"})
+	in := Input{Leader: true, Relations: []Relation{second, first, sameApp, admin}, DB: standaloneFacts()}
+	if p := Decide(in); len(statusMessages(p)) != 0 || len(serveIDs(p)) != 4 {
+		t.Fatalf("sharing allowed by default: statuses %q, served %v", statusMessages(p), serveIDs(p))
+	}
+	in.IsolateDatabases = true
+	p := Decide(in)
+	if got := statusMessages(p); len(got) != 1 || !strings.Contains(got[0], "database:6") || !strings.Contains(got[0], "isolate_databases") {
+		t.Errorf("statuses %q, want one refusing database:6 and naming isolate_databases", got)
+	}
+	if ids := serveIDs(p); !slices.Equal(ids, []string{"db:5", "database:7", "db-admin:8"}) {
+		t.Errorf("served %v", ids)
+	}
+	// A record of an earlier serving wins over relation order.
+	in.Served = map[string]Served{"database:6": {Endpoint: EndpointDatabase, App: "two", User: "relation_6_two", Database: "app", Requested: true}}
+	p = Decide(in)
+	if got := statusMessages(p); len(got) != 2 || !strings.Contains(strings.Join(got, " "), "db:5") {
+		t.Errorf("with two's record: statuses %q, want db:5 and database:7 refused", got)
 	}
 }

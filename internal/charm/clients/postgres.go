@@ -75,7 +75,7 @@ func (Postgres) Facts(ctx context.Context, api *patroni.Client, member string, s
 	if f.Version, _, err = postgres.ServerVersion(ctx, conn); err != nil {
 		return nil, err
 	}
-	if f.Grantable, err = clientdb.ListGrantableRoles(ctx, conn); err != nil {
+	if f.Roles, err = clientdb.LoadRoleGraph(ctx, conn); err != nil {
 		return nil, err
 	}
 	rows, err := conn.Query(ctx, `SELECT name FROM pg_catalog.pg_available_extensions`)
@@ -124,7 +124,7 @@ func (Postgres) Serve(ctx context.Context, primary postgres.Target, s Service, p
 			return err
 		}
 	}
-	if _, err := clientdb.GrantRoles(ctx, conn, s.User, s.Roles); err != nil {
+	if _, err := clientdb.GrantRoles(ctx, conn, s.User, s.Roles, s.AllowedRoles); err != nil {
 		return err
 	}
 	if _, err := clientdb.EnsureExtensions(ctx, dbConn, s.Extensions); err != nil {

@@ -93,7 +93,23 @@ func (a Actions) GetPassword(ctx context.Context, h *juju.Hook) error {
 	if content == nil {
 		return fail(ctx, h, "the system users are not created yet")
 	}
-	return h.Backend.ActionSet(ctx, map[string]string{"username": u.Name, "password": content[u.SecretKey]})
+	id, err := v.SecretID(ctx, SystemUsersDoc)
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		// Juju 2.9 has no secrets: the only way out is action-set's
+		// command line, readable through /proc on the unit's machine
+		// while the tool runs (the README says so).
+		return h.Backend.ActionSet(ctx, map[string]string{"username": u.Name, "password": content[u.SecretKey]})
+	}
+	// action-set takes values only as arguments, which any local user
+	// reads in /proc: the password stays in the secret, and the result
+	// says how a model admin reads it.
+	return h.Backend.ActionSet(ctx, map[string]string{
+		"username": u.Name, "secret-id": id, "secret-key": u.SecretKey,
+		"reveal-with": "juju show-secret " + id + " --reveal",
+	})
 }
 
 // failOr returns err, or fails the action with refusal.

@@ -166,6 +166,22 @@ func (v Vault) Write(ctx context.Context, d Doc, content map[string]string) erro
 	return v.setShared(ctx, d, id)
 }
 
+// SecretID is the id of a document's Juju secret ("" on Juju 2.9, or
+// before the leader created it).
+func (v Vault) SecretID(ctx context.Context, d Doc) (string, error) {
+	if !v.secrets {
+		return "", nil
+	}
+	ids, err := v.m.Backend().SecretInfoGet(ctx, "", d.label)
+	if err != nil && !errors.Is(err, juju.ErrNotFound) {
+		return "", fmt.Errorf("reading %s: %w", d.label, err)
+	}
+	for id := range ids {
+		return id, nil
+	}
+	return "", nil
+}
+
 // setShared writes the id key when the peer relation exists; read
 // shares it later otherwise.
 func (v Vault) setShared(ctx context.Context, d Doc, id string) error {

@@ -84,6 +84,11 @@ func OptionsFromConfig(cfg *model.Config) pgconf.Options {
 	}
 	str("admin_addresses", &o.AdminAddresses)
 	str("client_networks", &o.ClientNetworks)
+	str("client_roles", &o.ClientRoles)
+	str("admin_applications", &o.AdminApplications)
+	if v, ok, _ := cfg.Bool("isolate_databases"); ok {
+		o.IsolateDatabases = v
+	}
 	str("extra_pg_conf", &o.ExtraPgConf)
 	str("extra_pg_auth", &o.ExtraPgAuth)
 	num("listen_port", &o.ListenPort)

@@ -272,7 +272,7 @@ func TestCharmMetadata(t *testing.T) {
 			t.Errorf("config %s has no description", k)
 		}
 	}
-	wantDefaults := map[string]any{"admin_addresses": "", "client_networks": "", "extra_pg_conf": "", "extra_pg_auth": "",
+	wantDefaults := map[string]any{"admin_addresses": "", "client_networks": "", "client_roles": "", "admin_applications": "", "isolate_databases": false, "extra_pg_conf": "", "extra_pg_auth": "",
 		"listen_port": 5432, "max_connections": 100, "shared_buffers": "", "locale": "C.UTF-8", "encoding": "UTF8"}
 	if diff := cmp.Diff(wantDefaults, defaults); diff != "" {
 		t.Errorf("config defaults (-want +got):\n%s", diff)

@@ -226,6 +226,15 @@ func (v *service) ShowUnit(unit string, reply *[]byte) error {
 	return err
 }
 
+func (v *service) ShowSecret(args ShowSecretArgs, reply *[]byte) error {
+	shown, err := v.s.m.ShowSecret(args)
+	if err != nil {
+		return err
+	}
+	*reply, err = json.Marshal(shown)
+	return err
+}
+
 func (v *service) DebugLog(args LogArgs, reply *[]LogLine) error {
 	*reply = v.s.m.DebugLog(args.After, args.Wait, args.Include)
 	return nil

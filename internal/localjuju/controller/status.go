@@ -318,3 +318,55 @@ func (m *Model) WaitUnitStatus(ctx context.Context, unit string, ok func(UnitSta
 		}
 	}
 }
+
+// ShownSecret is one secret in `juju show-secret` output.
+type ShownSecret struct {
+	Revision    int               `json:"revision"`
+	Owner       string            `json:"owner"`
+	Label       string            `json:"label,omitempty"`
+	Description string            `json:"description,omitempty"`
+	Rotation    string            `json:"rotation,omitempty"`
+	Expires     string            `json:"expires,omitempty"`
+	Content     map[string]string `json:"content,omitempty"`
+}
+
+// ShowSecretArgs are `juju show-secret <id> [--reveal] [--revision N]`.
+type ShowSecretArgs struct {
+	ID       string
+	Reveal   bool
+	Revision int
+}
+
+// ShowSecret reports a secret as `juju show-secret` does for a model
+// admin: its metadata, and its content only with Reveal. The id may be the
+// full URI, secret:<xid> or the bare xid; the output is keyed by the xid.
+func (m *Model) ShowSecret(args ShowSecretArgs) (map[string]ShownSecret, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	xid := args.ID
+	if i := strings.LastIndex(xid, "/"); i >= 0 {
+		xid = xid[i+1:]
+	}
+	xid = strings.TrimPrefix(xid, "secret:")
+	s := m.st.Secrets["secret://"+m.st.UUID+"/"+xid]
+	if s == nil {
+		return nil, fmt.Errorf("secret %q not found", args.ID)
+	}
+	rev := s.Latest
+	if args.Revision != 0 {
+		rev = args.Revision
+	}
+	content, ok := s.Revisions[rev]
+	if !ok {
+		return nil, fmt.Errorf("secret %q revision %d not found", args.ID, rev)
+	}
+	owner := s.OwnerApp
+	if s.OwnerUnit != "" {
+		owner = s.OwnerUnit
+	}
+	shown := ShownSecret{Revision: rev, Owner: owner, Label: s.Label, Description: s.Description, Rotation: s.Rotate, Expires: s.Expire}
+	if args.Reveal {
+		shown.Content = cloneBag(content)
+	}
+	return map[string]ShownSecret{xid: shown}, nil
+}
