@@ -184,6 +184,34 @@ func TestBadInput(t *testing.T) {
 		ew.readRows(opPW, before)
 		healthy(t)
 	}})
+	steps = append(steps, step{name: "isolate_databases refuses a second application its database; off again, it shares", run: func(t *testing.T) {
+		ew := e.with(t)
+		if err := e.m.SetConfig("postgresql", map[string]string{"isolate_databases": "true"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		ew.deploy(clientCharm, "intruder", map[string]string{"database": "good"})
+		rel := ew.integrate("db", "intruder")
+		ew.waitFor("postgresql/0 blocked naming "+rel+" and isolate_databases", func() error {
+			if err := e.wantStatus(pg0, "blocked", rel+":"); err != nil {
+				return err
+			}
+			return e.wantStatus(pg0, "blocked", "isolate_databases")
+		})
+		ew.waitIdle()
+		if r, err := e.check("intruder/0", rel); err != nil {
+			t.Error(err)
+		} else if r.Ready || r.OK {
+			t.Errorf("intruder was served good's database: %+v", r)
+		}
+		healthy(t)
+		if err := e.m.SetConfig("postgresql", map[string]string{"isolate_databases": "false"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		ew.waitFor("postgresql/0 active again", func() error { return e.wantStatus(pg0, "active", "") })
+		ew.waitClientOK("intruder/0", rel)
+		ew.removeRelation("db", "intruder")
+		healthy(t)
+	}})
 	steps = append(steps, step{name: "no healthy client ever had published credentials refused", soft: true, run: func(t *testing.T) {
 		for unit, rel := range map[string]string{"good/0": goodRel, "goodmodern/0": goodModernRel, "changer/0": changerRel} {
 			if err := e.neverRefused(unit, rel); err != nil {

@@ -15,10 +15,13 @@
 //     CREATEDB and membership of clientdb.AdminRole (read and write on
 //     every database); createdb, createrole, superuser → those attributes;
 //     login → nothing (every relation user logs in); anything else must be a
-//     role in Input.GrantableRoles (clientdb.ListGrantableRoles: existing,
-//     NOLOGIN, unprivileged), matched exactly, else in lower case (the
+//     role in Input.GrantableRoles (clientdb.RoleGraph.Grantable: existing,
+//     NOLOGIN, unprivileged, made by the charm for `roles` or listed by the
+//     operator in client_roles), matched exactly, else in lower case (the
 //     Charmhub charm lower-cases the list). Unknown names refuse the
-//     relation with a message naming them all.
+//     relation with a message naming them all. Whether the application may
+//     have superuser, createrole or admin is the charm's decision
+//     (admin_applications), not this package's.
 //   - extra-group-roles, entity requests and prefix matching are not
 //     served (no client in use needs them yet); they are ignored.
 //   - read-only-uris is published only inside the user secret (as the

@@ -55,7 +55,7 @@ type Input struct {
 	// relation; "" if none.
 	ServedDatabase string
 	// GrantableRoles are the existing roles extra-user-roles may name
-	// (clientdb.ListGrantableRoles).
+	// (clientdb.RoleGraph.Grantable).
 	GrantableRoles []string
 }
 
