@@ -137,6 +137,29 @@ func TestCLI(t *testing.T) {
 	c.must("integrate", "lim", "rec2")
 	c.must("wait-idle", "--timeout", "2m")
 
+	t.Run("show-secret shows a charm's secret, its content only with --reveal", func(t *testing.T) {
+		// rec/0 may not lead: exec on the leader, which owns app secrets.
+		var st cliStatus
+		_ = json.Unmarshal([]byte(c.must("status", "--format", "json")), &st)
+		leader := ""
+		for name, u := range st.Applications["rec"].Units {
+			if u.Leader {
+				leader = name
+			}
+		}
+		id := strings.TrimSpace(c.must("exec", "--unit", leader, "--", "secret-add", "--label", "cli-test", "token=s3cr3t-value"))
+		if !strings.HasPrefix(id, "secret:") {
+			t.Fatalf("secret-add printed %q", id)
+		}
+		hidden := c.must("show-secret", id)
+		if strings.Contains(hidden, "s3cr3t-value") || !strings.Contains(hidden, "label: cli-test") {
+			t.Errorf("show-secret without --reveal:\n%s", hidden)
+		}
+		if shown := c.must("show-secret", id, "--reveal"); !strings.Contains(shown, "token: s3cr3t-value") {
+			t.Errorf("show-secret --reveal:\n%s", shown)
+		}
+	})
+
 	t.Run("status --format json has the juju shape", func(t *testing.T) {
 		var raw map[string]any
 		out := c.must("status", "--format", "json")
@@ -198,6 +221,8 @@ func TestCLI(t *testing.T) {
 		{"wrong-typed action param", []string{"run", "rec/0", "echo", "message=x", "count=abc"}, "count"},
 		{"missing required action param", []string{"run", "rec/0", "echo"}, "message"},
 		{"unknown unit exec", []string{"exec", "--unit", "rec/9", "--", "true"}, "rec/9"},
+		{"unknown secret show-secret", []string{"show-secret", "d0nosuchsecret000000"}, "not found"},
+		{"show-secret without an id", []string{"show-secret"}, "usage"},
 		{"unknown verb", []string{"frobnicate"}, "frobnicate"},
 		{"§6 charm without bases", []string{"deploy", noBases, "nb"}, "charm does not define any bases, not valid"},
 		{"§6 --base the charm does not declare", []string{"deploy", recorderDir, "rec3", "--base", "ubuntu@20.04"},
