@@ -21,14 +21,15 @@ import (
 
 // fakeClientDB is a FAKE ClientDB recording what the charm asked for.
 type fakeClientDB struct {
-	facts    clients.ServerFacts
-	serveErr map[string]error // by user: what Serve returns
-	served   []clients.Service
-	passes   map[string]string // user → password last set
-	revoked  []string
-	rotated  []string
-	hba      []string
-	hbaCalls int
+	facts     clients.ServerFacts
+	serveErr  map[string]error // by user: what Serve returns
+	served    []clients.Service
+	passes    map[string]string // user → password last set
+	revoked   []string
+	withdrawn []string
+	rotated   []string
+	hba       []string
+	hbaCalls  int
 	// drifted is what Drifted reports (relation id → why), and
 	// driftChecks counts its calls and driftWants what they asked.
 	drifted     map[string]string
@@ -68,6 +69,11 @@ func (f *fakeClientDB) Serve(_ context.Context, _ postgres.Target, s clients.Ser
 func (f *fakeClientDB) Revoke(_ context.Context, _ postgres.Target, user string) error {
 	f.revoked = append(f.revoked, user)
 	return nil
+}
+
+func (f *fakeClientDB) Withdraw(_ context.Context, _ postgres.Target, user string) (bool, error) {
+	f.withdrawn = append(f.withdrawn, user)
+	return true, nil
 }
 
 func (f *fakeClientDB) Rotate(_ context.Context, _ postgres.Target, user, password string) error {

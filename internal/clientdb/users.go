@@ -109,6 +109,38 @@ func RotatePassword(ctx context.Context, q Querier, name, password string) (bool
 	return true, nil
 }
 
+// WithdrawAdmin takes from a relation user what only an application in
+// admin_applications may hold: SUPERUSER, CREATEROLE and membership of
+// AdminRole. The user keeps LOGIN, its database and its objects; a user
+// that does not exist is not an error.
+func WithdrawAdmin(ctx context.Context, q Querier, name string) (bool, error) {
+	if err := CheckName(KindRole, name); err != nil {
+		return false, err
+	}
+	var super, createrole, admin bool
+	err := q.QueryRow(ctx, `SELECT r.rolsuper, r.rolcreaterole, EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m
+		JOIN pg_catalog.pg_roles g ON g.oid = m.roleid WHERE m.member = r.oid AND g.rolname = $2)
+		FROM pg_catalog.pg_roles r WHERE r.rolname = $1`, name, AdminRole).Scan(&super, &createrole, &admin)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading role %s: %w", name, err)
+	}
+	id := pgx.Identifier{name}.Sanitize()
+	if super || createrole {
+		if _, err := q.Exec(ctx, "ALTER ROLE "+id+" WITH NOSUPERUSER NOCREATEROLE"); err != nil {
+			return false, fmt.Errorf("withdrawing admin attributes of %s: %w", name, err)
+		}
+	}
+	if admin {
+		if _, err := q.Exec(ctx, "REVOKE "+pgx.Identifier{AdminRole}.Sanitize()+" FROM "+id); err != nil {
+			return true, fmt.Errorf("revoking %s from %s: %w", AdminRole, name, err)
+		}
+	}
+	return super || createrole || admin, nil
+}
+
 // terminateWaitMillis is how long RevokeAccess waits for each session to
 // end (pg_terminate_backend's timeout, PostgreSQL 14+).
 const terminateWaitMillis = 5000

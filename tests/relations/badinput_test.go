@@ -212,6 +212,56 @@ func TestBadInput(t *testing.T) {
 		ew.removeRelation("db", "intruder")
 		healthy(t)
 	}})
+	steps = append(steps, step{name: "admin_applications: allowed, superuser is served; withdrawn, the user loses it; allowed again, it is back", run: func(t *testing.T) {
+		ew := e.with(t)
+		superuser := func(user string) bool {
+			var super bool
+			err := e.asOperator(opPW, "postgres", func(ctx context.Context, c *pgx.Conn) error {
+				return c.QueryRow(ctx, "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1", user).Scan(&super)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return super
+		}
+		if err := e.m.SetConfig("postgresql", map[string]string{"admin_applications": "trusted"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		ew.deploy(clientCharm, "trusted", map[string]string{"extra-user-roles": "superuser"})
+		rel := ew.integrate("database", "trusted")
+		r := ew.waitClientOK("trusted/0", rel)
+		if !superuser(r.User) {
+			t.Fatalf("%s of an application in admin_applications is no superuser", r.User)
+		}
+		if err := e.m.SetConfig("postgresql", map[string]string{"admin_applications": ""}, nil); err != nil {
+			t.Fatal(err)
+		}
+		ew.waitFor("postgresql/0 blocked naming "+rel+" and admin_applications", func() error {
+			if err := e.wantStatus(pg0, "blocked", rel+":"); err != nil {
+				return err
+			}
+			return e.wantStatus(pg0, "blocked", "admin_applications")
+		})
+		ew.waitFor(r.User+" no longer superuser", func() error {
+			if superuser(r.User) {
+				return fmt.Errorf("%s is still a superuser", r.User)
+			}
+			return nil
+		})
+		healthy(t)
+		if err := e.m.SetConfig("postgresql", map[string]string{"admin_applications": "trusted"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		ew.waitFor("postgresql/0 active again", func() error { return e.wantStatus(pg0, "active", "") })
+		ew.waitFor(r.User+" superuser again", func() error {
+			if !superuser(r.User) {
+				return fmt.Errorf("%s is not a superuser again", r.User)
+			}
+			return nil
+		})
+		ew.removeRelation("database", "trusted")
+		ew.waitFor("postgresql/0 active", func() error { return e.wantStatus(pg0, "active", "") })
+	}})
 	steps = append(steps, step{name: "no healthy client ever had published credentials refused", soft: true, run: func(t *testing.T) {
 		for unit, rel := range map[string]string{"good/0": goodRel, "goodmodern/0": goodModernRel, "changer/0": changerRel} {
 			if err := e.neverRefused(unit, rel); err != nil {

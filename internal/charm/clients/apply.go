@@ -149,6 +149,18 @@ func (a *applier) runSQL(ctx context.Context) {
 	if servedSQL == nil {
 		servedSQL = map[string]string{}
 	}
+	for _, wd := range a.p.Withdraw {
+		changed, err := a.DB.Withdraw(ctx, primary, wd.Served.User)
+		if err != nil {
+			a.out.errs = append(a.out.errs, fmt.Errorf("withdrawing admin attributes of %s: %w", wd.ID, err))
+			continue
+		}
+		if changed {
+			h.Log.Info("withdrew admin attributes", "relation", wd.ID, "user", wd.Served.User)
+		}
+		// Served again in full once its application is allowed back.
+		delete(servedSQL, wd.ID)
+	}
 	for _, sv := range a.p.Serve {
 		fp := serveFingerprint(sv, a.passwords[sv.ID], primary.Host)
 		// After an upgrade every relation is served again: the new

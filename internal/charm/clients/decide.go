@@ -121,9 +121,12 @@ type Publish struct {
 type Plan struct {
 	// HBA are the pg_hba rules of every client relation.
 	HBA []pgconf.HBARule
-	// Serve and Revoke run on the primary, by the leader only.
+	// Serve, Revoke and Withdraw run on the primary, by the leader only.
 	Serve  []Service
 	Revoke []Revoke
+	// Withdraw are served relations refused because their application
+	// left admin_applications: their users lose the admin attributes.
+	Withdraw []Revoke
 	// Publish runs after pg_hba is loaded.
 	Publish []Publish
 	// Record are the served records to write (nil deletes).
@@ -313,7 +316,10 @@ func decideDatabase(in Input, r Relation, units []clientdb.ClientUnit, served Se
 		return // the requirer writes database in -relation-created; wait
 	}
 	if err == nil {
-		err = checkAdmin(in, r, req)
+		if err = checkAdmin(in, r, req); err != nil && wasServed && in.Leader && in.DB.Primary != "" {
+			// Permission withdrawn: what it was given goes too.
+			p.Withdraw = append(p.Withdraw, Revoke{ID: r.ID, Served: served})
+		}
 	}
 	if err == nil {
 		err = p.claim(r, req.Database)

@@ -359,6 +359,17 @@ func TestDecideGatesAdminAttributes(t *testing.T) {
 			t.Errorf("extra-user-roles %q with myapp allowed: statuses %q, served %v", roles, statusMessages(p), serveIDs(p))
 		}
 	}
+	// Served while allowed, then the application leaves the list: the
+	// relation is refused and its user loses the attributes.
+	rel := databaseRelation("database:7", "myapp", map[string]string{"database": "app", "extra-user-roles": "superuser"})
+	served := map[string]Served{"database:7": {Endpoint: EndpointDatabase, App: "myapp", User: "relation_7_myapp", Database: "app", Requested: true}}
+	p := Decide(Input{Leader: true, Relations: []Relation{rel}, DB: standaloneFacts(), Served: served})
+	if len(p.Withdraw) != 1 || p.Withdraw[0].Served.User != "relation_7_myapp" || len(p.Serve) != 0 {
+		t.Errorf("withdrawn permission: withdraw %+v, serve %v", p.Withdraw, serveIDs(p))
+	}
+	if p := Decide(Input{Relations: []Relation{rel}, DB: standaloneFacts(), Served: served}); len(p.Withdraw) != 0 {
+		t.Errorf("a non-leader withdraws: %+v", p.Withdraw)
+	}
 	plain := databaseRelation("database:8", "other", map[string]string{"database": "app", "extra-user-roles": "createdb,reporting"})
 	if p := Decide(Input{Leader: true, Relations: []Relation{plain}, DB: standaloneFacts()}); len(statusMessages(p)) != 0 {
 		t.Errorf("createdb and a client group role need no allowing: %q", statusMessages(p))

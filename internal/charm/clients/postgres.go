@@ -31,6 +31,9 @@ type Database interface {
 	Drifted(ctx context.Context, primary postgres.Target, wants []clientdb.Want) (map[string]string, error)
 	// Revoke removes LOGIN from a gone relation's user and ends its sessions.
 	Revoke(ctx context.Context, primary postgres.Target, user string) error
+	// Withdraw takes admin attributes from a relation user whose
+	// application left admin_applications; true when it had some.
+	Withdraw(ctx context.Context, primary postgres.Target, user string) (bool, error)
 	// Rotate gives a relation user a new password.
 	Rotate(ctx context.Context, primary postgres.Target, user, password string) error
 	// LoadHBA returns once self's pg_hba.conf holds exactly lines and
@@ -175,6 +178,16 @@ func (Postgres) Revoke(ctx context.Context, primary postgres.Target, user string
 	defer conn.Close(ctx)
 	_, err = clientdb.RevokeAccess(ctx, conn, user)
 	return err
+}
+
+// Withdraw implements Database.
+func (Postgres) Withdraw(ctx context.Context, primary postgres.Target, user string) (bool, error) {
+	conn, err := primary.Connect(ctx, "")
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close(ctx)
+	return clientdb.WithdrawAdmin(ctx, conn, user)
 }
 
 // Rotate implements Database.
