@@ -1,0 +1,679 @@
+package ha_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+
+	"github.com/pgjuju/pgjuju/internal/localjuju/controller"
+)
+
+// The chaos suite (issue 10, item 6): faults on a three-unit cluster
+// while a client writes without pause, each followed by the same checks.
+//
+// A writer inserts increasing ids, one per transaction, and records each
+// id whose COMMIT was acknowledged. It never cancels a statement: a
+// cancelled wait for a synchronous standby still commits locally and
+// reports success, so a writer that cancels would count as acknowledged
+// writes that a failover may throw away. A stuck statement is abandoned
+// by closing the socket (pgconn's deadline handler), which acknowledges
+// nothing. One writer runs on a client machine with the relation's
+// credentials, reconnecting to whichever unit is writable
+// (target_session_attrs=read-write); for the network cut a second one runs
+// on the primary's own machine, on the isolated side.
+//
+// A sampler asks every 200 ms, from the client's machine and from the
+// primary's, every unit to acknowledge a write within a second, and keeps
+// the largest number of units that did in one sample.
+//
+// After each fault: no acknowledged id is missing on the primary; never
+// two units took writes in one sample; the cluster is whole again (one
+// Primary, the others Replica, streaming); the client's relation data
+// points at the primary.
+
+const (
+	chaosClient = "chaos"
+	// sampleEvery and probeBudget: how often the sampler asks, and how
+	// long a unit has to acknowledge the probe write.
+	sampleEvery = 200 * time.Millisecond
+	probeBudget = time.Second
+	// writeEvery paces each writer (about 50 transactions a second).
+	writeEvery = 20 * time.Millisecond
+)
+
+// fault is one injected failure of the cluster cl and what undoes it.
+type fault struct {
+	name string
+	// primary: the fault hits the primary, so writes must move to
+	// another unit before recover runs.
+	primary bool
+	// inside: a second writer runs on the primary's own machine.
+	inside  bool
+	inject  func(t *testing.T, c *chaos, cl roles)
+	recover func(t *testing.T, c *chaos, cl roles)
+}
+
+// chaos is the suite's model: three postgresql units and a client.
+type chaos struct {
+	*env
+	password string // operator
+	rel      string // database:N of the client
+	creds    clientCreds
+	// live are the postgresql units; the writers read them while a fault
+	// changes them.
+	liveMu sync.Mutex
+	live   []string
+}
+
+func (c *chaos) liveUnits() []string {
+	c.liveMu.Lock()
+	defer c.liveMu.Unlock()
+	return slices.Clone(c.live)
+}
+
+func (c *chaos) setLive(units []string) {
+	c.liveMu.Lock()
+	defer c.liveMu.Unlock()
+	c.live = units
+}
+
+// clientCreds are the client relation's credentials as the client reads
+// them (pgclient's check action with reveal-credentials).
+type clientCreds struct {
+	User, Password, Database string
+}
+
+func TestChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping: the chaos suite runs real clusters (not in -short)")
+	}
+	c := &chaos{env: newEnv(t)}
+	setup(t, c)
+	faults := []fault{
+		{name: "SIGKILL of the postmaster on the primary", primary: false,
+			inject: func(t *testing.T, c *chaos, cl roles) { c.signal(t, cl.primary, isPostmaster, syscall.SIGKILL) }},
+		{name: "SIGKILL of Patroni on the primary", primary: false,
+			inject: func(t *testing.T, c *chaos, cl roles) { c.signal(t, cl.primary, isPatroni, syscall.SIGKILL) }},
+		{name: "SIGSTOP of Patroni on the primary, then SIGCONT", primary: true,
+			inject:  func(t *testing.T, c *chaos, cl roles) { c.signal(t, cl.primary, isPatroni, syscall.SIGSTOP) },
+			recover: func(t *testing.T, c *chaos, cl roles) { c.signal(t, cl.primary, isPatroni, syscall.SIGCONT) }},
+		{name: "kill-machine of the primary, then restart-machine", primary: true,
+			inject:  func(t *testing.T, c *chaos, cl roles) { c.must(t, c.m.KillMachine(ctxFor(t), cl.primary)) },
+			recover: func(t *testing.T, c *chaos, cl roles) { c.must(t, c.m.RestartMachine(ctxFor(t), cl.primary)) }},
+		{name: "cut the primary's network, then restore it", primary: true, inside: true,
+			inject:  func(t *testing.T, c *chaos, cl roles) { c.must(t, c.m.Cut(cl.primary)) },
+			recover: func(t *testing.T, c *chaos, cl roles) { c.must(t, c.m.Restore(cl.primary)) }},
+		{name: "freeze the primary's machine, then thaw it", primary: true,
+			inject:  func(t *testing.T, c *chaos, cl roles) { c.must(t, c.m.Freeze(cl.primary)) },
+			recover: func(t *testing.T, c *chaos, cl roles) { c.must(t, c.m.Thaw(cl.primary)) }},
+		{name: "kill-machine of a replica, then restart-machine", primary: false,
+			inject:  func(t *testing.T, c *chaos, cl roles) { c.must(t, c.m.KillMachine(ctxFor(t), cl.replicas[0])) },
+			recover: func(t *testing.T, c *chaos, cl roles) { c.must(t, c.m.RestartMachine(ctxFor(t), cl.replicas[0])) }},
+		{name: "kill every machine, then restart them all", primary: false,
+			inject: func(t *testing.T, c *chaos, cl roles) {
+				for _, u := range c.liveUnits() {
+					c.must(t, c.m.KillMachine(ctxFor(t), u))
+				}
+			},
+			recover: func(t *testing.T, c *chaos, cl roles) {
+				for _, u := range c.liveUnits() {
+					c.must(t, c.m.RestartMachine(ctxFor(t), u))
+				}
+			}},
+		{name: "remove-unit of the primary, then add-unit", primary: true,
+			inject: func(t *testing.T, c *chaos, cl roles) {
+				c.must(t, c.m.RemoveUnit(cl.primary))
+				c.with(t).waitGone(cl.primary)
+				c.setLive(slices.DeleteFunc(c.liveUnits(), func(u string) bool { return u == cl.primary }))
+			},
+			recover: func(t *testing.T, c *chaos, cl roles) {
+				added, err := c.m.AddUnit(app, 1)
+				c.must(t, err)
+				for _, u := range added {
+					c.seen[u] = true
+				}
+				c.setLive(append(c.liveUnits(), added...))
+			}},
+	}
+	var report []string
+	for _, f := range faults {
+		ok := t.Run(f.name, func(t *testing.T) { report = append(report, c.run(t, f)) })
+		if !ok {
+			break // the cluster may be in any state: later faults would prove nothing
+		}
+	}
+	t.Logf("fault | time to the first write elsewhere | longest write gap | acknowledged | lost\n%s", strings.Join(report, "\n"))
+}
+
+func setup(t *testing.T, c *chaos) {
+	ew := c.with(t)
+	if err := c.m.Deploy(controller.DeployArgs{Charm: charmFile, App: app, NumUnits: 3}); err != nil {
+		t.Fatalf("deploy: %v", err)
+	}
+	c.setLive(c.units(app))
+	for _, u := range c.liveUnits() {
+		c.seen[u] = true
+	}
+	ew.waitIdle()
+	cl := ew.waitRoles(c.liveUnits())
+	c.password = ew.password(cl.primary)
+	if err := c.m.Deploy(controller.DeployArgs{Charm: clientCharm, App: chaosClient, NumUnits: 1}); err != nil {
+		t.Fatalf("deploy %s: %v", chaosClient, err)
+	}
+	id, err := c.m.Integrate(app+":database", chaosClient+":database")
+	if err != nil {
+		t.Fatalf("integrate: %v", err)
+	}
+	c.rel = fmt.Sprintf("database:%d", id)
+	ew.waitFor(chaosClient+"/0 connected to the primary", actionPoll, func() error {
+		return c.legacyOn(chaosClient+"/0", c.rel, cl.primary)
+	})
+	c.creds = c.revealCreds(t)
+	err = c.asOperator(cl.primary, c.password, func(ctx context.Context, conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, `CREATE TABLE chaos_in (id bigint PRIMARY KEY);
+			CREATE TABLE chaos_probe (n bigserial)`)
+		return err
+	})
+	c.must(t, err)
+	ew.waitFor("the client's tables", pollInterval, func() error {
+		conn, err := c.clientConn(context.Background(), c.liveUnits(), true)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		_, err = conn.Exec(context.Background(), `CREATE TABLE IF NOT EXISTS chaos_out (id bigint PRIMARY KEY);
+			CREATE TABLE IF NOT EXISTS chaos_probe (n bigserial)`)
+		return err
+	})
+}
+
+// run injects f while the writers and the sampler run, recovers, checks,
+// and returns the fault's line of the report.
+func (c *chaos) run(t *testing.T, f fault) string {
+	ew := c.with(t)
+	cl := ew.waitRoles(c.liveUnits())
+	t.Logf("before: %s", cl)
+	primaryMachine, err := c.m.Machine(cl.primary)
+	c.must(t, err)
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	out := startWriter(ctx, "outside", "chaos_out", func(ctx context.Context) (*pgx.Conn, error) {
+		return c.clientConn(ctx, c.liveUnits(), true)
+	})
+	var in *writer
+	if f.inside {
+		addr := c.addr(cl.primary)
+		in = startWriter(ctx, "inside", "chaos_in", func(ctx context.Context) (*pgx.Conn, error) {
+			return c.operatorConn(ctx, primaryMachine.Dial, addr, "postgres")
+		})
+	}
+	s := c.startSampler(ctx, primaryMachine.Dial, c.liveUnits())
+	ew.waitFor("the outside writer acknowledging writes", pollInterval, func() error { return out.ackedSince(time.Time{}, 20) })
+
+	injected := time.Now()
+	f.inject(t, c, cl)
+	t.Logf("injected at %s", injected.Format("15:04:05.000"))
+	var firstAfter time.Duration
+	if f.primary {
+		ew.waitFor("writes acknowledged again after the fault", pollInterval, func() error { return out.ackedSince(injected, 1) })
+		firstAfter = out.firstAckAfter(injected).Sub(injected)
+	}
+	if f.recover != nil {
+		f.recover(t, c, cl)
+	}
+	after := ew.waitRoles(c.liveUnits())
+	ew.waitFor("every replica streaming from "+after.primary, pollInterval, func() error { return c.streaming(after) })
+	recovered := time.Now()
+	ew.waitFor("writes acknowledged after recovery", pollInterval, func() error { return out.ackedSince(recovered, 5) })
+	stop()
+	out.wait()
+	if in != nil {
+		in.wait()
+	}
+	s.wait()
+	t.Logf("after: %s", after)
+
+	lost := c.missing(t, after.primary, c.creds.Database, "chaos_out", out.ids())
+	if in != nil {
+		lost += c.missing(t, after.primary, "postgres", "chaos_in", in.ids())
+	}
+	if most, when := s.most(); most > 1 {
+		t.Errorf("%d units took writes in one sample at %s", most, when.Format("15:04:05.000"))
+	}
+	ew.waitFor(chaosClient+"/0 connected to the primary "+after.primary, actionPoll, func() error {
+		return c.legacyOn(chaosClient+"/0", c.rel, after.primary)
+	})
+	acked := len(out.ids())
+	if in != nil {
+		acked += len(in.ids())
+	}
+	first := "-"
+	if f.primary {
+		first = firstAfter.Round(100 * time.Millisecond).String()
+	}
+	return fmt.Sprintf("%s | %s | %s | %d | %d", f.name, first, out.longestGap().Round(100*time.Millisecond), acked, lost)
+}
+
+// missing counts (and reports) the acknowledged ids absent from table on
+// the primary.
+func (c *chaos) missing(t *testing.T, primary, database, table string, acked []int64) int {
+	t.Helper()
+	var present []int64
+	err := c.asOperatorOn(primary, database, func(ctx context.Context, conn *pgx.Conn) error {
+		rows, err := conn.Query(ctx, "SELECT id FROM "+table+" WHERE id = ANY($1)", acked)
+		if err != nil {
+			return err
+		}
+		present, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		return err
+	})
+	c.must(t, err)
+	have := map[int64]bool{}
+	for _, id := range present {
+		have[id] = true
+	}
+	var lost []int64
+	for _, id := range acked {
+		if !have[id] {
+			lost = append(lost, id)
+		}
+	}
+	if len(lost) > 0 {
+		t.Errorf("%d of %d acknowledged writes to %s are missing on the primary %s: %v", len(lost), len(acked), table, primary, head(lost, 20))
+	}
+	return len(lost)
+}
+
+func head(ids []int64, n int) []int64 {
+	if len(ids) > n {
+		return ids[:n]
+	}
+	return ids
+}
+
+// streaming is nil when every replica of r is streaming from r.primary.
+func (c *chaos) streaming(r roles) error {
+	return c.asOperator(r.primary, c.password, func(ctx context.Context, conn *pgx.Conn) error {
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'").Scan(&n); err != nil {
+			return err
+		}
+		if n != len(r.replicas) {
+			return fmt.Errorf("%d streaming replicas on %s, want %d", n, r.primary, len(r.replicas))
+		}
+		return nil
+	})
+}
+
+func (c *chaos) must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ctxFor(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// ---- connections ----
+
+// noCancel makes a cancelled context close the socket instead of sending
+// PostgreSQL a cancel request (see the package comment on writers).
+func noCancel(cfg *pgx.ConnConfig) {
+	cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.DeadlineContextWatcherHandler{Conn: pc.Conn()}
+	}
+}
+
+// clientConn connects from the client's machine with the relation's
+// credentials to units, and with readWrite to whichever is writable.
+func (c *chaos) clientConn(ctx context.Context, units []string, readWrite bool) (*pgx.Conn, error) {
+	mach, err := c.m.Machine(chaosClient + "/0")
+	if err != nil {
+		return nil, err
+	}
+	dsn := "sslmode=disable connect_timeout=3"
+	if readWrite {
+		dsn += " target_session_attrs=read-write"
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	cfg.User, cfg.Password, cfg.Database = c.creds.User, c.creds.Password, c.creds.Database
+	var hosts []string
+	for _, u := range units {
+		hosts = append(hosts, c.addr(u))
+	}
+	cfg.Host, cfg.Port = hosts[0], pgPort
+	cfg.Fallbacks = nil
+	for _, h := range hosts[1:] {
+		cfg.Fallbacks = append(cfg.Fallbacks, &pgconn.FallbackConfig{Host: h, Port: pgPort})
+	}
+	cfg.DialFunc = mach.Dial
+	cfg.LookupFunc = func(_ context.Context, host string) ([]string, error) { return []string{host}, nil }
+	noCancel(cfg)
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// operatorConn connects as the operator to addr through dial.
+func (c *chaos) operatorConn(ctx context.Context, dial func(context.Context, string, string) (net.Conn, error), addr, database string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig("sslmode=disable connect_timeout=3")
+	if err != nil {
+		return nil, err
+	}
+	cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = addr, pgPort, "operator", c.password, database
+	cfg.DialFunc = dial
+	cfg.LookupFunc = func(_ context.Context, host string) ([]string, error) { return []string{host}, nil }
+	noCancel(cfg)
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// asOperatorOn runs f as the operator on unit's PostgreSQL, database.
+func (c *chaos) asOperatorOn(unit, database string, f func(context.Context, *pgx.Conn) error) error {
+	mach, err := c.m.Machine(unit)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := c.operatorConn(ctx, mach.Dial, c.addr(unit), database)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	return f(ctx, conn)
+}
+
+// revealCreds reads the client's credentials through its check action.
+func (c *chaos) revealCreds(t *testing.T) clientCreds {
+	r := c.action(chaosClient+"/0", "check", map[string]any{"relation": c.rel, "reveal-credentials": true})
+	s, _ := r.Results["results"].(string)
+	var res []struct {
+		User, Password, Database string
+	}
+	if err := json.Unmarshal([]byte(s), &res); err != nil || len(res) != 1 || res[0].Password == "" {
+		t.Fatalf("check with reveal-credentials: %s %q %v", r.Status, s, err)
+	}
+	return clientCreds{User: res[0].User, Password: res[0].Password, Database: res[0].Database}
+}
+
+// ---- processes ----
+
+func cmdline(pid int) string {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	return strings.ReplaceAll(string(b), "\x00", " ")
+}
+
+func parent(pid int) int {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	// pid (comm) state ppid ...: comm may hold spaces, so cut after ')'.
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		if f := strings.Fields(s[i+1:]); len(f) > 1 {
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	return 0
+}
+
+func isPatroni(pid int) bool { return strings.Contains(cmdline(pid), "/usr/bin/patroni ") }
+
+// isPostmaster: a postgres server process whose parent is not one.
+func isPostmaster(pid int) bool {
+	server := func(p int) bool { return strings.HasPrefix(cmdline(p), "/usr/lib/postgresql/") }
+	return server(pid) && !server(parent(pid))
+}
+
+// signal sends sig to the one process of unit's machine that is.
+func (c *chaos) signal(t *testing.T, unit string, is func(int) bool, sig syscall.Signal) {
+	t.Helper()
+	mach, err := c.m.Machine(unit)
+	c.must(t, err)
+	pids, err := mach.Pids()
+	c.must(t, err)
+	var found []int
+	for _, p := range pids {
+		if is(p) {
+			found = append(found, p)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d matching processes on %s's machine (%v), want 1", len(found), unit, found)
+	}
+	c.must(t, syscall.Kill(found[0], sig))
+	t.Logf("%s sent to %d (%s)", sig, found[0], cmdline(found[0]))
+}
+
+// ---- the writer ----
+
+type writer struct {
+	name, table string
+	connect     func(context.Context) (*pgx.Conn, error)
+
+	mu     sync.Mutex
+	acked  []int64
+	times  []time.Time
+	maxGap time.Duration
+	done   chan struct{}
+}
+
+func startWriter(ctx context.Context, name, table string, connect func(context.Context) (*pgx.Conn, error)) *writer {
+	w := &writer{name: name, table: table, connect: connect, done: make(chan struct{})}
+	go w.loop(ctx)
+	return w
+}
+
+func (w *writer) loop(ctx context.Context) {
+	defer close(w.done)
+	tick := time.NewTicker(writeEvery)
+	defer tick.Stop()
+	var conn *pgx.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close(context.Background())
+		}
+	}()
+	// Ids start from the wall clock so that runs of the suite's faults
+	// never reuse one.
+	id := time.Now().UnixMicro()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if conn == nil {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			c, err := w.connect(cctx)
+			cancel()
+			if err != nil {
+				continue
+			}
+			conn = c
+		}
+		id++
+		if _, err := conn.Exec(ctx, "INSERT INTO "+w.table+" (id) VALUES ($1)", id); err != nil {
+			conn.Close(context.Background())
+			conn = nil
+			continue
+		}
+		w.ack(id)
+	}
+}
+
+func (w *writer) ack(id int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := time.Now()
+	if n := len(w.times); n > 0 && now.Sub(w.times[n-1]) > w.maxGap {
+		w.maxGap = now.Sub(w.times[n-1])
+	}
+	w.acked = append(w.acked, id)
+	w.times = append(w.times, now)
+}
+
+func (w *writer) wait() { <-w.done }
+
+func (w *writer) ids() []int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.acked)
+}
+
+func (w *writer) longestGap() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.maxGap
+}
+
+// ackedSince is nil once n writes were acknowledged after since.
+func (w *writer) ackedSince(since time.Time, n int) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	i, _ := slices.BinarySearchFunc(w.times, since, func(a, b time.Time) int { return a.Compare(b) })
+	if got := len(w.times) - i; got < n {
+		return fmt.Errorf("the %s writer has %d acknowledged writes since %s, want %d", w.name, got, since.Format("15:04:05.000"), n)
+	}
+	return nil
+}
+
+func (w *writer) firstAckAfter(since time.Time) time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	i, _ := slices.BinarySearchFunc(w.times, since, func(a, b time.Time) int { return a.Compare(b) })
+	if i < len(w.times) {
+		return w.times[i]
+	}
+	return time.Time{}
+}
+
+// ---- the sampler ----
+
+// prober keeps one connection to one unit from one machine.
+type prober struct {
+	connect func(context.Context) (*pgx.Conn, error)
+	conn    *pgx.Conn
+	busy    bool
+}
+
+type sampler struct {
+	mu       sync.Mutex
+	maxUnits int
+	maxAt    time.Time
+	done     chan struct{}
+}
+
+// startSampler probes units every sampleEvery from the client's machine
+// (relation credentials) and through insideDial (the operator).
+func (c *chaos) startSampler(ctx context.Context, insideDial func(context.Context, string, string) (net.Conn, error), units []string) *sampler {
+	s := &sampler{done: make(chan struct{})}
+	probers := map[string][]*prober{}
+	for _, u := range units {
+		addr := c.addr(u)
+		probers[u] = []*prober{
+			{connect: func(ctx context.Context) (*pgx.Conn, error) { return c.clientConn(ctx, []string{u}, false) }},
+			{connect: func(ctx context.Context) (*pgx.Conn, error) { return c.operatorConn(ctx, insideDial, addr, "postgres") }},
+		}
+	}
+	go func() {
+		defer close(s.done)
+		tick := time.NewTicker(sampleEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				for _, ps := range probers {
+					for _, p := range ps {
+						if p.conn != nil && !p.busy {
+							p.conn.Close(context.Background())
+						}
+					}
+				}
+				return
+			case <-tick.C:
+			}
+			s.sample(ctx, probers)
+		}
+	}()
+	return s
+}
+
+// sample asks every unit, through each of its probers, to acknowledge a
+// write within probeBudget, and counts the units that did.
+func (s *sampler) sample(ctx context.Context, probers map[string][]*prober) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	accepted := map[string]bool{}
+	for u, ps := range probers {
+		for _, p := range ps {
+			if p.busy {
+				continue // still stuck in an earlier probe: not accepting
+			}
+			p.busy = true
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				pctx, cancel := context.WithTimeout(ctx, probeBudget)
+				defer cancel()
+				ok := p.probe(pctx)
+				p.busy = false
+				if ok {
+					mu.Lock()
+					accepted[u] = true
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(accepted) > s.maxUnits {
+		s.maxUnits, s.maxAt = len(accepted), time.Now()
+	}
+}
+
+// probe is true when a write committed within ctx's deadline; a probe
+// past it closes the connection (nothing acknowledged).
+func (p *prober) probe(ctx context.Context) bool {
+	if p.conn == nil {
+		c, err := p.connect(ctx)
+		if err != nil {
+			return false
+		}
+		p.conn = c
+	}
+	if _, err := p.conn.Exec(ctx, "INSERT INTO chaos_probe DEFAULT VALUES"); err != nil {
+		p.conn.Close(context.Background())
+		p.conn = nil
+		return false
+	}
+	return true
+}
+
+func (s *sampler) wait() { <-s.done }
+
+func (s *sampler) most() (int, time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxUnits, s.maxAt
+}
