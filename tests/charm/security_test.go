@@ -166,7 +166,11 @@ func (e *env) runHook(unit, hook string) {
 // not TCP (where a process that took the port while PostgreSQL was down
 // would receive them), and Patroni's unsafe REST endpoints answer only
 // the unit itself and the cluster's members: another machine of the
-// model gets 403 without even reaching authentication.
+// model gets 403 without even reaching authentication. Patroni 3.0.2
+// applies restapi.allowlist to the unsafe endpoints only (its
+// check_access decorates the POST, PATCH, PUT and DELETE handlers), so
+// GET /cluster, /config and /history still answer any machine: closing
+// them needs the REST API on TLS with verify_client: required.
 func TestOperatorSessionsAndPatroniAPI(t *testing.T) {
 	e := newEnv(t)
 	const unit = app + "/0"
