@@ -29,7 +29,12 @@ func (c *Charm) unitConfig(ctx context.Context, h *juju.Hook, m *model.Model) (p
 	if err != nil {
 		return pgconf.UnitConfig{}, err
 	}
-	return pgconf.UnitConfig{App: m.App(), Unit: m.Unit(), Address: addr, Passwords: *pw}, nil
+	// The unit's directories (its socket among them), without the data
+	// directory: an action does not know the storage, and a config that
+	// lacks it cannot be rendered by mistake.
+	layout := pgconf.DefaultLayout(h.Env.ModelUUID, m.Unit(), "")
+	layout.PGData = ""
+	return pgconf.UnitConfig{App: m.App(), Unit: m.Unit(), Address: addr, Layout: layout, Passwords: *pw}, nil
 }
 
 func listenPort(ctx context.Context, m *model.Model) int {

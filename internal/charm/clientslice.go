@@ -26,7 +26,7 @@ func (c *Charm) clientDB() clients.Database {
 // clientUnit is this unit as the client slice sees it.
 func (s Snapshot) clientUnit() clients.Unit {
 	u := clients.Unit{Name: s.Unit, Address: s.Address, Leader: s.Leader, Port: s.Port(),
-		Peers: s.Peers, SecretsAvailable: s.SecretsAvailable}
+		Socket: pgconf.DefaultLayout(s.Model, s.Unit, "").SocketDir, Peers: s.Peers, SecretsAvailable: s.SecretsAvailable}
 	if s.Passwords != nil {
 		u.Operator = s.Passwords.Operator
 	}

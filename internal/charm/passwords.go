@@ -78,9 +78,11 @@ func (u credentialUnit) Apply(ctx context.Context, h *juju.Hook, content map[str
 // leader; this unit when Patroni does not say), connected as the operator
 // with the current password.
 func (u credentialUnit) SetRolePassword(ctx context.Context, m *model.Model, cfg pgconf.UnitConfig, user credentials.User, pw string) error {
-	primary := postgres.Target{Host: cfg.Address.String(), Port: listenPort(ctx, m), User: pgconf.OperatorUser, Password: cfg.Passwords.Operator}
+	// This unit's own PostgreSQL through its socket directory; another
+	// unit's primary over TCP.
+	primary := postgres.Target{Host: cfg.Layout.SocketDir, Port: listenPort(ctx, m), User: pgconf.OperatorUser, Password: cfg.Passwords.Operator}
 	if cl, err := u.c.Workload.Patroni(cfg).Cluster(ctx); err == nil {
-		if l, ok := cl.Leader(); ok && l.Host != "" && l.Port > 0 {
+		if l, ok := cl.Leader(); ok && l.Host != "" && l.Port > 0 && l.Host != cfg.Address.String() {
 			primary.Host, primary.Port = l.Host, l.Port
 		}
 	}

@@ -166,21 +166,20 @@ func TestStandaloneWorkload(t *testing.T) {
 	run(t, "ip", "-n", ns, "link", "set", "d0", "up")
 
 	base := filepath.Join(os.TempDir(), ns)
-	layout := pgconf.Layout{
-		ConfDir:     filepath.Join(base, "conf"),
-		RunDir:      filepath.Join(base, "run"),
-		LogDir:      filepath.Join(base, "log"),
-		PGData:      filepath.Join(base, "storage", "pgdata"),
-		EtcdDataDir: filepath.Join(base, "etcd"),
-	}
-	for _, d := range []string{base, layout.ConfDir, layout.RunDir, layout.LogDir, filepath.Dir(layout.PGData)} {
+	layout := pgconf.NewLayout(filepath.Join(base, "conf"), filepath.Join(base, "run"), filepath.Join(base, "log"),
+		filepath.Join(base, "storage"))
+	// The charm's ownership (pgconf.Layout.Dirs), except that etcd runs as
+	// root here and needs no directory of its own user.
+	for _, d := range []string{base, layout.ConfDir, layout.PatroniDir, layout.EtcdConfDir, layout.RunDir, layout.SocketDir,
+		layout.LogDir, filepath.Dir(layout.PGData)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	os.Chmod(layout.ConfDir, 0o700)
-	os.Chmod(filepath.Dir(layout.PGData), 0o700)
-	chown(t, pg, layout.ConfDir, layout.RunDir, filepath.Dir(layout.PGData))
+	for _, d := range []string{layout.PatroniDir, layout.SocketDir, filepath.Dir(layout.PGData)} {
+		os.Chmod(d, 0o700)
+	}
+	chown(t, pg, layout.PatroniDir, layout.SocketDir, filepath.Dir(layout.PGData))
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, f := range []string{"etcd.log", "patroni.log"} {
@@ -390,7 +389,7 @@ func TestStandaloneWorkload(t *testing.T) {
 	}
 	for name, want := range map[string]string{
 		"work_mem": "8MB", "shared_buffers": "128MB", "listen_addresses": "10.201.0.10",
-		"unix_socket_directories": layout.RunDir, "password_encryption": "scram-sha-256", "max_connections": "100",
+		"unix_socket_directories": layout.SocketDir, "password_encryption": "scram-sha-256", "max_connections": "100",
 	} {
 		if got, err := postgres.Show(ctx, conn, name); err != nil || got != want {
 			t.Errorf("SHOW %s = %q, %v; want %q", name, got, err, want)
@@ -408,7 +407,7 @@ func TestStandaloneWorkload(t *testing.T) {
 			t.Fatalf("EnsureUser #%d = %v, %v", i, changed, err)
 		}
 	}
-	probe, err := postgres.Connect(ctx, postgres.ConnConfig{Host: layout.RunDir, Port: uint16(settings.ListenPort), User: "charm_probe", Password: userPw})
+	probe, err := postgres.Connect(ctx, postgres.ConnConfig{Host: layout.SocketDir, Port: uint16(settings.ListenPort), User: "charm_probe", Password: userPw})
 	if err != nil {
 		t.Fatalf("logging in with a client-side verifier: %v", err)
 	}

@@ -74,7 +74,7 @@ func FuzzExtraPgConf(f *testing.F) {
 		if pg.Listen != "10.201.0.10:5432" || pg.DataDir != "/srv/pgdata/pgdata" {
 			t.Fatalf("listen or data_dir changed: %q %q", pg.Listen, pg.DataDir)
 		}
-		if got := pg.Parameters["unix_socket_directories"]; got != cfg.Layout.RunDir {
+		if got := pg.Parameters["unix_socket_directories"]; got != cfg.Layout.SocketDir {
 			t.Fatalf("unix_socket_directories = %q", got)
 		}
 		if got := pg.Parameters["password_encryption"]; got != "scram-sha-256" {

@@ -168,8 +168,10 @@ func (c UnitConfig) check() error {
 		return fmt.Errorf("rendering: unit address is required")
 	case c.PGVersion == "":
 		return fmt.Errorf("rendering: PostgreSQL version is required")
-	case c.Layout.PGData == "" || c.Layout.ConfDir == "" || c.Layout.RunDir == "":
+	case c.Layout.PGData == "" || c.Layout.PatroniDir == "" || c.Layout.EtcdConfDir == "" || c.Layout.EtcdDataDir == "" || c.Layout.SocketDir == "":
 		return fmt.Errorf("rendering: layout is incomplete")
+	case len(c.Layout.SocketPath(c.Settings.ListenPort)) > SocketPathLimit:
+		return fmt.Errorf("rendering: the unit's socket path %s is longer than %d bytes", c.Layout.SocketPath(c.Settings.ListenPort), SocketPathLimit)
 	}
 	return nil
 }
@@ -193,7 +195,7 @@ func Parameters(c UnitConfig) (local, dcs map[string]string) {
 			local[k] = v
 		}
 	}
-	local["unix_socket_directories"] = c.Layout.RunDir
+	local["unix_socket_directories"] = c.Layout.SocketDir
 	local["password_encryption"] = "scram-sha-256"
 	local["shared_buffers"] = c.Settings.SharedBuffers
 	dcs["max_connections"] = strconv.Itoa(c.Settings.MaxConnections)
@@ -246,6 +248,7 @@ func RenderPatroni(c UnitConfig) (string, error) {
 	data := struct {
 		Unit, Scope, Name, Namespace                      string
 		RestAPIAddress, RestAPIUser, RestAPIPassword      string
+		RestAPIAllowlist                                  []string
 		EtcdHosts                                         []string
 		EtcdUser, EtcdPassword                            string
 		TTL, LoopWait, RetryTimeout, MaximumLagOnFailover int
@@ -260,7 +263,8 @@ func RenderPatroni(c UnitConfig) (string, error) {
 	}{
 		Unit: c.Unit, Scope: c.App, Name: UnitSlug(c.Unit), Namespace: "/postgresql-charm/",
 		RestAPIAddress: hostPort(c.Address, c.patroniPort()), RestAPIUser: PatroniAPIUser, RestAPIPassword: c.Passwords.PatroniAPI,
-		EtcdHosts: hosts, EtcdUser: EtcdRootUser, EtcdPassword: c.Passwords.Etcd,
+		RestAPIAllowlist: restAPIAllowlist(c.Address),
+		EtcdHosts:        hosts, EtcdUser: EtcdRootUser, EtcdPassword: c.Passwords.Etcd,
 		TTL: TTL, LoopWait: LoopWait, RetryTimeout: RetryTimeout, MaximumLagOnFailover: MaximumLagOnFailover,
 		DCSParameters: dcs, Parameters: local,
 		Encoding: c.Settings.Encoding, Locale: c.Settings.Locale,
@@ -277,6 +281,14 @@ func RenderPatroni(c UnitConfig) (string, error) {
 		return "", fmt.Errorf("rendering patroni.yml: %w", err)
 	}
 	return b.String(), nil
+}
+
+// restAPIAllowlist is who may call Patroni's unsafe endpoints besides the
+// cluster's members (allowlist_include_members): the unit itself, on its
+// address and on loopback. Patroni 3.0.2 applies it to the unsafe
+// (non-GET) endpoints only; the GET endpoints stay open to the network.
+func restAPIAllowlist(self netip.Addr) []string {
+	return []string{self.Unmap().String(), "127.0.0.1"}
 }
 
 // EtcdPeerURL is the peer URL of a member at addr.

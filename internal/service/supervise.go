@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/pgjuju/pgjuju/internal/safefile"
 )
 
 // Back-off between restarts of a daemon that exits: doubled after each quick
@@ -181,6 +183,6 @@ func daemonCommand(spec Spec) (*exec.Cmd, error) {
 }
 
 func writePid(path string, pid int) error {
-	_, err := writeFileIfChanged(path, []byte(strconv.Itoa(pid)+"\n"), 0o644)
+	_, err := safefile.WriteFile(path, []byte(strconv.Itoa(pid)+"\n"), 0o644, safefile.Root)
 	return err
 }

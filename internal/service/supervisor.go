@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pgjuju/pgjuju/internal/safefile"
 )
 
 // Supervisor manages services as detached supervisor processes of the charm
@@ -55,7 +57,9 @@ func (s *Supervisor) Install(_ context.Context, spec Spec) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("encoding spec %s: %w", spec.Name, err)
 	}
-	return writeFileIfChanged(s.specPath(spec.Name), append(data, '\n'), 0o600)
+	// The spec says what root runs: it goes in a root-owned directory
+	// (safefile refuses any other) and through safefile's writer.
+	return safefile.WriteFile(s.specPath(spec.Name), append(data, '\n'), 0o600, safefile.Root)
 }
 
 func (s *Supervisor) readSpec(name string) (Spec, error) {
@@ -63,7 +67,8 @@ func (s *Supervisor) readSpec(name string) (Spec, error) {
 }
 
 func readSpec(path string) (Spec, error) {
-	data, err := os.ReadFile(path)
+	// Never a link, never a file or directory someone else can write.
+	data, err := safefile.ReadTrusted(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return Spec{}, ErrNotInstalled
 	}
@@ -83,7 +88,7 @@ func readSpec(path string) (Spec, error) {
 func (s *Supervisor) Status(_ context.Context, name string) (Status, error) {
 	path := s.specPath(name)
 	st := Status{}
-	if _, err := os.Stat(path); err == nil {
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() {
 		st.Installed = true
 	}
 	pid := readPid(pidPath(path))
@@ -125,7 +130,7 @@ func (s *Supervisor) Start(ctx context.Context, name string) (bool, error) {
 		if err := os.MkdirAll(filepath.Dir(spec.LogFile), 0o755); err != nil {
 			return false, fmt.Errorf("starting %s: %w", name, err)
 		}
-		f, err := os.OpenFile(spec.LogFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+		f, err := safefile.OpenAppend(spec.LogFile, 0o640)
 		if err != nil {
 			return false, fmt.Errorf("starting %s: %w", name, err)
 		}
@@ -241,7 +246,7 @@ func (s *Supervisor) Remove(ctx context.Context, name string) (bool, error) {
 }
 
 func readPid(path string) int {
-	data, err := os.ReadFile(path)
+	data, err := safefile.ReadTrusted(path)
 	if err != nil {
 		return 0
 	}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"text/template"
 
+	"github.com/pgjuju/pgjuju/internal/safefile"
 	"github.com/pgjuju/pgjuju/templates"
 )
 
@@ -186,35 +187,11 @@ func (s *Systemd) Remove(ctx context.Context, name string) (bool, error) {
 	return true, err
 }
 
-// writeFileIfChanged writes data to path atomically unless the file already
-// holds exactly data (and mode).
+// writeFileIfChanged writes a root-owned file through safefile, creating
+// its directory (/etc/systemd/system) if missing.
 func writeFileIfChanged(path string, data []byte, mode os.FileMode) (bool, error) {
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
-		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm() == mode {
-			return false, nil
-		}
-	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return false, fmt.Errorf("writing %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return false, fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return false, fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return false, fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return false, fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return false, fmt.Errorf("writing %s: %w", path, err)
-	}
-	return true, nil
+	return safefile.WriteFile(path, data, mode, safefile.Root)
 }

@@ -133,7 +133,7 @@ func relationPasswords(h *juju.Hook, stored map[string]string, cp Plan, override
 // every relation) found it changed by hand.
 func (a *applier) runSQL(ctx context.Context) {
 	h := a.Hook
-	primary := operatorAt(a.f.Server.Primary, a.f.Server.Port, a.u.Operator)
+	primary := a.u.operatorAt(a.f.Server.Primary, a.f.Server.Port)
 	for _, rv := range a.p.Revoke {
 		if err := a.DB.Revoke(ctx, primary, rv.Served.User); err != nil {
 			a.out.errs = append(a.out.errs, fmt.Errorf("revoking %s of %s: %w", rv.Served.User, rv.ID, err))

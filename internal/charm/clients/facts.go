@@ -52,18 +52,28 @@ type Unit struct {
 	// the system users exist).
 	Port     int
 	Operator string `json:"-"`
+	// Socket is the unit's PostgreSQL socket directory: the charm's
+	// sessions with its own PostgreSQL go there, never over TCP, where a
+	// process that took the port while PostgreSQL was down would get them.
+	Socket string
 	// Peers are the other units with their addresses.
 	Peers []pgconf.Member
 	// SecretsAvailable: the model has Juju secrets (3.0.3+).
 	SecretsAvailable bool
 }
 
-// Self is this unit's PostgreSQL, reached as the operator.
-func (u Unit) Self() postgres.Target { return operatorAt(u.Address.String(), u.Port, u.Operator) }
+// Self is this unit's PostgreSQL, reached as the operator through its
+// socket directory.
+func (u Unit) Self() postgres.Target { return u.operatorAt(u.Address.String(), u.Port) }
 
-// operatorAt is a server reached as the operator.
-func operatorAt(host string, port int, password string) postgres.Target {
-	return postgres.Target{Host: host, Port: port, User: pgconf.OperatorUser, Password: password}
+// operatorAt is the server at host reached as the operator: this unit's
+// own through its socket directory, another unit's (the primary, from
+// the leader) over TCP.
+func (u Unit) operatorAt(host string, port int) postgres.Target {
+	if u.Socket != "" && host == u.Address.String() {
+		host = u.Socket
+	}
+	return postgres.Target{Host: host, Port: port, User: pgconf.OperatorUser, Password: u.Operator}
 }
 
 // Facts is the client slice's part of a snapshot: values only.

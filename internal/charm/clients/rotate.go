@@ -86,7 +86,7 @@ func (a RotateAction) Run(ctx context.Context, h *juju.Hook) error {
 	if err := writePasswords(ctx, vault, passwords); err != nil {
 		return err
 	}
-	if err := a.DB.Rotate(ctx, operatorAt(f.Server.Primary, f.Server.Port, u.Operator), rec.User, pw); err != nil {
+	if err := a.DB.Rotate(ctx, u.operatorAt(f.Server.Primary, f.Server.Port), rec.User, pw); err != nil {
 		return fail(ctx, h, "changing the password: "+err.Error())
 	}
 	if err := a.Pass.Run(ctx, h, m, map[string]string{id: pw}); err != nil {

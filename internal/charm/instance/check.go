@@ -59,7 +59,8 @@ func (s *System) CheckParameters(ctx context.Context, version string, params map
 	// (service.Spec.User); otherwise as whoever we are.
 	var attr *syscall.SysProcAttr
 	if os.Geteuid() == 0 {
-		uid, gid, err := ids("postgres")
+		pg, err := lookupOwner("postgres", "postgres")
+		uid, gid := pg.UID, pg.GID
 		if err != nil {
 			return fmt.Errorf("checking parameters: %w", err)
 		}

@@ -22,7 +22,7 @@ func TestCheckParametersServer(t *testing.T) {
 		t.Skip("skipping: no /usr/lib/postgresql/*/bin/postgres (install postgresql)")
 	}
 	if os.Geteuid() == 0 {
-		if _, _, err := ids("postgres"); err != nil {
+		if _, err := lookupOwner("postgres", "postgres"); err != nil {
 			t.Skipf("skipping: running as root without a postgres user: %v", err)
 		}
 	}

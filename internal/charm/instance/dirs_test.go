@@ -3,6 +3,7 @@ package instance
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/pgjuju/pgjuju/internal/pgconf"
@@ -13,13 +14,10 @@ import (
 func unitTree(t *testing.T, root string) (pgconf.Layout, string) {
 	t.Helper()
 	storage := filepath.Join(root, "storage")
-	l := pgconf.Layout{
-		ConfDir: filepath.Join(root, "conf"), RunDir: filepath.Join(root, "run"),
-		LogDir: filepath.Join(root, "log"), PGData: filepath.Join(storage, "pgdata"),
-		EtcdDataDir: filepath.Join(root, "conf", "etcd"),
-	}
-	for _, f := range []string{l.PatroniConfigPath(), filepath.Join(l.EtcdDataDir, "member", "wal", "0.wal"),
-		filepath.Join(l.RunDir, ".s.PGSQL.5432"), filepath.Join(l.LogDir, "patroni.log"), filepath.Join(l.PGData, "PG_VERSION")} {
+	l := pgconf.NewLayout(filepath.Join(root, "conf"), filepath.Join(root, "run"), filepath.Join(root, "log"), storage)
+	for _, f := range []string{l.PatroniConfigPath(), l.EtcdConfigPath(), filepath.Join(l.EtcdDataDir, "member", "wal", "0.wal"),
+		filepath.Join(l.CharmDir, "x"), filepath.Join(l.RunDir, "x-patroni.json"), l.SocketPath(5432),
+		filepath.Join(l.LogDir, "patroni.log"), filepath.Join(l.PGData, "PG_VERSION")} {
 		if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +81,13 @@ func TestDefaultLayoutUnitDirsExcludeData(t *testing.T) {
 			t.Errorf("%s holds pgdata %s", d, l.PGData)
 		}
 	}
-	if !within(l.EtcdDataDir, l.ConfDir) {
-		t.Errorf("etcd data %s is not under %s", l.EtcdDataDir, l.ConfDir)
+	// Every directory of the unit is inside one the remove hook deletes.
+	for _, d := range l.Dirs() {
+		if !slices.ContainsFunc(l.UnitDirs(), func(u string) bool { return within(d.Path, u) }) {
+			t.Errorf("%s is not under the unit's directories %v", d.Path, l.UnitDirs())
+		}
+	}
+	if n := len(l.SocketPath(65535)); n > pgconf.SocketPathLimit {
+		t.Errorf("socket path of %d bytes", n)
 	}
 }

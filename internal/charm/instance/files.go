@@ -1,7 +1,6 @@
 package instance
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,78 +12,97 @@ import (
 	"strings"
 
 	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/safefile"
 )
 
-func ids(name string) (int, int, error) {
-	u, err := user.Lookup(name)
+// lookupOwner resolves a user and a group name to numeric ids.
+func lookupOwner(userName, groupName string) (safefile.Owner, error) {
+	u, err := user.Lookup(userName)
 	if err != nil {
-		return 0, 0, fmt.Errorf("looking up user %s: %w", name, err)
+		return safefile.Owner{}, fmt.Errorf("looking up user %s: %w", userName, err)
+	}
+	g, err := user.LookupGroup(groupName)
+	if err != nil {
+		return safefile.Owner{}, fmt.Errorf("looking up group %s: %w", groupName, err)
 	}
 	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return uid, gid, nil
+	gid, _ := strconv.Atoi(g.Gid)
+	return safefile.Owner{UID: uid, GID: gid}, nil
 }
 
-// WriteFiles creates the unit's directories and writes its files.
-func (s *System) WriteFiles(_ context.Context, cfg pgconf.UnitConfig) (bool, error) {
-	uid, gid, err := ids("postgres")
-	if err != nil {
-		return false, err
-	}
+// WriteFiles moves a unit of the old layout to the current one
+// (migrateLayout), creates or repairs the unit's directories
+// (pgconf.Layout.Dirs) and writes its files through safefile.
+func (s *System) WriteFiles(ctx context.Context, cfg pgconf.UnitConfig) (bool, error) {
 	l := cfg.Layout
-	for _, d := range []struct {
-		path  string
-		mode  os.FileMode
-		owned bool
-	}{
-		{l.ConfDir, 0o700, true}, {l.RunDir, 0o755, true}, {l.LogDir, 0o755, false},
-		{filepath.Dir(l.PGData), 0o755, false}, {l.PGData, 0o700, true},
-	} {
-		// Parents are traversable (0755) so the postgres user reaches its
-		// own directories; MkdirAll would give them d.mode.
-		if err := os.MkdirAll(filepath.Dir(d.path), 0o755); err != nil {
-			return false, fmt.Errorf("creating %s: %w", filepath.Dir(d.path), err)
-		}
-		if err := os.MkdirAll(d.path, d.mode); err != nil {
-			return false, fmt.Errorf("creating %s: %w", d.path, err)
-		}
-		if d.owned {
-			if err := os.Chown(d.path, uid, gid); err != nil {
-				return false, fmt.Errorf("owning %s: %w", d.path, err)
-			}
-		}
+	migrated, err := s.migrateLayout(ctx, cfg)
+	if err != nil {
+		return migrated, err
+	}
+	changed, err := ensureDirs(l)
+	changed = changed || migrated
+	if err != nil {
+		return changed, err
+	}
+	pg, err := lookupOwner("postgres", "postgres")
+	if err != nil {
+		return changed, err
+	}
+	etcdGroup, err := lookupOwner("root", "etcd")
+	if err != nil {
+		return changed, err
 	}
 	patroniYML, err := pgconf.RenderPatroni(cfg)
 	if err != nil {
-		return false, err
+		return changed, err
 	}
 	etcdYML, err := pgconf.RenderEtcd(cfg)
 	if err != nil {
-		return false, err
+		return changed, err
 	}
-	c1, err := writeFile(l.PatroniConfigPath(), []byte(patroniYML), 0o600, uid, gid)
+	c1, err := safefile.WriteFile(l.PatroniConfigPath(), []byte(patroniYML), 0o600, pg)
 	if err != nil {
-		return false, err
+		return changed, err
 	}
-	c2, err := writeFile(l.EtcdConfigPath(), []byte(etcdYML), 0o600, 0, 0)
-	return c1 || c2, err
+	c2, err := safefile.WriteFile(l.EtcdConfigPath(), []byte(etcdYML), 0o640, etcdGroup)
+	return changed || c1 || c2, err
 }
 
-func writeFile(path string, data []byte, mode os.FileMode, uid, gid int) (bool, error) {
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
-		return false, nil
+// ensureDirs creates or repairs the unit's directories and the storage's
+// data directory. The shared parents (/var/lib/postgresql-charm and the
+// like) are root-owned 0755; every one from / down must be a root-owned
+// real directory, or the unit refuses to go on: whoever owns one could swap
+// the unit's directories under it.
+func ensureDirs(l pgconf.Layout) (bool, error) {
+	changed := false
+	for _, d := range l.Dirs() {
+		parent := filepath.Dir(d.Path)
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return changed, fmt.Errorf("creating %s: %w", parent, err)
+		}
+		if err := safefile.CheckTrustedDir(parent); err != nil {
+			return changed, err
+		}
+		o, err := lookupOwner(d.User, d.Group)
+		if err != nil {
+			return changed, err
+		}
+		c, err := safefile.EnsureDir(d.Path, d.Mode, o)
+		changed = changed || c
+		if err != nil {
+			return changed, err
+		}
 	}
-	tmp := fmt.Sprintf("%s.new-%d", path, os.Getpid())
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return false, fmt.Errorf("writing %s: %w", path, err)
+	// The data directory: its parent is the storage's mount point.
+	pg, err := lookupOwner("postgres", "postgres")
+	if err != nil {
+		return changed, err
 	}
-	if err := os.Chown(tmp, uid, gid); err != nil {
-		return false, fmt.Errorf("writing %s: %w", path, err)
+	if err := os.MkdirAll(filepath.Dir(l.PGData), 0o755); err != nil {
+		return changed, fmt.Errorf("creating %s: %w", filepath.Dir(l.PGData), err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return false, fmt.Errorf("writing %s: %w", path, err)
-	}
-	return true, nil
+	c, err := safefile.EnsureDir(l.PGData, 0o700, pg)
+	return changed || c, err
 }
 
 // RemoveUnitDirs deletes the unit's directories (pgconf.Layout.UnitDirs).

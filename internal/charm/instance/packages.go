@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/safefile"
 	"github.com/pgjuju/pgjuju/internal/service"
 )
 
@@ -98,7 +99,8 @@ func (s *System) Catalogue(ctx context.Context, version string) (pgconf.Catalogu
 		return nil, fmt.Errorf("reading parameter catalogue: %w", err)
 	}
 	cache := filepath.Join(catalogueCache, fmt.Sprintf("%s-%d-%d.tsv", version, fi.Size(), fi.ModTime().UnixNano()))
-	if data, err := os.ReadFile(cache); err == nil {
+	// The cache is root's, in a root-owned directory: read it so.
+	if data, err := safefile.ReadTrusted(cache); err == nil {
 		if cat, err := pgconf.ParseCatalogue(bytes.NewReader(data)); err == nil {
 			return cat, nil
 		}
@@ -113,7 +115,7 @@ func (s *System) Catalogue(ctx context.Context, version string) (pgconf.Catalogu
 	}
 	// A cache that cannot be written only costs time next hook.
 	if os.MkdirAll(catalogueCache, 0o755) == nil {
-		writeFile(cache, out, 0o644, 0, 0)
+		safefile.WriteFile(cache, out, 0o644, safefile.Root)
 	}
 	return cat, nil
 }

@@ -26,7 +26,11 @@ func (s *System) manager(l pgconf.Layout) service.Manager {
 func etcdSpec(cfg pgconf.UnitConfig) service.Spec {
 	return service.Spec{
 		Name: pgconf.ServiceName(cfg.Unit, "etcd"), Description: "etcd for " + cfg.Unit,
-		Exec:    []string{"/usr/bin/etcd", "--config-file", cfg.Layout.EtcdConfigPath()},
+		Exec: []string{"/usr/bin/etcd", "--config-file", cfg.Layout.EtcdConfigPath()},
+		// Its own unprivileged user (Debian's etcd-server package makes
+		// it), which owns only its data directory and reads its config
+		// through the etcd group: etcd's data is not root's to trust.
+		User:    "etcd",
 		LogFile: filepath.Join(cfg.Layout.LogDir, "etcd.log"), StopTimeout: 30 * time.Second,
 	}
 }
