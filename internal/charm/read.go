@@ -39,6 +39,7 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 		return s, err
 	}
 	s.Options = instance.OptionsFromConfig(cfg)
+	s.Sync = cluster.SyncOptionsFromConfig(cfg)
 	s.MissingPackages = c.Workload.MissingPackages(ctx)
 	if len(s.MissingPackages) > 0 {
 		return s, nil
@@ -110,6 +111,7 @@ func readState(h *juju.Hook, state map[keys.State]string, s *Snapshot) {
 	s.EtcdAuthEnabled = state[etcdAuthKey] != ""
 	s.EtcdStartedPublished = state[cluster.EtcdStartedStateKey] != ""
 	s.publishedRole = state[cluster.RoleStateKey]
+	s.DatabaseStopped = state[cluster.DatabaseStoppedKey] != ""
 	// A unit leaves the cluster in its own peer -relation-departed hook
 	// (remove-unit), and stays out for the rest of its teardown.
 	s.Departing = state[cluster.LeavingKey] != "" || (h.Event.Kind == juju.KindRelationDeparted &&
