@@ -139,7 +139,14 @@ func Decide(s Snapshot) Plan {
 	if blocked.Level != "" {
 		return Plan{Status: blocked}
 	}
-	pl.Steps = append(pl.Steps, instance.DecideParameterSteps(s.Facts, s.Leader, want, settings)...)
+	for _, st := range instance.DecideParameterSteps(s.Facts, s.Leader, want, settings) {
+		if s.DatabaseStopped && st.Kind != plan.OpenPort {
+			// Nothing runs to reload, restart or patch: the first pass
+			// after start-database applies the changes.
+			continue
+		}
+		pl.Steps = append(pl.Steps, st)
+	}
 	return pl
 }
 

@@ -201,6 +201,12 @@ func (f *fakeWorkload) RemoveUnitDirs(_ context.Context, _, unit, storage string
 	f.calls = append(f.calls, "remove-dirs "+unit+" keep "+storage)
 	return false, nil
 }
+func (f *fakeWorkload) StopPatroni(_ context.Context, _, unit string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "stop-patroni "+unit)
+	return true, nil
+}
 func (f *fakeWorkload) RestartPatroniService(context.Context, string, string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

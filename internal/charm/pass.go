@@ -97,7 +97,7 @@ func (c *Charm) converge(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 		if pl.Again && round < 2 {
 			continue
 		}
-		if pl.Status.Level == "" && pl.Clients.NeedFacts && snap.Clients.Server == nil && !waitedForClients && !pl.Joining {
+		if pl.Status.Level == "" && pl.Clients.NeedFacts && snap.Clients.Server == nil && !waitedForClients && !pl.Joining && !pl.DatabaseStopped {
 			waitedForClients = true
 			if node := c.waitPatroni(ctx, pl.Config, 60*time.Second); node != nil && node.State == patroni.StateRunning {
 				continue

@@ -48,6 +48,9 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 	if err != nil {
 		return s, err
 	}
+	if ov.StartDatabase {
+		s.DatabaseStopped = false
+	}
 	if err := c.readPeers(ctx, h, m, ov, state, &s); err != nil {
 		return s, err
 	}

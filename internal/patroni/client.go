@@ -49,12 +49,12 @@ func (s State) Up() bool { return s == StateRunning || s == StateStreaming }
 
 // NodeStatus is GET /patroni.
 type NodeStatus struct {
-	State            State    `json:"state"`
-	Role             Role     `json:"role"`
-	ServerVersion    int      `json:"server_version"`
-	Timeline         int      `json:"timeline"`
-	PendingRestart   bool     `json:"pending_restart"`
-	Paused           bool     `json:"pause"`
+	State          State `json:"state"`
+	Role           Role  `json:"role"`
+	ServerVersion  int   `json:"server_version"`
+	Timeline       int   `json:"timeline"`
+	PendingRestart bool  `json:"pending_restart"`
+	Paused         bool  `json:"pause"`
 	// SyncStandby: this replica is a synchronous standby (synchronous
 	// mode on and the member in Patroni's /sync key).
 	SyncStandby bool `json:"sync_standby"`
@@ -62,10 +62,10 @@ type NodeStatus struct {
 	// wait compares it.
 	PostmasterStartTime string `json:"postmaster_start_time"`
 	// Replication lists the primary's WAL senders (pg_stat_replication).
-	Replication []WALSender `json:"replication"`
-	Xlog        Xlog        `json:"xlog"`
-	Patroni          Software `json:"patroni"`
-	DatabaseSystemID string   `json:"database_system_identifier"`
+	Replication      []WALSender `json:"replication"`
+	Xlog             Xlog        `json:"xlog"`
+	Patroni          Software    `json:"patroni"`
+	DatabaseSystemID string      `json:"database_system_identifier"`
 	// Tags are the member's tags from patroni.yml, as loaded.
 	Tags map[string]any `json:"tags,omitempty"`
 }
@@ -115,6 +115,9 @@ type Xlog struct {
 	Location         int64 `json:"location"`
 	ReceivedLocation int64 `json:"received_location"`
 	ReplayedLocation int64 `json:"replayed_location"`
+	// ReplayedTimestamp is the commit time of the last transaction a
+	// replica replayed ("" or null when none).
+	ReplayedTimestamp *string `json:"replayed_timestamp"`
 }
 
 // Software is Patroni's version and scope.
