@@ -36,9 +36,10 @@ type Overrides struct {
 	// ClientPasswords are relation users' passwords by relation id
 	// (rotate-relation-password).
 	ClientPasswords map[string]string
-	// StartDatabase: start-database cleared the stopped mark, which unit
-	// state still shows until the action ends.
-	StartDatabase bool
+	// DatabaseStopped is stop-database's mark as start-database or
+	// stop-database just set it, which unit state shows only once the
+	// action ends; nil: as unit state says.
+	DatabaseStopped *bool
 }
 
 // Workload is the charm's effects on its machine: the instance's
@@ -87,9 +88,9 @@ func (c *Charm) Register(d *juju.Dispatcher) {
 	cl := cluster.Actions{Config: c.unitConfig, Patroni: c.Workload.Patroni}
 	d.HandleAction("get-primary", cl.GetPrimary)
 	ops := cluster.Operations{Config: c.unitConfig, Patroni: c.Workload.Patroni, StopPatroni: c.Workload.StopPatroni,
-		Start: func(ctx context.Context, h *juju.Hook) error {
-			return c.pass(ctx, h, model.ForHook(h), Overrides{StartDatabase: true})
-		}, Clock: c.Clock}
+		Pass: func(ctx context.Context, h *juju.Hook, stopped bool) error {
+			return c.pass(ctx, h, model.ForHook(h), Overrides{DatabaseStopped: &stopped})
+		}, PostgresPort: listenPort, Clock: c.Clock}
 	d.HandleAction("promote-to-primary", ops.PromoteToPrimary)
 	d.HandleAction("list-members", ops.ListMembers)
 	d.HandleAction("enter-maintenance", ops.EnterMaintenance)

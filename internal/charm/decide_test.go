@@ -84,6 +84,13 @@ func TestDecide(t *testing.T) {
 		{"first bootstrap of the leader",
 			func(s Snapshot) Snapshot { return s },
 			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.EnsureEtcdAuth, plan.StartPatroni, plan.OpenPort, plan.SaveApplied}, juju.Status{}, false, ""},
+		{"stopped by stop-database: Patroni is not started, and a setting needing a restart waits for start-database",
+			func(s Snapshot) Snapshot {
+				s = bootstrapped(s)
+				s.DatabaseStopped, s.Options.MaxConnections = true, 300
+				return s
+			},
+			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.EnsureEtcdAuth, plan.OpenPort}, juju.Status{}, false, ""},
 		{"nothing changed: no reload, restart or save",
 			bootstrapped,
 			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.EnsureEtcdAuth, plan.StartPatroni, plan.OpenPort}, juju.Status{}, false, ""},

@@ -48,8 +48,8 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 	if err != nil {
 		return s, err
 	}
-	if ov.StartDatabase {
-		s.DatabaseStopped = false
+	if ov.DatabaseStopped != nil {
+		s.DatabaseStopped = *ov.DatabaseStopped
 	}
 	if err := c.readPeers(ctx, h, m, ov, state, &s); err != nil {
 		return s, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pgjuju/pgjuju/internal/clock"
@@ -147,7 +148,17 @@ func RestartAndWait(ctx context.Context, clk clock.Clock, api *Client, timeout t
 	progress.say("restarting PostgreSQL (started %s)", before.PostmasterStartTime)
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	err = api.WithTimeout(timeout).Restart(rctx)
+	// Patroni refuses a restart while its own task (a demote after a
+	// switchover, a bootstrap) runs: wait for it to finish.
+	clock.Poll(rctx, clk, timeout, time.Second, func() bool {
+		err = api.WithTimeout(timeout).Restart(rctx)
+		var se *StatusError
+		if errors.As(err, &se) && se.Code == 503 && strings.Contains(se.Body, "in progress") {
+			progress.say("Patroni is busy (%s); asking again", strings.TrimSpace(se.Body))
+			return false
+		}
+		return true
+	})
 	switch {
 	case err == nil:
 	case IsTimeout(err):

@@ -277,7 +277,11 @@ func TestOperating(t *testing.T) {
 					t.Fatalf("%s after update-status: %s %q", stopped, ws.Current, ws.Message)
 				}
 				if err := hasRows(stopped); err == nil {
-					t.Fatalf("%s serves queries although stopped", stopped)
+					var where string
+					e.asOperator(stopped, password, func(ctx context.Context, c *pgx.Conn) error {
+						return c.QueryRow(ctx, "SELECT inet_server_addr()::text || ' started ' || pg_postmaster_start_time()::text || ' recovery ' || pg_is_in_recovery()::text").Scan(&where)
+					})
+					t.Fatalf("%s serves queries although stopped: %s", stopped, where)
 				}
 			}
 			r := e.action(stopped, "promote-to-primary", nil)

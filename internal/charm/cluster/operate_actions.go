@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"time"
 
@@ -27,9 +28,12 @@ type Operations struct {
 	Patroni func(cfg pgconf.UnitConfig) *patroni.Client
 	// StopPatroni stops this unit's Patroni (and PostgreSQL).
 	StopPatroni func(ctx context.Context, model, unit string) (bool, error)
-	// Start runs the charm's pass with the stopped mark ignored, which
-	// starts Patroni again and sets the status.
-	Start func(ctx context.Context, h *juju.Hook) error
+	// Pass runs the charm's pass with stop-database's mark as given
+	// (state-set is committed only when the action ends): it starts
+	// Patroni again, or leaves it stopped, and sets the status once.
+	Pass func(ctx context.Context, h *juju.Hook, stopped bool) error
+	// PostgresPort is PostgreSQL's port (listen_port).
+	PostgresPort func(ctx context.Context, m *model.Model) int
 	// Clock times the waits; nil is the wall clock.
 	Clock clock.Clock
 }
@@ -328,19 +332,43 @@ func (o Operations) StopDatabase(ctx context.Context, h *juju.Hook) error {
 			if !patroni.WaitNotLeader(ctx, c.clk, c.api, c.member, patroni.SwitchoverTimeout) {
 				return c.fail(ctx, "the primary role did not move within "+patroni.SwitchoverTimeout.String()+"; nothing stopped")
 			}
+			// The demoted primary restarts as a replica: Patroni
+			// stopped in the middle of it leaves a PostgreSQL it
+			// started behind.
+			say("waiting for this unit to run as a replica")
+			if err := patroni.WaitStreaming(ctx, c.clk, c.api, c.member, patroni.StreamingTimeout); err != nil {
+				say("not streaming yet (" + err.Error() + "); stopping anyway")
+			}
 		}
-	}
-	if err := h.Backend.StateSet(ctx, map[string]string{string(DatabaseStoppedKey): "true"}); err != nil {
-		return err
 	}
 	say("stopping Patroni and PostgreSQL")
 	if _, err := o.StopPatroni(ctx, h.Env.ModelUUID, h.Env.UnitName); err != nil {
 		return c.fail(ctx, "stopping Patroni: "+err.Error())
 	}
-	if err := h.Backend.StatusSet(ctx, juju.Maintenance("database stopped by stop-database (run start-database to start it)"), false); err != nil {
-		h.Log.Warn("setting status", "err", err)
+	addr := net.JoinHostPort(c.cfg.Address.String(), strconv.Itoa(o.PostgresPort(ctx, c.m)))
+	if !clock.Poll(ctx, c.clk, time.Minute, 500*time.Millisecond, func() bool { return !listening(ctx, addr) }) {
+		// Not marked stopped: the next hook starts Patroni again,
+		// which takes the running PostgreSQL over.
+		return c.fail(ctx, "Patroni stopped but PostgreSQL still listens on "+addr+"; not marked stopped")
+	}
+	if err := h.Backend.StateSet(ctx, map[string]string{string(DatabaseStoppedKey): "true"}); err != nil {
+		return err
+	}
+	if err := o.Pass(ctx, h, true); err != nil {
+		h.Log.Warn("the pass after stop-database", "err", err)
 	}
 	return h.Backend.ActionSet(ctx, map[string]string{"result": "database stopped; it stays stopped until start-database"})
+}
+
+// listening reports whether something accepts connections on addr.
+func listening(ctx context.Context, addr string) bool {
+	d := net.Dialer{Timeout: 2 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
 }
 
 // StartDatabase is start-database: the mark goes and the pass starts
@@ -354,7 +382,7 @@ func (o Operations) StartDatabase(ctx context.Context, h *juju.Hook) error {
 		return err
 	}
 	c.log(ctx)("starting Patroni and PostgreSQL")
-	if err := o.Start(ctx, h); err != nil {
+	if err := o.Pass(ctx, h, false); err != nil {
 		return c.fail(ctx, "starting: "+err.Error())
 	}
 	node := patroni.WaitMemberRunning(ctx, c.clk, c.api, c.member, patroni.StreamingTimeout)
@@ -412,6 +440,11 @@ func (o Operations) RollingRestart(ctx context.Context, h *juju.Hook) error {
 		}
 		if !patroni.WaitNotLeader(ctx, c.clk, c.api, primary, patroni.SwitchoverTimeout) {
 			return c.fail(ctx, "the primary role did not move from "+primary)
+		}
+		// The demoted primary restarts as a replica by itself first;
+		// a restart asked in the middle of it would be refused.
+		if err := patroni.WaitStreaming(ctx, c.clk, c.api, primary, patroni.StreamingTimeout); err != nil {
+			return c.fail(ctx, err.Error())
 		}
 		if err := restartOne(primary); err != nil {
 			return c.fail(ctx, err.Error())
