@@ -64,7 +64,9 @@ type Promotion struct {
 // commit acknowledged by the sync standby alone would be lost),
 // maintenance mode is on, or another switchover is under way. With force
 // it is a failover that may lose data, and only "already the primary",
-// "stopped" and "not a member" still refuse.
+// "stopped", "not a member" and a non-sync member while the primary is
+// healthy in synchronous mode (Patroni would drop the request) still
+// refuse.
 func DecidePromote(v ClusterView, member string, stopped, force bool) Promotion {
 	leader, hasLeader := v.Cluster.Leader()
 	me, isMember := v.Cluster.Member(member)
@@ -103,6 +105,13 @@ func DecidePromote(v ClusterView, member string, stopped, force bool) Promotion 
 	}
 	if !force {
 		p.Refused = "cannot promote: " + strings.Join(why, "; ") + " (force=true fails over anyway and may lose data)"
+		return p
+	}
+	if v.SyncMode && !me.IsSync() && hasLeader && leader.State == patroni.StateRunning {
+		// Patroni drops a manual failover to a member outside its sync
+		// set while the primary is healthy: asking would only wait.
+		p.Refused = "cannot promote even with force: while the primary " + leader.Name + " is healthy, Patroni hands over in synchronous mode only to a sync standby (" +
+			syncNames(v.Cluster) + "); promote that unit, or set synchronous_node_count=all first"
 		return p
 	}
 	p.Failover = true
