@@ -369,6 +369,26 @@ func TestOperating(t *testing.T) {
 			if err := hasRows(newPrimary); err != nil {
 				t.Fatalf("after the failover: %v", err)
 			}
+			units = live
+			cl = ew.waitSyncRoles(live, 1)
+		}},
+		{"no sync standby left (strict off): the primary says durability is degraded and keeps taking writes", func(t *testing.T) {
+			ew := e.with(t)
+			last := cl.sync[0]
+			if r := e.action(last, "stop-database", nil); r.Status != "completed" {
+				t.Fatalf("stop-database on %s: %s %q", last, r.Status, r.Message)
+			}
+			ew.waitFor(cl.primary+" saying durability is degraded", pollInterval, func() error {
+				ws := e.unitStatus(cl.primary).WorkloadStatus
+				if ws.Current != "active" || ws.Message != "Primary (durability degraded: no sync standby)" {
+					return fmt.Errorf("%s is %s %q", cl.primary, ws.Current, ws.Message)
+				}
+				return nil
+			})
+			write(t)
+			if err := hasRows(cl.primary); err != nil {
+				t.Fatal(err)
+			}
 		}},
 	}
 	for _, s := range steps {
