@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pgjuju/pgjuju/internal/clock"
@@ -135,8 +136,8 @@ func (o Operations) PromoteToPrimary(ctx context.Context, h *juju.Hook) error {
 	var se *patroni.StatusError
 	switch {
 	case err == nil, patroni.IsTimeout(err):
-	case errors.As(err, &se) && se.Code == 503:
-		// Patroni's own wait ("switchover status unknown", "failed"):
+	case errors.As(err, &se) && se.Code == 503 && !strings.Contains(se.Body, "failed"):
+		// Patroni's own wait ran out ("switchover status unknown"):
 		// the poll below tells.
 		say("Patroni: " + se.Body)
 	default:
@@ -149,6 +150,8 @@ func (o Operations) PromoteToPrimary(ctx context.Context, h *juju.Hook) error {
 	res := map[string]string{"result": "promoted", "primary": c.cfg.Unit}
 	if p.Leader != "" {
 		res["previous-primary"] = UnitOfMember(c.m.App(), p.Leader)
+	}
+	if p.Leader != "" && !p.Failover {
 		// The old primary rejoins as a replica (pg_rewind when needed);
 		// reported, not required: the promotion is done.
 		say("waiting for " + p.Leader + " to rejoin as a replica")
