@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -38,6 +39,9 @@ type fakeWorkload struct {
 	// requests lists the unsafe requests Patroni accepted.
 	pending  bool
 	requests []string
+	// restarts counts POST /restart: /patroni's postmaster start time
+	// changes with it.
+	restarts int
 	written  *pgconf.Passwords // patroni.yml
 	loaded   *pgconf.Passwords // what Patroni runs with
 	etcdRoot string            // "" until EnsureEtcdAuth
@@ -72,7 +76,8 @@ func newFakeWorkload(t *testing.T, unit, addr string) *fakeWorkload {
 	mux.HandleFunc("/patroni", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		st := patroni.NodeStatus{State: f.pgState(), Role: patroni.RoleMaster, ServerVersion: 150010, PendingRestart: f.pending}
+		st := patroni.NodeStatus{State: f.pgState(), Role: patroni.RoleMaster, ServerVersion: 150010, PendingRestart: f.pending,
+			PostmasterStartTime: fmt.Sprintf("2026-12-07 00:00:%02d+00:00", f.restarts)}
 		if f.loaded != nil && f.loaded.Generation != "" {
 			st.Tags = map[string]any{pgconf.PasswordsTag: f.loaded.Generation}
 		}
@@ -103,7 +108,7 @@ func newFakeWorkload(t *testing.T, unit, addr string) *fakeWorkload {
 		}
 	}
 	mux.HandleFunc("/reload", unsafe(http.StatusAccepted, func() { f.reload("api reload") }))
-	mux.HandleFunc("/restart", unsafe(http.StatusOK, func() { f.pending = false }))
+	mux.HandleFunc("/restart", unsafe(http.StatusOK, func() { f.pending = false; f.restarts++ }))
 	mux.HandleFunc("/config", unsafe(http.StatusOK, nil))
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)

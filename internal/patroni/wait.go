@@ -49,7 +49,9 @@ func RestartWhenPending(ctx context.Context, clk clock.Clock, api *Client, wait 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return api.Restart(ctx)
+	// Patroni may answer later than the client's timeout while the
+	// restart goes on: poll for the outcome (RestartAndWait).
+	return RestartAndWait(ctx, clk, api, RestartTimeout, nil)
 }
 
 // WaitTag waits until this member reports tag = want in its loaded tags

@@ -157,3 +157,15 @@ func TestRestartAndWaitFailsWhenNothingRestarts(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestRestartWhenPendingOutlivesTheHTTPTimeout: the pass's restart step
+// (config-changed applying max_connections) failed the hook with
+// "context deadline exceeded" when Patroni's /restart answered after the
+// client's timeout although the restart went on (seen in tests/charm on
+// a loaded machine). It failed before the fix.
+func TestRestartWhenPendingOutlivesTheHTTPTimeout(t *testing.T) {
+	api := slowRestartServer(t, time.Second)
+	if err := RestartWhenPending(context.Background(), clock.Real{}, api, 10*time.Millisecond); err != nil {
+		t.Fatalf("RestartWhenPending: %v", err)
+	}
+}
