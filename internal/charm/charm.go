@@ -1,8 +1,8 @@
 package charm
 
 import (
+	"context"
 	"fmt"
-
 	"os"
 
 	"github.com/pgjuju/pgjuju/internal/charm/clients"
@@ -12,6 +12,7 @@ import (
 	"github.com/pgjuju/pgjuju/internal/charm/keys"
 	"github.com/pgjuju/pgjuju/internal/clock"
 	"github.com/pgjuju/pgjuju/internal/juju"
+	"github.com/pgjuju/pgjuju/internal/juju/model"
 	"github.com/pgjuju/pgjuju/internal/observer"
 	"github.com/pgjuju/pgjuju/internal/service"
 )
@@ -35,6 +36,10 @@ type Overrides struct {
 	// ClientPasswords are relation users' passwords by relation id
 	// (rotate-relation-password).
 	ClientPasswords map[string]string
+	// DatabaseStopped is stop-database's mark as start-database or
+	// stop-database just set it, which unit state shows only once the
+	// action ends; nil: as unit state says.
+	DatabaseStopped *bool
 }
 
 // Workload is the charm's effects on its machine: the instance's
@@ -68,13 +73,31 @@ func Register(d *juju.Dispatcher) {
 func (c *Charm) Register(d *juju.Dispatcher) {
 	// Each slice's actions and hooks; they reach the pass only through
 	// the adapters in passwords.go and clientslice.go.
-	inst := instance.Actions{Config: c.unitConfig, Server: c.Workload, Services: c.Workload}
+	inst := instance.Actions{Clock: c.Clock, Config: c.unitConfig, Server: c.Workload, Services: c.Workload}
 	d.HandleHook("stop", inst.Stop)
 	d.HandleHook("remove", inst.Remove)
-	d.HandleAction("restart", inst.Restart)
+	d.HandleAction("restart", func(ctx context.Context, h *juju.Hook) error {
+		// restart rolling=true restarts the whole cluster (cluster
+		// slice); without it, this unit (instance slice).
+		if params, err := h.Backend.ActionGet(ctx); err == nil && rolling(params) {
+			return cluster.Operations{Config: c.unitConfig, Patroni: c.Workload.Patroni, Clock: c.Clock}.RollingRestart(ctx, h)
+		}
+		return inst.Restart(ctx, h)
+	})
 	d.HandleAction("reload", inst.Reload)
 	cl := cluster.Actions{Config: c.unitConfig, Patroni: c.Workload.Patroni}
 	d.HandleAction("get-primary", cl.GetPrimary)
+	ops := cluster.Operations{Config: c.unitConfig, Patroni: c.Workload.Patroni, StopPatroni: c.Workload.StopPatroni,
+		Pass: func(ctx context.Context, h *juju.Hook, stopped bool) error {
+			return c.pass(ctx, h, model.ForHook(h), Overrides{DatabaseStopped: &stopped})
+		}, PostgresPort: listenPort, Clock: c.Clock}
+	d.HandleAction("promote-to-primary", ops.PromoteToPrimary)
+	d.HandleAction("list-members", ops.ListMembers)
+	d.HandleAction("enter-maintenance", ops.EnterMaintenance)
+	d.HandleAction("exit-maintenance", ops.ExitMaintenance)
+	d.HandleAction("resync", ops.Resync)
+	d.HandleAction("stop-database", ops.StopDatabase)
+	d.HandleAction("start-database", ops.StartDatabase)
 	creds := credentials.Actions{Unit: credentialUnit{c}, Clock: c.Clock}
 	d.HandleHook("secret-remove", credentials.SecretRemove)
 	d.HandleAction("get-password", creds.GetPassword)
@@ -104,4 +127,16 @@ func RunSubcommand(args []string) (code int, ok bool) {
 		return observer.Run(args[2:], os.Stderr), true
 	}
 	return 0, false
+}
+
+// rolling reads restart's rolling parameter (a boolean; "true" from a
+// backend that hands strings).
+func rolling(params map[string]any) bool {
+	switch v := params["rolling"].(type) {
+	case bool:
+		return v
+	case string:
+		return v == "true"
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package charm
 
 import (
+	"errors"
 	"net/netip"
 	"strings"
 	"time"
@@ -30,6 +31,11 @@ type Snapshot struct {
 	// Topology is the cluster slice's part: peers, the etcd record, who
 	// runs etcd, departure.
 	cluster.Topology
+	// Sync are the synchronous replication options.
+	Sync cluster.SyncOptions
+	// DatabaseStopped: the operator stopped this unit's database with
+	// stop-database (unit state); the pass does not start it again.
+	DatabaseStopped bool
 	// Passwords are the system users' passwords; nil until the leader has
 	// created the secret (and, for other units, shared its id).
 	Passwords *pgconf.Passwords
@@ -85,6 +91,11 @@ type Plan struct {
 	Again bool
 	// Clients is the client relations' part, applied after the steps.
 	Clients clients.Plan
+	// Sync is the synchronous replication the cluster runs with (the
+	// leader brings Patroni's dynamic configuration there).
+	Sync cluster.SyncConfig
+	// DatabaseStopped: the operator stopped the database (stop-database).
+	DatabaseStopped bool
 	// Joining: this pass starts a unit joining a running cluster. The
 	// hook ends without waiting for the replica to be built or loading
 	// client rules, so that what it published (etcd-started) commits and
@@ -124,13 +135,21 @@ func Decide(s Snapshot) Plan {
 	in.IsolateDatabases = settings.IsolateDatabases
 	cp := clients.Decide(in)
 	cfg.Clients = cp.HBA
-	pl := Plan{Config: cfg, Clients: cp, Joining: pos.Joining}
+	pl := Plan{Config: cfg, Clients: cp, Joining: pos.Joining, DatabaseStopped: s.DatabaseStopped,
+		Sync: cluster.DecideSync(s.Sync, len(s.Peers)+1)}
 	pl.Steps, pl.Again = decideRunSteps(s, pos, membership)
 	want, blocked := instance.Wanted(s.Facts, cfg, settings)
 	if blocked.Level != "" {
 		return Plan{Status: blocked}
 	}
-	pl.Steps = append(pl.Steps, instance.DecideParameterSteps(s.Facts, s.Leader, want, settings)...)
+	for _, st := range instance.DecideParameterSteps(s.Facts, s.Leader, want, settings) {
+		if s.DatabaseStopped && st.Kind != plan.OpenPort {
+			// Nothing runs to reload, restart or patch: the first pass
+			// after start-database applies the changes.
+			continue
+		}
+		pl.Steps = append(pl.Steps, st)
+	}
 	return pl
 }
 
@@ -156,6 +175,9 @@ func decideGates(s Snapshot) (settings pgconf.Settings, stop Plan, ok bool) {
 		}, false
 	}
 	settings, err := instance.Validate(s.Facts)
+	if serr := cluster.ValidateSync(s.Sync); serr != nil {
+		err = errors.Join(err, serr)
+	}
 	if err != nil {
 		return settings, Plan{Status: juju.Blocked(instance.BlockedMessage(err))}, false
 	}
@@ -230,7 +252,10 @@ func decideRunSteps(s Snapshot, pos cluster.Position, membership *plan.Step) (st
 	case len(s.Applied) == 0:
 		startPatroni.Progress = "bootstrapping PostgreSQL with Patroni"
 	}
-	steps = append(steps, startPatroni)
+	if !s.DatabaseStopped {
+		// stop-database stopped it; only start-database starts it.
+		steps = append(steps, startPatroni)
+	}
 	if s.JujuExec != "" {
 		steps = append(steps, plan.Step{Kind: plan.StartObserver, Reason: "role changes reach Juju through juju-exec",
 			CharmBinary: s.CharmBinary, JujuExec: s.JujuExec})
@@ -243,10 +268,14 @@ func decideRunSteps(s Snapshot, pos cluster.Position, membership *plan.Step) (st
 }
 
 // DecideStatus is the unit's status after a plan ran, from Patroni's view
-// of this member (nil when Patroni did not answer).
+// of this member (nil when Patroni did not answer): its role and
+// durability (cluster.Durability), and maintenance mode when it is on.
 func DecideStatus(pl Plan, node *patroni.NodeStatus) juju.Status {
 	if pl.Status.Level != "" {
 		return pl.Status
+	}
+	if pl.DatabaseStopped {
+		return juju.Maintenance("database stopped by stop-database (run start-database to start it)")
 	}
 	if node == nil && pl.Joining {
 		return juju.Maintenance("joining the cluster as a replica")
@@ -254,15 +283,16 @@ func DecideStatus(pl Plan, node *patroni.NodeStatus) juju.Status {
 	if node == nil {
 		return juju.Waiting("waiting for Patroni to start")
 	}
-	switch {
-	case !node.State.Up():
-		return juju.Waiting("PostgreSQL is " + string(node.State))
-	case node.Role.IsPrimary():
-		if node.PendingRestart {
-			return juju.Active("Primary (pending restart)")
+	if !node.State.Up() {
+		msg := "PostgreSQL is " + string(node.State)
+		if node.Paused {
+			msg += "; " + cluster.MaintenanceNote
 		}
-		return juju.Active("Primary")
-	default:
-		return juju.Active("Replica")
+		return juju.Waiting(msg)
 	}
+	msg := cluster.Durability(*node, pl.Sync)
+	if node.Paused {
+		msg += "; " + cluster.MaintenanceNote
+	}
+	return juju.Active(msg)
 }

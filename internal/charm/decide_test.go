@@ -1,6 +1,7 @@
 package charm
 
 import (
+	"fmt"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -28,6 +29,7 @@ func baseSnapshot(t *testing.T) Snapshot {
 		Facts: instance.Facts{Storage: "/srv/pgdata", PGVersion: "15", Catalogue: pgconftest.Catalogue15(t), MemBytes: 4 << 30,
 			Options: pgconf.DefaultOptions(), Locales: []string{"C", "C.utf8", "POSIX", "en_US.utf8"}},
 		CharmBinary: "/charm/dispatch", VaultReady: true, SecretsAvailable: true,
+		Sync: cluster.DefaultSyncOptions(),
 	}
 }
 
@@ -73,9 +75,22 @@ func TestDecide(t *testing.T) {
 		{"several bad options: the first is named, the rest counted",
 			func(s Snapshot) Snapshot { s.Options.ListenPort, s.Options.AdminAddresses = 80, "nope"; return s },
 			nil, juju.Blocked("invalid listen_port: 80 is outside 1024–65535 (and 1 more)"), false, ""},
+		{"synchronous_node_count 0 blocks naming the option, and applies nothing",
+			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Sync.NodeCount = "0"; return s },
+			nil, juju.Blocked("invalid synchronous_node_count: 0: at least 1 sync standby is needed (synchronous replication is off only on a single unit)"), false, ""},
+		{"synchronous_node_count not a number blocks",
+			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Sync.NodeCount = "lots"; return s },
+			nil, juju.Blocked(`invalid synchronous_node_count: "lots" is not a number; use a positive number, "all" or "majority"`), false, ""},
 		{"first bootstrap of the leader",
 			func(s Snapshot) Snapshot { return s },
 			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.EnsureEtcdAuth, plan.StartPatroni, plan.OpenPort, plan.SaveApplied}, juju.Status{}, false, ""},
+		{"stopped by stop-database: Patroni is not started, and a setting needing a restart waits for start-database",
+			func(s Snapshot) Snapshot {
+				s = bootstrapped(s)
+				s.DatabaseStopped, s.Options.MaxConnections = true, 300
+				return s
+			},
+			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.EnsureEtcdAuth, plan.OpenPort}, juju.Status{}, false, ""},
 		{"nothing changed: no reload, restart or save",
 			bootstrapped,
 			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.EnsureEtcdAuth, plan.StartPatroni, plan.OpenPort}, juju.Status{}, false, ""},
@@ -293,6 +308,21 @@ func TestConfigValidationHarness(t *testing.T) {
 
 func TestDecideStatus(t *testing.T) {
 	ready := Plan{Config: pgconf.UnitConfig{Unit: "postgresql/0"}}
+	withSync := func(o cluster.SyncOptions, units int) Plan {
+		p := ready
+		p.Sync = cluster.DecideSync(o, units)
+		return p
+	}
+	syncOn := withSync(cluster.DefaultSyncOptions(), 3)
+	strict := withSync(cluster.SyncOptions{NodeCount: "1", Strict: true}, 2)
+	capped := withSync(cluster.SyncOptions{NodeCount: "5"}, 3)
+	primaryWith := func(syncStates ...string) *patroni.NodeStatus {
+		n := &patroni.NodeStatus{State: "running", Role: "master"}
+		for i, s := range syncStates {
+			n.Replication = append(n.Replication, patroni.WALSender{ApplicationName: fmt.Sprintf("postgresql-%d", i+1), State: "streaming", SyncState: s})
+		}
+		return n
+	}
 	for _, tc := range []struct {
 		name string
 		pl   Plan
@@ -304,7 +334,21 @@ func TestDecideStatus(t *testing.T) {
 		{"starting", ready, &patroni.NodeStatus{State: "starting", Role: "replica"}, juju.Waiting("PostgreSQL is starting")},
 		{"primary (3.0 says master)", ready, &patroni.NodeStatus{State: "running", Role: "master"}, juju.Active("Primary")},
 		{"primary pending restart", ready, &patroni.NodeStatus{State: "running", Role: "primary", PendingRestart: true}, juju.Active("Primary (pending restart)")},
-		{"replica", ready, &patroni.NodeStatus{State: "running", Role: "replica"}, juju.Active("Replica")},
+		{"replica", ready, &patroni.NodeStatus{State: "running", Role: "replica"}, juju.Active("Replica (async)")},
+		{"sync standby", syncOn, &patroni.NodeStatus{State: "running", Role: "replica", SyncStandby: true}, juju.Active("Replica (sync)")},
+		{"primary with its sync standby", syncOn, primaryWith("sync", "async"), juju.Active("Primary")},
+		{"primary with no sync standby left, not strict: degraded", syncOn, primaryWith("async"),
+			juju.Active("Primary (durability degraded: no sync standby)")},
+		{"primary alone, strict: writes wait", strict, primaryWith(), juju.Active("Primary (no sync standby: writes wait for one)")},
+		{"a single unit has no synchronous mode: plain Primary", ready, primaryWith(), juju.Active("Primary")},
+		{"count capped at the replicas", capped, primaryWith("sync", "sync"),
+			juju.Active("Primary (synchronous_node_count 5 capped at 2 replicas)")},
+		{"maintenance mode on a replica", ready, &patroni.NodeStatus{State: "running", Role: "replica", Paused: true},
+			juju.Active("Replica (async); maintenance mode: no automatic failover")},
+		{"maintenance mode with PostgreSQL down", ready, &patroni.NodeStatus{State: "stopped", Role: "replica", Paused: true},
+			juju.Waiting("PostgreSQL is stopped; maintenance mode: no automatic failover")},
+		{"stopped by stop-database", Plan{Config: ready.Config, DatabaseStopped: true}, nil,
+			juju.Maintenance("database stopped by stop-database (run start-database to start it)")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := DecideStatus(tc.pl, tc.node); got != tc.want {

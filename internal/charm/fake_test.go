@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -38,6 +39,9 @@ type fakeWorkload struct {
 	// requests lists the unsafe requests Patroni accepted.
 	pending  bool
 	requests []string
+	// restarts counts POST /restart: /patroni's postmaster start time
+	// changes with it.
+	restarts int
 	written  *pgconf.Passwords // patroni.yml
 	loaded   *pgconf.Passwords // what Patroni runs with
 	etcdRoot string            // "" until EnsureEtcdAuth
@@ -72,7 +76,8 @@ func newFakeWorkload(t *testing.T, unit, addr string) *fakeWorkload {
 	mux.HandleFunc("/patroni", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		st := patroni.NodeStatus{State: f.pgState(), Role: patroni.RoleMaster, ServerVersion: 150010, PendingRestart: f.pending}
+		st := patroni.NodeStatus{State: f.pgState(), Role: patroni.RoleMaster, ServerVersion: 150010, PendingRestart: f.pending,
+			PostmasterStartTime: fmt.Sprintf("2026-12-07 00:00:%02d+00:00", f.restarts)}
 		if f.loaded != nil && f.loaded.Generation != "" {
 			st.Tags = map[string]any{pgconf.PasswordsTag: f.loaded.Generation}
 		}
@@ -103,8 +108,19 @@ func newFakeWorkload(t *testing.T, unit, addr string) *fakeWorkload {
 		}
 	}
 	mux.HandleFunc("/reload", unsafe(http.StatusAccepted, func() { f.reload("api reload") }))
-	mux.HandleFunc("/restart", unsafe(http.StatusOK, func() { f.pending = false }))
-	mux.HandleFunc("/config", unsafe(http.StatusOK, nil))
+	mux.HandleFunc("/restart", unsafe(http.StatusOK, func() { f.pending = false; f.restarts++ }))
+	patchConfig := unsafe(http.StatusOK, nil)
+	mux.HandleFunc("/config", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			patchConfig(w, r)
+			return
+		}
+		// Patroni asks no password for a read.
+		f.mu.Lock()
+		f.requests = append(f.requests, r.Method+" "+r.URL.Path)
+		f.mu.Unlock()
+		w.Write([]byte("{}"))
+	})
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -200,6 +216,12 @@ func (f *fakeWorkload) RemoveUnitDirs(_ context.Context, _, unit, storage string
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, "remove-dirs "+unit+" keep "+storage)
 	return false, nil
+}
+func (f *fakeWorkload) StopPatroni(_ context.Context, _, unit string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "stop-patroni "+unit)
+	return true, nil
 }
 func (f *fakeWorkload) RestartPatroniService(context.Context, string, string) error {
 	f.mu.Lock()

@@ -97,7 +97,7 @@ func (c *Charm) converge(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 		if pl.Again && round < 2 {
 			continue
 		}
-		if pl.Status.Level == "" && pl.Clients.NeedFacts && snap.Clients.Server == nil && !waitedForClients && !pl.Joining {
+		if pl.Status.Level == "" && pl.Clients.NeedFacts && snap.Clients.Server == nil && !waitedForClients && !pl.Joining && !pl.DatabaseStopped {
 			waitedForClients = true
 			if node := c.waitPatroni(ctx, pl.Config, 60*time.Second); node != nil && node.State == patroni.StateRunning {
 				continue
@@ -164,6 +164,9 @@ func (c *Charm) observe(ctx context.Context, h *juju.Hook, snap Snapshot, pl Pla
 			return node, err
 		}
 	}
+	if snap.Leader && node != nil && node.State.Up() {
+		c.syncReplication(ctx, h, pl.Config, pl.Sync)
+	}
 	cluster.PublishRole(node, snap.peers != nil, snap.publishedRole, w)
 	if node != nil && node.ServerVersion > 0 {
 		v := fmt.Sprintf("%d.%d", node.ServerVersion/10000, node.ServerVersion%10000)
@@ -212,4 +215,30 @@ func (c *Charm) guardLeader(ctx context.Context, h *juju.Hook, cfg pgconf.UnitCo
 		h.Status.Add(juju.Maintenance("restarted Patroni: it held the leader key with PostgreSQL down"))
 	}
 	return nil
+}
+
+// syncReplication (leader) brings Patroni's dynamic configuration to the
+// synchronous replication the plan wants (cluster.DecideSyncPatch). It
+// reads what Patroni has rather than remembering what was sent, so a new
+// leader, a bootstrap (the template starts without synchronous mode: a
+// single unit needs none) and a change made behind the charm's back all
+// converge; maintenance mode is never touched. A failure is only logged:
+// the next hook (update-status at the latest) tries again.
+func (c *Charm) syncReplication(ctx context.Context, h *juju.Hook, cfg pgconf.UnitConfig, want cluster.SyncConfig) {
+	api := c.Workload.Patroni(cfg)
+	current, err := api.Config(ctx)
+	if err != nil {
+		h.Log.Warn("reading Patroni's dynamic configuration", "err", err)
+		return
+	}
+	patch := cluster.DecideSyncPatch(want, current)
+	if patch == nil {
+		return
+	}
+	if err := api.PatchConfig(ctx, patch); err != nil {
+		h.Log.Warn("setting synchronous replication", "err", err)
+		return
+	}
+	h.Log.Info("synchronous replication set", "synchronous_mode", want.Mode, "synchronous_node_count", want.NodeCount,
+		"synchronous_mode_strict", want.Strict, "replicas", want.Replicas)
 }

@@ -57,7 +57,8 @@ func TestDecideProgress(t *testing.T) {
 
 // TestProgressStatusHarness: config-changed shows the reload or restart
 // while it runs, then the status computed once at the end; a hook with
-// nothing to do sets status once.
+// nothing to do sets status once. The leader's last request reads the
+// dynamic configuration for synchronous replication (syncReplication).
 func TestProgressStatusHarness(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -67,13 +68,13 @@ func TestProgressStatusHarness(t *testing.T) {
 		patroni []string
 	}{
 		{"nothing changed", nil, false,
-			[]jujutest.StatusCall{{Status: juju.Active("Primary")}}, nil},
+			[]jujutest.StatusCall{{Status: juju.Active("Primary")}}, []string{"GET /config"}},
 		{"reload", map[string]any{"extra_pg_conf": "work_mem = 64MB"}, false,
 			[]jujutest.StatusCall{{Status: juju.Maintenance("reloading PostgreSQL to apply work_mem")}, {Status: juju.Active("Primary")}},
-			[]string{"POST /reload"}},
+			[]string{"POST /reload", "GET /config"}},
 		{"restart", map[string]any{"max_connections": 300}, true,
 			[]jujutest.StatusCall{{Status: juju.Maintenance("restarting PostgreSQL to apply max_connections")}, {Status: juju.Active("Primary")}},
-			[]string{"PATCH /config", "POST /reload", "POST /restart"}},
+			[]string{"PATCH /config", "POST /reload", "POST /restart", "GET /config"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, st := newHarness(t)

@@ -39,6 +39,7 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 		return s, err
 	}
 	s.Options = instance.OptionsFromConfig(cfg)
+	s.Sync = cluster.SyncOptionsFromConfig(cfg)
 	s.MissingPackages = c.Workload.MissingPackages(ctx)
 	if len(s.MissingPackages) > 0 {
 		return s, nil
@@ -46,6 +47,9 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 	state, err := c.readMachine(ctx, h, m, &s)
 	if err != nil {
 		return s, err
+	}
+	if ov.DatabaseStopped != nil {
+		s.DatabaseStopped = *ov.DatabaseStopped
 	}
 	if err := c.readPeers(ctx, h, m, ov, state, &s); err != nil {
 		return s, err
@@ -110,6 +114,7 @@ func readState(h *juju.Hook, state map[keys.State]string, s *Snapshot) {
 	s.EtcdAuthEnabled = state[etcdAuthKey] != ""
 	s.EtcdStartedPublished = state[cluster.EtcdStartedStateKey] != ""
 	s.publishedRole = state[cluster.RoleStateKey]
+	s.DatabaseStopped = state[cluster.DatabaseStoppedKey] != ""
 	// A unit leaves the cluster in its own peer -relation-departed hook
 	// (remove-unit), and stays out for the rest of its teardown.
 	s.Departing = state[cluster.LeavingKey] != "" || (h.Event.Kind == juju.KindRelationDeparted &&

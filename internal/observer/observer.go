@@ -106,7 +106,13 @@ func (w *watcher) logf(format string, args ...any) {
 }
 
 // readRole returns the member's role ("master", "primary", "replica",
-// ...); "" when Patroni does not answer.
+// ...) with what else its unit's status shows: "+sync" for a sync
+// standby, "+sync=N" for a primary with N sync standbys streaming, and
+// "+paused" in maintenance mode, so that a standby becoming sync or
+// async, a primary losing its sync standby (durability degraded) and
+// maintenance mode set on another unit reach the unit's status at once
+// rather than at the next update-status. "" when Patroni does not
+// answer.
 func readRole(client *http.Client, api string) string {
 	resp, err := client.Get(api + "/patroni")
 	if err != nil {
@@ -114,12 +120,34 @@ func readRole(client *http.Client, api string) string {
 	}
 	defer resp.Body.Close()
 	var st struct {
-		Role string `json:"role"`
+		Role        string `json:"role"`
+		SyncStandby bool   `json:"sync_standby"`
+		Pause       bool   `json:"pause"`
+		Replication []struct {
+			State     string `json:"state"`
+			SyncState string `json:"sync_state"`
+		} `json:"replication"`
 	}
-	if json.NewDecoder(resp.Body).Decode(&st) != nil {
+	if json.NewDecoder(resp.Body).Decode(&st) != nil || st.Role == "" {
 		return ""
 	}
-	return st.Role
+	role := st.Role
+	if st.SyncStandby {
+		role += "+sync"
+	}
+	if len(st.Replication) > 0 {
+		n := 0
+		for _, r := range st.Replication {
+			if r.State == "streaming" && (r.SyncState == "sync" || r.SyncState == "quorum") {
+				n++
+			}
+		}
+		role += fmt.Sprintf("+sync=%d", n)
+	}
+	if st.Pause {
+		role += "+paused"
+	}
+	return role
 }
 
 // fireRoleChanged runs the charm as the role-changed event through

@@ -2,6 +2,8 @@ package observer
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -35,5 +37,24 @@ func TestWatcherFiresOnceARoleChangesAndRetriesAFailure(t *testing.T) {
 	if !strings.Contains(log.String(), "2026-12-07T00:00:00Z observe: pg/0 role replica -> primary: running role-changed") ||
 		!strings.Contains(log.String(), "machine lock held") {
 		t.Errorf("log:\n%s", log.String())
+	}
+}
+
+// TestReadRoleCarriesDurabilityAndMaintenance: what the unit's status
+// shows besides the role is part of what the observer compares, so a
+// change of it fires role-changed too.
+func TestReadRoleCarriesDurabilityAndMaintenance(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{`{"role":"replica"}`, "replica"},
+		{`{"role":"replica","sync_standby":true}`, "replica+sync"},
+		{`{"role":"master","replication":[{"state":"streaming","sync_state":"sync"},{"state":"streaming","sync_state":"async"}]}`, "master+sync=1"},
+		{`{"role":"master","replication":[{"state":"streaming","sync_state":"async"}],"pause":true}`, "master+sync=0+paused"},
+		{`not json`, ""},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(tc.body)) }))
+		if got := readRole(srv.Client(), srv.URL); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.body, got, tc.want)
+		}
+		srv.Close()
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -48,15 +49,23 @@ func (s State) Up() bool { return s == StateRunning || s == StateStreaming }
 
 // NodeStatus is GET /patroni.
 type NodeStatus struct {
-	State            State    `json:"state"`
-	Role             Role     `json:"role"`
-	ServerVersion    int      `json:"server_version"`
-	Timeline         int      `json:"timeline"`
-	PendingRestart   bool     `json:"pending_restart"`
-	Paused           bool     `json:"pause"`
-	Xlog             Xlog     `json:"xlog"`
-	Patroni          Software `json:"patroni"`
-	DatabaseSystemID string   `json:"database_system_identifier"`
+	State          State `json:"state"`
+	Role           Role  `json:"role"`
+	ServerVersion  int   `json:"server_version"`
+	Timeline       int   `json:"timeline"`
+	PendingRestart bool  `json:"pending_restart"`
+	Paused         bool  `json:"pause"`
+	// SyncStandby: this replica is a synchronous standby (synchronous
+	// mode on and the member in Patroni's /sync key).
+	SyncStandby bool `json:"sync_standby"`
+	// PostmasterStartTime changes when PostgreSQL restarts: the restart
+	// wait compares it.
+	PostmasterStartTime string `json:"postmaster_start_time"`
+	// Replication lists the primary's WAL senders (pg_stat_replication).
+	Replication      []WALSender `json:"replication"`
+	Xlog             Xlog        `json:"xlog"`
+	Patroni          Software    `json:"patroni"`
+	DatabaseSystemID string      `json:"database_system_identifier"`
 	// Tags are the member's tags from patroni.yml, as loaded.
 	Tags map[string]any `json:"tags,omitempty"`
 }
@@ -80,11 +89,35 @@ func IsUnauthorized(err error) bool {
 	return errors.As(err, &se) && se.Code == http.StatusUnauthorized
 }
 
+// WALSender is one row of the primary's pg_stat_replication as GET
+// /patroni reports it.
+type WALSender struct {
+	ApplicationName string `json:"application_name"`
+	ClientAddr      string `json:"client_addr"`
+	State           string `json:"state"`
+	// SyncState is "sync", "quorum", "potential" or "async".
+	SyncState string `json:"sync_state"`
+}
+
+// SyncStandbys counts the WAL senders PostgreSQL waits for at commit.
+func (s NodeStatus) SyncStandbys() int {
+	n := 0
+	for _, w := range s.Replication {
+		if w.State == "streaming" && (w.SyncState == "sync" || w.SyncState == "quorum") {
+			n++
+		}
+	}
+	return n
+}
+
 // Xlog is the WAL position part of NodeStatus.
 type Xlog struct {
 	Location         int64 `json:"location"`
 	ReceivedLocation int64 `json:"received_location"`
 	ReplayedLocation int64 `json:"replayed_location"`
+	// ReplayedTimestamp is the commit time of the last transaction a
+	// replica replayed ("" or null when none).
+	ReplayedTimestamp *string `json:"replayed_timestamp"`
 }
 
 // Software is Patroni's version and scope.
@@ -104,12 +137,49 @@ type Member struct {
 	Timeline       int    `json:"timeline"`
 	Lag            any    `json:"lag"` // a number of bytes, or "unknown"
 	PendingRestart bool   `json:"pending_restart"`
+	// Tags are the member's tags (nofailover, ...).
+	Tags map[string]any `json:"tags,omitempty"`
 }
+
+// LagBytes is the member's replication lag in bytes; ok is false when
+// Patroni does not know it ("unknown", or the leader, which has none).
+func (m Member) LagBytes() (int64, bool) {
+	switch v := m.Lag.(type) {
+	case float64:
+		return int64(v), true
+	case int64:
+		return v, true
+	case int:
+		return int64(v), true
+	}
+	return 0, false
+}
+
+// NoFailover reports the member's nofailover tag.
+func (m Member) NoFailover() bool {
+	v, ok := m.Tags["nofailover"].(bool)
+	return ok && v
+}
+
+// IsSync reports whether the member is a synchronous standby.
+func (m Member) IsSync() bool { return m.Role == RoleSyncStandby }
 
 // Cluster is GET /cluster.
 type Cluster struct {
 	Members []Member `json:"members"`
 	Paused  bool     `json:"pause"`
+	// ScheduledSwitchover is set while a switchover is scheduled.
+	ScheduledSwitchover map[string]any `json:"scheduled_switchover,omitempty"`
+}
+
+// Member returns the named member, if listed.
+func (c Cluster) Member(name string) (Member, bool) {
+	for _, m := range c.Members {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Member{}, false
 }
 
 // Leader returns the member holding the leader key, if any.
@@ -149,6 +219,28 @@ func (e *StatusError) Error() string {
 // ErrUnavailable wraps connection failures (Patroni not running).
 var ErrUnavailable = errors.New("patroni unavailable")
 
+// WithTimeout returns a copy of the client whose requests may take up to
+// d: Patroni answers /switchover, /failover and /restart only once the
+// operation is over (or its own wait ran out), which takes longer than
+// the short timeout of the status requests.
+func (c *Client) WithTimeout(d time.Duration) *Client {
+	cp := *c
+	h := *c.httpClient()
+	h.Timeout = d
+	cp.HTTP = &h
+	return &cp
+}
+
+// At returns a copy of the client for another member's REST API, given
+// as /cluster's api_url ("http://10.0.0.2:8008/patroni").
+func (c *Client) At(apiURL string) *Client {
+	cp := *c
+	if u, err := url.Parse(apiURL); err == nil && u.Host != "" {
+		cp.BaseURL = u.Scheme + "://" + u.Host
+	}
+	return &cp
+}
+
 func (c *Client) httpClient() *http.Client {
 	if c.HTTP != nil {
 		return c.HTTP
@@ -185,7 +277,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any, okC
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) || errors.Is(err, io.EOF) || strings.Contains(err.Error(), "connection refused") {
-			return 0, fmt.Errorf("patroni %s %s: %w: %v", method, path, ErrUnavailable, err)
+			return 0, fmt.Errorf("patroni %s %s: %w: %w", method, path, ErrUnavailable, err)
 		}
 		return 0, fmt.Errorf("patroni %s %s: %w", method, path, err)
 	}
@@ -240,6 +332,23 @@ func (c *Client) Switchover(ctx context.Context, leader, candidate string) error
 	}
 	_, err := c.do(ctx, http.MethodPost, "/switchover", body, nil)
 	return err
+}
+
+// IsTimeout reports whether err is the client giving up waiting for an
+// answer: the request may still be carried out by Patroni.
+func IsTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// Pause sets or clears maintenance mode (the DCS key "pause"): with it
+// Patroni performs no automatic failover and leaves PostgreSQL alone.
+func (c *Client) Pause(ctx context.Context, paused bool) error {
+	var v any // nil deletes the key: resume
+	if paused {
+		v = true
+	}
+	return c.PatchConfig(ctx, map[string]any{"pause": v})
 }
 
 // Failover promotes candidate even when there is no healthy leader.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pgjuju/pgjuju/internal/clock"
@@ -48,7 +49,9 @@ func RestartWhenPending(ctx context.Context, clk clock.Clock, api *Client, wait 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return api.Restart(ctx)
+	// Patroni may answer later than the client's timeout while the
+	// restart goes on: poll for the outcome (RestartAndWait).
+	return RestartAndWait(ctx, clk, api, RestartTimeout, nil)
 }
 
 // WaitTag waits until this member reports tag = want in its loaded tags
@@ -104,4 +107,178 @@ func WaitNotLeader(ctx context.Context, clk clock.Clock, api *Client, member str
 		l, ok := cl.Leader()
 		return ok && l.Name != member
 	})
+}
+
+// Deadlines of the slow operations the actions ask Patroni for. Each
+// covers Patroni's own wait plus a loaded machine: a restart is a
+// checkpoint, a stop and a start; a switchover is Patroni's demote and
+// promote (1.5 s measured, DESIGN §10) plus a loop or two of the new
+// leader; a reinitialise copies the whole data directory.
+const (
+	RestartTimeout      = 3 * time.Minute
+	SwitchoverTimeout   = 2 * time.Minute
+	ReinitializeTimeout = 30 * time.Minute
+	// StreamingTimeout bounds a replica's return to streaming after a
+	// restart or a rejoin (pg_rewind included).
+	StreamingTimeout = 5 * time.Minute
+	// PauseTimeout bounds every member seeing maintenance mode change:
+	// each reads the DCS in its next loop (loop_wait 2 s).
+	PauseTimeout = time.Minute
+)
+
+// Progress receives a line about a long wait (the action's log); nil
+// drops them.
+type Progress func(msg string)
+
+func (p Progress) say(format string, args ...any) {
+	if p != nil {
+		p(fmt.Sprintf(format, args...))
+	}
+}
+
+// RestartAndWait restarts PostgreSQL on this member and waits until it
+// runs again with a new postmaster start time. Patroni answers /restart
+// only once the restart is over; when that takes longer than the HTTP
+// timeout the request fails with a timeout although the restart goes on,
+// so a timed-out request is not a failure: the outcome is what the poll
+// sees before the deadline.
+func RestartAndWait(ctx context.Context, clk clock.Clock, api *Client, timeout time.Duration, progress Progress) error {
+	before, err := api.Patroni(ctx)
+	if err != nil {
+		return err
+	}
+	progress.say("restarting PostgreSQL (started %s)", before.PostmasterStartTime)
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	// Patroni refuses a restart while its own task (a demote after a
+	// switchover, a bootstrap) runs: wait for it to finish.
+	clock.Poll(rctx, clk, timeout, time.Second, func() bool {
+		err = api.WithTimeout(timeout).Restart(rctx)
+		var se *StatusError
+		if errors.As(err, &se) && se.Code == 503 && strings.Contains(se.Body, "in progress") {
+			progress.say("Patroni is busy (%s); asking again", strings.TrimSpace(se.Body))
+			return false
+		}
+		return true
+	})
+	switch {
+	case err == nil:
+	case IsTimeout(err):
+		progress.say("Patroni has not answered yet; polling for the restart's outcome")
+	default:
+		return err
+	}
+	return WaitRestarted(ctx, clk, api, before.PostmasterStartTime, timeout)
+}
+
+// WaitRestarted waits until this member's PostgreSQL runs with a
+// postmaster start time other than before.
+func WaitRestarted(ctx context.Context, clk clock.Clock, api *Client, before string, timeout time.Duration) error {
+	var last NodeStatus
+	var lastErr error
+	if clock.Poll(ctx, clk, timeout, pollInterval, func() bool {
+		last, lastErr = api.Patroni(ctx)
+		return lastErr == nil && last.State.Up() && last.PostmasterStartTime != "" && last.PostmasterStartTime != before
+	}) {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fmt.Errorf("PostgreSQL did not come back within %s (state %q, last error: %v)", timeout, last.State, lastErr)
+}
+
+// WaitLeaderIs waits until /cluster names member as the running leader.
+func WaitLeaderIs(ctx context.Context, clk clock.Clock, api *Client, member string, timeout time.Duration) error {
+	why := "no answer"
+	if clock.Poll(ctx, clk, timeout, pollInterval, func() bool {
+		cl, err := api.Cluster(ctx)
+		if err != nil {
+			why = err.Error()
+			return false
+		}
+		l, ok := cl.Leader()
+		switch {
+		case !ok:
+			why = "no leader"
+		case l.Name != member:
+			why = "the leader is " + l.Name
+		case l.State != StateRunning:
+			why = fmt.Sprintf("%s leads but PostgreSQL is %s", member, l.State)
+		default:
+			return true
+		}
+		return false
+	}) {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fmt.Errorf("%s did not become the primary within %s: %s", member, timeout, why)
+}
+
+// WaitStreaming waits until the leader's pg_stat_replication shows
+// member streaming (Patroni 3.0.2's /cluster says "running" for a
+// replica whether or not it receives WAL, so the primary's view is the
+// one to trust). The leader is found through /cluster and asked at its
+// api_url, with this client's credentials.
+func WaitStreaming(ctx context.Context, clk clock.Clock, api *Client, member string, timeout time.Duration) error {
+	why := "no answer"
+	if clock.Poll(ctx, clk, timeout, pollInterval, func() bool {
+		why = streaming(ctx, api, member)
+		return why == ""
+	}) {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fmt.Errorf("%s was not streaming within %s: %s", member, timeout, why)
+}
+
+// streaming is "" when member streams from the leader, or why not.
+func streaming(ctx context.Context, api *Client, member string) string {
+	cl, err := api.Cluster(ctx)
+	if err != nil {
+		return err.Error()
+	}
+	l, ok := cl.Leader()
+	switch {
+	case !ok:
+		return "no leader"
+	case l.Name == member:
+		return member + " leads the cluster"
+	}
+	st, err := api.At(l.APIURL).Patroni(ctx)
+	if err != nil {
+		return err.Error()
+	}
+	for _, w := range st.Replication {
+		if w.ApplicationName == member && w.State == "streaming" {
+			return ""
+		}
+	}
+	return fmt.Sprintf("the primary %s lists no streaming WAL sender for %s", l.Name, member)
+}
+
+// IsStreaming reports whether member streams from the leader now; why
+// says why not.
+func IsStreaming(ctx context.Context, api *Client, member string) (ok bool, why string) {
+	why = streaming(ctx, api, member)
+	return why == "", why
+}
+
+// WaitPaused waits until /cluster reports maintenance mode as paused.
+func WaitPaused(ctx context.Context, clk clock.Clock, api *Client, paused bool, timeout time.Duration) error {
+	if clock.Poll(ctx, clk, timeout, pollInterval, func() bool {
+		cl, err := api.Cluster(ctx)
+		return err == nil && cl.Paused == paused
+	}) {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fmt.Errorf("Patroni did not report pause = %v within %s", paused, timeout)
 }

@@ -303,7 +303,7 @@ func (e *env) asOperator(unit, password string, f func(ctx context.Context, c *p
 // member is one entry of Patroni's GET /cluster.
 type member struct {
 	Name  string `json:"name"`
-	Role  string `json:"role"` // 3.0.2: "leader", "replica" (later also "sync_standby")
+	Role  string `json:"role"` // 3.0.2: "leader", "sync_standby" (synchronous mode), "replica"
 	State string `json:"state"`
 	Host  string `json:"host"`
 }
@@ -366,7 +366,7 @@ func (e *env) clusterIs(unit string, r roles) error {
 			return fmt.Errorf("/cluster on %s: member %v is no unit of %v", unit, m, want)
 		case u == r.primary && m.Role != "leader":
 			return fmt.Errorf("/cluster on %s: %s is %v, want role leader", unit, u, m)
-		case u != r.primary && (m.Role != "replica" || (m.State != "streaming" && m.State != "running")):
+		case u != r.primary && ((m.Role != "replica" && m.Role != "sync_standby") || (m.State != "streaming" && m.State != "running")):
 			return fmt.Errorf("/cluster on %s: %s is %v, want a streaming or running replica", unit, u, m)
 		}
 	}

@@ -3,6 +3,7 @@ package instance
 import (
 	"context"
 
+	"github.com/pgjuju/pgjuju/internal/clock"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/model"
 	"github.com/pgjuju/pgjuju/internal/patroni"
@@ -15,6 +16,8 @@ type ConfigFunc func(ctx context.Context, h *juju.Hook, m *model.Model) (pgconf.
 
 // Actions are the instance's actions and its stop and remove hooks.
 type Actions struct {
+	// Clock times the restart's wait; nil is the wall clock.
+	Clock    clock.Clock
 	Config   ConfigFunc
 	Server   Server
 	Services Services
@@ -23,8 +26,18 @@ type Actions struct {
 func fail(ctx context.Context, h *juju.Hook, msg string) error { return h.Backend.ActionFail(ctx, msg) }
 
 // Restart is the restart action: PostgreSQL restarted through Patroni.
+// Patroni answers /restart once the restart is over, which on a loaded
+// machine can be later than the client's timeout while the restart goes
+// on: the outcome is polled (a new postmaster start time) until a
+// deadline sized to a restart, with progress in the action's log.
 func (a Actions) Restart(ctx context.Context, h *juju.Hook) error {
-	return a.throughPatroni(ctx, h, "restart", (*patroni.Client).Restart)
+	return a.throughPatroni(ctx, h, "restart", func(api *patroni.Client, ctx context.Context) error {
+		return patroni.RestartAndWait(ctx, clock.Or(a.Clock), api, patroni.RestartTimeout, func(msg string) {
+			if err := h.Backend.ActionLog(ctx, msg); err != nil {
+				h.Log.Warn("action-log", "err", err)
+			}
+		})
+	})
 }
 
 // Reload is the reload action: PostgreSQL's configuration reloaded

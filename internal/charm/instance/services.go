@@ -113,6 +113,14 @@ func (s *System) RemoveServices(ctx context.Context, model, unit string) (bool, 
 	return s.eachService(model, unit, func(m service.Manager, name string) (bool, error) { return m.Remove(ctx, name) })
 }
 
+// StopPatroni stops the unit's Patroni, which stops its PostgreSQL
+// (stop-database); etcd and the observer keep running, so the cluster
+// keeps its quorum.
+func (s *System) StopPatroni(ctx context.Context, model, unit string) (bool, error) {
+	m, _ := s.unitManager(model, unit)
+	return m.Stop(ctx, pgconf.ServiceName(unit, "patroni"))
+}
+
 // RestartPatroniService restarts the Patroni daemon itself (not PostgreSQL).
 func (s *System) RestartPatroniService(ctx context.Context, model, unit string) error {
 	m, _ := s.unitManager(model, unit)

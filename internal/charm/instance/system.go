@@ -39,6 +39,8 @@ type Services interface {
 	// etcd data, run and log directories), never its storage.
 	RemoveUnitDirs(ctx context.Context, model, unit, storage string) (bool, error)
 	RestartPatroniService(ctx context.Context, model, unit string) error
+	// StopPatroni stops the unit's Patroni and so its PostgreSQL.
+	StopPatroni(ctx context.Context, model, unit string) (bool, error)
 	// ReloadPatroniService makes the unit's Patroni re-read patroni.yml
 	// by signal (SIGHUP), which needs no REST API credentials.
 	ReloadPatroniService(ctx context.Context, model, unit string) error
