@@ -103,6 +103,8 @@ type UnitConfig struct {
 	// requests). Nil means this unit and its Peers, as for a cluster that
 	// bootstraps with them.
 	EtcdInitial, EtcdVoters []Member
+	// Backup is the backup repository (backup.go); zero for none.
+	Backup BackupRepo
 }
 
 // etcdInitial and etcdVoters default to members().
@@ -202,6 +204,10 @@ func Parameters(c UnitConfig) (local, dcs map[string]string) {
 	dcs["max_wal_senders"] = "10"
 	dcs["max_replication_slots"] = "10"
 	dcs["hot_standby"] = "on"
+	// Backups (backup.go): archive_mode is on from the bootstrap so that
+	// a repository configured later needs only a reload.
+	local["archive_mode"] = "on"
+	local["archive_command"] = ArchiveCommand(c)
 	return local, dcs
 }
 
