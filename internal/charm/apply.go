@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pgjuju/pgjuju/internal/charm/backups"
 	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"github.com/pgjuju/pgjuju/internal/charm/credentials"
 	"github.com/pgjuju/pgjuju/internal/charm/instance"
@@ -95,6 +96,8 @@ func (a *applier) step(ctx context.Context, st plan.Step) (changed bool, err err
 		return changed, err
 	case plan.StartEtcd:
 		return wl.StartEtcd(ctx, cfg)
+	case plan.WriteBackupConfig:
+		return backups.WriteConfig(ctx, cfg)
 	case plan.EnsureEtcdAuth:
 		if changed, err = wl.EnsureEtcdAuth(ctx, cfg); err == nil {
 			a.w.SetState(etcdAuthKey, "enabled")

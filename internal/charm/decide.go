@@ -1,10 +1,12 @@
 package charm
 
 import (
+	"slices"
 	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/pgjuju/pgjuju/internal/charm/backups"
 	"github.com/pgjuju/pgjuju/internal/charm/clients"
 	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"github.com/pgjuju/pgjuju/internal/charm/credentials"
@@ -42,6 +44,8 @@ type Snapshot struct {
 	// Clients is the client slice's part: relations, records, passwords,
 	// the server's facts.
 	Clients clients.Facts
+	// Backups is the backups slice's part: backup_path and the stanza.
+	Backups backups.Facts
 	// VaultReady: the vault can store the system users (always with
 	// secrets; without, once the peer relation exists).
 	VaultReady bool
@@ -90,6 +94,8 @@ type Plan struct {
 	// client rules, so that what it published (etcd-started) commits and
 	// the leader can promote its etcd member; the next hook does the rest.
 	Joining bool
+	// BackupsStatus is the backups slice's status (a bad backup_path).
+	BackupsStatus juju.Status
 }
 
 // Decide returns the plan for a snapshot. It is pure: no tools, files,
@@ -126,6 +132,13 @@ func Decide(s Snapshot) Plan {
 	cfg.Clients = cp.HBA
 	pl := Plan{Config: cfg, Clients: cp, Joining: pos.Joining}
 	pl.Steps, pl.Again = decideRunSteps(s, pos, membership)
+	cfg.Backup, pl.BackupsStatus = backups.DecideRepository(s.Backups)
+	pl.Config = cfg
+	if cfg.Backup.Configured() {
+		// After write-files and before Patroni reloads the new
+		// archive_command.
+		pl.Steps = slices.Insert(pl.Steps, 1, plan.Step{Kind: plan.WriteBackupConfig, Reason: "pgBackRest's configuration for backup_path"})
+	}
 	want, blocked := instance.Wanted(s.Facts, cfg, settings)
 	if blocked.Level != "" {
 		return Plan{Status: blocked}

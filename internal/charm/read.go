@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/pgjuju/pgjuju/internal/charm/backups"
 	"github.com/pgjuju/pgjuju/internal/charm/clients"
 	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"github.com/pgjuju/pgjuju/internal/charm/instance"
@@ -52,6 +53,11 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 	}
 	if err := c.readClients(ctx, h, m, &s); err != nil {
 		return s, fmt.Errorf("reading client relations: %w", err)
+	}
+	path, _ := cfg.String(backups.PathOption)
+	s.Backups = backups.Read(path, s.App, s.Model, s.peerApp, state)
+	if ov.BackupStanza != "" {
+		s.Backups.Stanza = ov.BackupStanza
 	}
 	return s, nil
 }

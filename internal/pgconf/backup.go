@@ -54,3 +54,7 @@ func shellWord(s string) string {
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
+
+// PatroniNamespace is Patroni's namespace in etcd; its keys for the
+// application live under PatroniNamespace + the application's name + "/".
+const PatroniNamespace = "/postgresql-charm/"

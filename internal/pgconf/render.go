@@ -264,7 +264,7 @@ func RenderPatroni(c UnitConfig) (string, error) {
 		HBA                                               []string
 		PasswordsTag, PasswordsGeneration                 string
 	}{
-		Unit: c.Unit, Scope: c.App, Name: UnitSlug(c.Unit), Namespace: "/postgresql-charm/",
+		Unit: c.Unit, Scope: c.App, Name: UnitSlug(c.Unit), Namespace: PatroniNamespace,
 		RestAPIAddress: hostPort(c.Address, c.patroniPort()), RestAPIUser: PatroniAPIUser, RestAPIPassword: c.Passwords.PatroniAPI,
 		EtcdHosts: hosts, EtcdUser: EtcdRootUser, EtcdPassword: c.Passwords.Etcd,
 		TTL: TTL, LoopWait: LoopWait, RetryTimeout: RetryTimeout, MaximumLagOnFailover: MaximumLagOnFailover,

@@ -29,6 +29,8 @@ const (
 	// LeaveCluster hands the primary role over and stops Patroni on
 	// a unit that is being removed.
 	LeaveCluster Kind = "leave-cluster"
+	// WriteBackupConfig writes the unit's pgBackRest files (backups slice).
+	WriteBackupConfig Kind = "write-backup-config"
 )
 
 // Step is one effect with the reason it is needed.

@@ -273,7 +273,8 @@ func TestCharmMetadata(t *testing.T) {
 		}
 	}
 	wantDefaults := map[string]any{"admin_addresses": "", "client_networks": "", "client_roles": "", "admin_applications": "", "isolate_databases": false, "extra_pg_conf": "", "extra_pg_auth": "",
-		"listen_port": 5432, "max_connections": 100, "shared_buffers": "", "locale": "C.UTF-8", "encoding": "UTF8"}
+		"listen_port": 5432, "max_connections": 100, "shared_buffers": "", "locale": "C.UTF-8", "encoding": "UTF8",
+		"backup_path": ""}
 	if diff := cmp.Diff(wantDefaults, defaults); diff != "" {
 		t.Errorf("config defaults (-want +got):\n%s", diff)
 	}
@@ -285,7 +286,8 @@ func TestCharmMetadata(t *testing.T) {
 		}
 	}
 	slices.Sort(actions)
-	if want := []string{"get-password", "get-primary", "reload", "restart", "rotate-relation-password", "set-password"}; !slices.Equal(actions, want) {
+	if want := []string{"create-backup", "get-password", "get-primary", "list-backups", "reload", "restart", "restore",
+		"rotate-relation-password", "set-password"}; !slices.Equal(actions, want) {
 		t.Errorf("actions = %v, want %v", actions, want)
 	}
 	pw := c.Actions["set-password"].Params["password"].(map[string]any)

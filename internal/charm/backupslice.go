@@ -1,0 +1,114 @@
+package charm
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/pgjuju/pgjuju/internal/charm/backups"
+	"github.com/pgjuju/pgjuju/internal/charm/keys"
+	"github.com/pgjuju/pgjuju/internal/etcd"
+	"github.com/pgjuju/pgjuju/internal/juju"
+	"github.com/pgjuju/pgjuju/internal/juju/model"
+	"github.com/pgjuju/pgjuju/internal/patroni"
+	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/service"
+)
+
+// The charm's glue to the backups slice (internal/charm/backups).
+
+// reconcileBackups runs after the pass observed Patroni: the repository's
+// status, and on the primary the stanza (created once per stanza and
+// repository) and the archive's health.
+func (c *Charm) reconcileBackups(ctx context.Context, h *juju.Hook, snap Snapshot, pl Plan, node *patroni.NodeStatus, w *keys.Writes) {
+	if pl.BackupsStatus.Level != "" {
+		h.Status.Add(pl.BackupsStatus)
+		return
+	}
+	cfg := pl.Config
+	if !cfg.Backup.Configured() || pl.Status.Level != "" || node == nil || !node.Role.IsPrimary() || node.State != patroni.StateRunning {
+		return
+	}
+	if snap.Backups.NeedsStanza(cfg.Backup) {
+		if err := backups.EnsureStanza(ctx, cfg); err != nil {
+			h.Log.Warn("creating the stanza", "stanza", cfg.Backup.Stanza, "err", err)
+			h.Status.Add(juju.Blocked(fmt.Sprintf("%s: %v", backups.PathOption, err)))
+			return
+		}
+		h.Log.Info("created the stanza", "stanza", cfg.Backup.Stanza, "path", cfg.Backup.Path)
+		w.SetState(backups.StanzaCreatedKey, backups.StanzaMark(cfg))
+		return
+	}
+	if st := backups.ArchiveStatus(ctx, cfg); st.Level != "" {
+		h.Status.Add(st)
+	}
+}
+
+// backupsHost is the charm as the backups slice's actions see it.
+type backupsHost struct{ c *Charm }
+
+// Unit implements backups.Host: the unit as a pass would render it.
+func (b backupsHost) Unit(ctx context.Context, h *juju.Hook) (backups.Unit, error) {
+	m := model.ForHook(h)
+	snap, err := b.c.snapshot(ctx, h, m, Overrides{})
+	if err != nil {
+		return backups.Unit{}, err
+	}
+	pl := Decide(snap)
+	u := backups.Unit{Cfg: pl.Config, Facts: snap.Backups, Status: pl.BackupsStatus, Leader: snap.Leader}
+	for _, p := range snap.Peers {
+		if p.Unit != snap.Unit {
+			u.Peers++
+		}
+	}
+	if pl.Status.Level != "" && u.Status.Level == "" {
+		u.Status = juju.Status{Level: pl.Status.Level, Message: "the unit is " + string(pl.Status.Level) + ": " + pl.Status.Message}
+	}
+	return u, nil
+}
+
+// Patroni implements backups.Host.
+func (b backupsHost) Patroni(cfg pgconf.UnitConfig) *patroni.Client { return b.c.Workload.Patroni(cfg) }
+
+// StopPatroni implements backups.Host.
+func (b backupsHost) StopPatroni(ctx context.Context, h *juju.Hook, cfg pgconf.UnitConfig) error {
+	self := []string{"/proc/self/exe", "supervise"}
+	if exe, err := os.Executable(); err == nil {
+		self = []string{exe, "supervise"}
+	}
+	_, err := service.New(cfg.Layout.RunDir, self).Stop(ctx, pgconf.ServiceName(cfg.Unit, "patroni"))
+	return err
+}
+
+// ClearDCS implements backups.Host: Patroni's keys of the application's
+// scope, deleted through the unit's etcd as root.
+func (b backupsHost) ClearDCS(ctx context.Context, cfg pgconf.UnitConfig) error {
+	cl, err := etcd.Connect(etcd.Config{Endpoints: []string{pgconf.EtcdClientURL(cfg.Address)},
+		Username: pgconf.EtcdRootUser, Password: cfg.Passwords.Etcd})
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err = cl.DeletePrefix(ctx, pgconf.PatroniNamespace+cfg.App+"/")
+	return err
+}
+
+// Rerun implements backups.Host: a pass with the new stanza.
+func (b backupsHost) Rerun(ctx context.Context, h *juju.Hook, stanza string) error {
+	return b.c.pass(ctx, h, model.ForHook(h), Overrides{BackupStanza: stanza})
+}
+
+// SetStanza implements backups.Host.
+func (b backupsHost) SetStanza(ctx context.Context, h *juju.Hook, stanza string) error {
+	m := model.ForHook(h)
+	peers, err := m.PeerRelation(ctx, PeerEndpoint)
+	if err != nil || peers == nil {
+		return fmt.Errorf("no peer relation: %v", err)
+	}
+	w := &keys.Writes{}
+	w.SetPeerApp(backups.StanzaKey, stanza)
+	return w.Flush(ctx, h.Backend, peers)
+}
