@@ -250,7 +250,9 @@ func (a Actions) recoverByHand(ctx context.Context, cfg pgconf.UnitConfig) error
 	if err := runAs(ctx, uid, gid, pgctl, "-D", l.PGData, "-l", logFile, "-W", "-o", opts, "start"); err != nil {
 		return err
 	}
-	stop := func() error { return runAs(context.WithoutCancel(ctx), uid, gid, pgctl, "-D", l.PGData, "-m", "fast", "-w", "-t", "300", "stop") }
+	stop := func() error {
+		return runAs(context.WithoutCancel(ctx), uid, gid, pgctl, "-D", l.PGData, "-m", "fast", "-w", "-t", "300", "stop")
+	}
 	if err := a.waitPromoted(ctx, cfg, logFile); err != nil {
 		_ = stop()
 		return err
