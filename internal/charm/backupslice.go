@@ -8,6 +8,7 @@ import (
 
 	"github.com/pgjuju/pgjuju/internal/charm/backups"
 	"github.com/pgjuju/pgjuju/internal/charm/keys"
+	"github.com/pgjuju/pgjuju/internal/charm/plan"
 	"github.com/pgjuju/pgjuju/internal/etcd"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/model"
@@ -38,6 +39,14 @@ func (c *Charm) reconcileBackups(ctx context.Context, h *juju.Hook, snap Snapsho
 		}
 		h.Log.Info("created the stanza", "stanza", cfg.Backup.Stanza, "path", cfg.Backup.Path)
 		w.SetState(backups.StanzaCreatedKey, backups.StanzaMark(cfg))
+		if pl.Restore.Restore {
+			// The restored cluster's first backup, in its own stanza.
+			if label, err := backups.FullBackup(ctx, cfg); err != nil {
+				h.Log.Warn("backing up the restored cluster", "stanza", cfg.Backup.Stanza, "err", err)
+			} else {
+				h.Log.Info("backed up the restored cluster", "stanza", cfg.Backup.Stanza, "backup", label)
+			}
+		}
 		return
 	}
 	if st := backups.ArchiveStatus(ctx, cfg); st.Level != "" {
@@ -101,14 +110,58 @@ func (b backupsHost) Rerun(ctx context.Context, h *juju.Hook, stanza string) err
 	return b.c.pass(ctx, h, model.ForHook(h), Overrides{BackupStanza: stanza})
 }
 
-// SetStanza implements backups.Host.
-func (b backupsHost) SetStanza(ctx context.Context, h *juju.Hook, stanza string) error {
+// SetApp implements backups.Host.
+func (b backupsHost) SetApp(ctx context.Context, h *juju.Hook, k keys.Peer, v string) error {
 	m := model.ForHook(h)
 	peers, err := m.PeerRelation(ctx, PeerEndpoint)
 	if err != nil || peers == nil {
 		return fmt.Errorf("no peer relation: %v", err)
 	}
 	w := &keys.Writes{}
-	w.SetPeerApp(backups.StanzaKey, stanza)
+	w.SetPeerApp(k, v)
 	return w.Flush(ctx, h.Backend, peers)
+}
+
+// restoreStep runs a multi-unit restore's steps (backups/inplace.go).
+func (a *applier) restoreStep(ctx context.Context, st plan.Step) (bool, error) {
+	r := a.restore
+	if r == nil {
+		return false, fmt.Errorf("%s without a restore request", st.Kind)
+	}
+	host := backupsHost{a.c}
+	acts := backups.Actions{Host: host, Clock: a.c.Clock}
+	switch st.Kind {
+	case plan.StopForRestore:
+		if err := host.StopPatroni(ctx, a.h, a.cfg); err != nil {
+			return false, err
+		}
+		if err := acts.WaitStopped(ctx, a.cfg.Layout.PGData); err != nil {
+			return false, err
+		}
+		a.w.SetState(backups.StoppedStateKey, r.ID)
+		a.w.SetPeerUnit(backups.StoppedKey, r.ID)
+		return true, nil
+	case plan.RunRestore:
+		logf := func(msg string) { a.h.Log.Info("restore", "step", msg) }
+		restoredTo, err := acts.RestoreData(ctx, logf, a.cfg, *r)
+		if restoredTo == "" {
+			return false, err
+		}
+		if err != nil {
+			a.h.Log.Warn("restore", "err", err)
+		}
+		done := *r
+		done.Phase = backups.PhaseRestored
+		a.w.SetPeerApp(backups.StanzaKey, r.ID)
+		a.w.SetPeerApp(backups.RequestKey, done.Encode())
+		return true, nil
+	case plan.RejoinAfterRestore:
+		if _, err := backups.RemoveStaleData(ctx, a.cfg); err != nil {
+			return false, err
+		}
+		a.w.SetState(backups.RejoinedStateKey, r.ID)
+		a.w.SetPeerUnit(backups.RejoinedKey, r.ID)
+		return true, nil
+	}
+	return false, fmt.Errorf("unknown step kind %q", st.Kind)
 }

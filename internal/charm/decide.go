@@ -1,8 +1,8 @@
 package charm
 
 import (
-	"slices"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -96,6 +96,8 @@ type Plan struct {
 	Joining bool
 	// BackupsStatus is the backups slice's status (a bad backup_path).
 	BackupsStatus juju.Status
+	// Restore is this unit's part in a multi-unit restore.
+	Restore backups.InPlace
 }
 
 // Decide returns the plan for a snapshot. It is pure: no tools, files,
@@ -114,6 +116,15 @@ func Decide(s Snapshot) Plan {
 		return Plan{Status: wait}
 	}
 	cfg := unitConfigFor(s, settings, pos)
+	ip := backups.DecideInPlace(s.Backups, s.Leader)
+	if ip.Hold {
+		// A restore is stopping the units: nothing runs PostgreSQL.
+		hold := Plan{Config: cfg, Status: ip.Status, Restore: ip}
+		if ip.Stop {
+			hold.Steps = []plan.Step{{Kind: plan.StopForRestore, Reason: "restore to " + ip.Request.Target, Progress: "stopping PostgreSQL for a restore"}}
+		}
+		return hold
+	}
 	membership := decideMembershipStep(s, pos.Self)
 	if pos.Joining && !pos.Recorded {
 		// Leadership moved to a unit not yet in etcd: it adds itself
@@ -138,6 +149,23 @@ func Decide(s Snapshot) Plan {
 		// After write-files and before Patroni reloads the new
 		// archive_command.
 		pl.Steps = slices.Insert(pl.Steps, 1, plan.Step{Kind: plan.WriteBackupConfig, Reason: "pgBackRest's configuration for backup_path"})
+	}
+	pl.Restore = ip
+	switch {
+	case ip.Restore:
+		// The leader restores, then runs on the restored data with the
+		// new stanza.
+		cfg.Backup.Stanza = ip.Request.ID
+		pl.Config = cfg
+		pre := []plan.Step{{Kind: plan.RunRestore, Reason: "every unit stopped for the restore to " + ip.Request.Target,
+			Progress: "restoring to " + ip.Request.Target}}
+		if ip.Stop {
+			pre = append([]plan.Step{{Kind: plan.StopForRestore, Reason: "restore to " + ip.Request.Target}}, pre...)
+		}
+		pl.Steps = append(pre, pl.Steps...)
+	case ip.Rejoin:
+		pl.Steps = append([]plan.Step{{Kind: plan.RejoinAfterRestore, Reason: "the leader restored the data",
+			Progress: "re-cloning the restored primary"}}, pl.Steps...)
 	}
 	want, blocked := instance.Wanted(s.Facts, cfg, settings)
 	if blocked.Level != "" {

@@ -55,7 +55,11 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 		return s, fmt.Errorf("reading client relations: %w", err)
 	}
 	path, _ := cfg.String(backups.PathOption)
-	s.Backups = backups.Read(path, s.App, s.Model, s.peerApp, state)
+	marks := s.Backups.Marks
+	if s.peers != nil {
+		marks.PeerUnits = s.peers.Units
+	}
+	s.Backups = backups.Read(path, s.App, s.Model, s.peerApp, state, marks)
 	if ov.BackupStanza != "" {
 		s.Backups.Stanza = ov.BackupStanza
 	}
@@ -167,6 +171,7 @@ func readPeerUnit(u string, bag map[string]string, s *Snapshot) {
 		s.Peers = append(s.Peers, pgconf.Member{Unit: u, Address: a})
 	}
 	clients.ReadPeerUnit(u, bag, &s.Clients)
+	backups.ReadPeerUnit(u, bag, &s.Backups.Marks)
 	if bag[string(cluster.EtcdStartedKey)] != "" {
 		if s.PeerEtcdStarted == nil {
 			s.PeerEtcdStarted = map[string]bool{}

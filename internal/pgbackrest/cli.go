@@ -158,6 +158,9 @@ type RestoreOptions struct {
 	Set    string // backup label; "" is the latest
 	Type   string // default, immediate, time, lsn, xid, name
 	Target string // for time, lsn, xid and name
+	// PGPath is the data directory restored into; "" takes the
+	// configuration's (which names only the current stanza).
+	PGPath string `json:"-"`
 }
 
 // Args are the restore command's arguments for o: a delta restore into
@@ -169,6 +172,9 @@ func (o RestoreOptions) Args() []string {
 	}
 	if o.Target != "" {
 		args = append(args, "--target="+o.Target)
+	}
+	if o.PGPath != "" {
+		args = append(args, "--pg1-path="+o.PGPath)
 	}
 	if o.Type != "default" {
 		args = append(args, "--target-action=promote")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pgjuju/pgjuju/internal/charm/cluster"
+	"github.com/pgjuju/pgjuju/internal/charm/keys"
 	"github.com/pgjuju/pgjuju/internal/clock"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/patroni"
@@ -45,9 +46,9 @@ type Host interface {
 	// Rerun runs the charm's pass with stanza as the application's
 	// stanza: files rendered, Patroni started, what it reports published.
 	Rerun(ctx context.Context, h *juju.Hook, stanza string) error
-	// SetStanza records the application's stanza for every unit (peer
-	// application databag; the leader only).
-	SetStanza(ctx context.Context, h *juju.Hook, stanza string) error
+	// SetApp writes the peer application databag (the leader only); it
+	// commits when the action ends.
+	SetApp(ctx context.Context, h *juju.Hook, k keys.Peer, v string) error
 }
 
 // Actions are the backups slice's actions.
@@ -356,3 +357,20 @@ func EnsureStanza(ctx context.Context, cfg pgconf.UnitConfig) error {
 
 // StanzaMark is the value of StanzaCreatedKey for cfg's repository.
 func StanzaMark(cfg pgconf.UnitConfig) string { return stanzaMark(cfg.Backup) }
+
+// FullBackup takes a full backup into cfg's stanza and returns its id.
+func FullBackup(ctx context.Context, cfg pgconf.UnitConfig) (string, error) {
+	cli, err := CLIFor(cfg, cfg.Backup.Stanza)
+	if err != nil {
+		return "", err
+	}
+	if err := cli.Backup(ctx, "full", nil); err != nil {
+		return "", errors.New(message(err))
+	}
+	st, err := stanzaInfo(ctx, cli)
+	if err != nil {
+		return "", err
+	}
+	b, _ := st.Latest()
+	return b.Label, nil
+}

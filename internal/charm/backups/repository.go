@@ -27,6 +27,10 @@ type Facts struct {
 	Stanza string
 	// StanzaCreated is StanzaCreatedKey's value.
 	StanzaCreated string
+	// Request is the multi-unit restore in progress or last done;
+	// Marks what the units said about it.
+	Request *Request
+	Marks   Marks
 }
 
 // StanzaName is the application's default stanza: the application and the
@@ -45,10 +49,13 @@ func RestoredStanzaName(app, modelUUID string, t time.Time) string {
 	return StanzaName(app, modelUUID) + "-r" + t.UTC().Format("20060102150405")
 }
 
-// Read reads the slice's facts: backup_path, checked on this machine, and
-// the stanza.
-func Read(path, app, modelUUID string, peerApp map[string]string, state map[keys.State]string) Facts {
-	f := Facts{Path: path, Stanza: StanzaName(app, modelUUID), StanzaCreated: state[StanzaCreatedKey]}
+// Read reads the slice's facts: backup_path, checked on this machine, the
+// stanza and a restore in progress. marks are the peers' marks, which the
+// pass reads with the rest of their databags (ReadPeerUnit).
+func Read(path, app, modelUUID string, peerApp map[string]string, state map[keys.State]string, marks Marks) Facts {
+	f := Facts{Path: path, Stanza: StanzaName(app, modelUUID), StanzaCreated: state[StanzaCreatedKey], Marks: marks}
+	f.Request = ParseRequest(peerApp[string(RequestKey)])
+	f.Marks.SelfStopped, f.Marks.SelfRejoined = state[StoppedStateKey], state[RejoinedStateKey]
 	if s := peerApp[string(StanzaKey)]; pgbackrest.ValidStanza(s) {
 		f.Stanza = s
 	}

@@ -44,11 +44,11 @@ func TestStanzaNames(t *testing.T) {
 	if got := StanzaName("PostgreSQL", "1B976063-aaaa"); got != "postgresql-1b976063" {
 		t.Errorf("StanzaName = %q", got)
 	}
-	f := Read("", "pg", "12345678-x", map[string]string{string(StanzaKey): "pg-12345678-r20261207000000"}, nil)
+	f := Read("", "pg", "12345678-x", map[string]string{string(StanzaKey): "pg-12345678-r20261207000000"}, nil, Marks{})
 	if f.Stanza != "pg-12345678-r20261207000000" {
 		t.Errorf("stanza from the peer databag: %q", f.Stanza)
 	}
-	f = Read("", "pg", "12345678-x", map[string]string{string(StanzaKey): "../evil"}, nil)
+	f = Read("", "pg", "12345678-x", map[string]string{string(StanzaKey): "../evil"}, nil, Marks{})
 	if f.Stanza != "pg-12345678" {
 		t.Errorf("an invalid stanza in the databag must be ignored: %q", f.Stanza)
 	}

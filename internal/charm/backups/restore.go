@@ -55,11 +55,14 @@ func (a Actions) Restore(ctx context.Context, h *juju.Hook) error {
 	if why != "" {
 		return fail(ctx, h, why)
 	}
-	switch {
-	case !u.Leader:
+	if !u.Leader {
 		return fail(ctx, h, "run restore on the leader unit (juju run <application>/leader restore ...)")
-	case u.Peers > 0:
-		return fail(ctx, h, fmt.Sprintf("restore in place runs on a single-unit application for now; this one has %d other units: remove them (juju remove-unit), restore, then add units again", u.Peers))
+	}
+	if busy := Busy(u.Facts); busy != "" {
+		return fail(ctx, h, busy)
+	}
+	if u.Peers > 0 {
+		return a.requestRestore(ctx, h, u, t)
 	}
 	if why := a.primaryCheck(ctx, u, "restore"); why != "" {
 		return fail(ctx, h, why)
@@ -97,7 +100,7 @@ func (a Actions) Restore(ctx context.Context, h *juju.Hook) error {
 		return fail(ctx, h, "restore failed: "+rerr.Error()+"; PostgreSQL is stopped on this unit")
 	}
 	logf(ctx, h, "starting Patroni on the restored data; new stanza %s", newStanza)
-	if err := a.Host.SetStanza(ctx, h, newStanza); err != nil {
+	if err := a.Host.SetApp(ctx, h, StanzaKey, newStanza); err != nil {
 		return fail(ctx, h, "recording the new stanza: "+err.Error())
 	}
 	if err := a.Host.Rerun(ctx, h, newStanza); err != nil {
@@ -138,9 +141,13 @@ func (a Actions) Restore(ctx context.Context, h *juju.Hook) error {
 
 // readPosition reads the primary's WAL position and next transaction id.
 func readPosition(ctx context.Context, cfg pgconf.UnitConfig) (Position, error) {
+	return readPositionAt(ctx, superuser(cfg))
+}
+
+func readPositionAt(ctx context.Context, primary postgres.Target) (Position, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	conn, err := superuser(cfg).Connect(ctx, "")
+	conn, err := primary.Connect(ctx, "")
 	if err != nil {
 		return Position{}, err
 	}
@@ -157,48 +164,85 @@ func readPosition(ctx context.Context, cfg pgconf.UnitConfig) (Position, error) 
 	return Position{LSN: l, NextXID: xid}, nil
 }
 
-// restoreInPlace stops the unit, restores and recovers. restoredTo says
-// what the data now is ("" when PostgreSQL is left stopped); err, with a
-// restoredTo, says the target was not reached and the data was restored
-// to the end of the archive instead, so that the application comes back.
+// restoreInPlace stops the unit, restores and recovers (RestoreData).
 func (a Actions) restoreInPlace(ctx context.Context, h *juju.Hook, u Unit, cli pgbackrest.CLI, p RestorePlan) (restoredTo string, err error) {
 	cfg := u.Cfg
 	logf(ctx, h, "stopping Patroni and PostgreSQL")
 	if err := a.Host.StopPatroni(ctx, h, cfg); err != nil {
 		return "", fmt.Errorf("stopping Patroni: %w", err)
 	}
-	if err := a.waitStopped(ctx, cfg.Layout.PGData, 2*time.Minute); err != nil {
+	if err := a.WaitStopped(ctx, cfg.Layout.PGData); err != nil {
 		return "", err
 	}
-	logf(ctx, h, "deleting Patroni's cluster state from etcd")
+	r := Request{ID: "-", Stanza: cli.Stanza, Options: p.Options, Target: p.Target.String()}
+	return a.RestoreData(ctx, func(msg string) { logf(ctx, h, "%s", msg) }, cfg, r)
+}
+
+// RestoreData restores r into the unit's stopped data directory: Patroni's
+// cluster state deleted from etcd, pgBackRest's delta restore, recovery
+// by hand to the target. restoredTo says what the data now is ("" when
+// PostgreSQL is left stopped); err, with a restoredTo, says the target
+// was not reached and the data was restored to the end of the archive
+// instead, so that the application comes back.
+func (a Actions) RestoreData(ctx context.Context, logf func(string), cfg pgconf.UnitConfig, r Request) (restoredTo string, err error) {
+	cli, err := CLIFor(cfg, r.Stanza)
+	if err != nil {
+		return "", err
+	}
+	progress := func(line string) {
+		if _, msg, ok := strings.Cut(line, "INFO: "); ok {
+			logf("pgbackrest: " + strings.TrimSpace(msg))
+		}
+	}
+	logf("deleting Patroni's cluster state from etcd")
 	if err := a.Host.ClearDCS(ctx, cfg); err != nil {
 		return "", fmt.Errorf("deleting Patroni's state: %w", err)
 	}
-	logf(ctx, h, "restoring backup %s (pgbackrest restore --delta --type=%s)", p.Backup.Label, p.Options.Type)
-	if err := cli.Restore(ctx, p.Options, progressLog(ctx, h)); err != nil {
+	opts := r.Options
+	opts.PGPath = cfg.Layout.PGData
+	logf(fmt.Sprintf("restoring backup %s (pgbackrest restore --delta --type=%s)", opts.Set, opts.Type))
+	if err := cli.Restore(ctx, opts, progress); err != nil {
 		return "", fmt.Errorf("pgbackrest restore: %s", message(err))
 	}
-	logf(ctx, h, "replaying WAL to %s", p.Target)
+	logf("replaying WAL to " + r.Target)
 	rerr := a.recoverByHand(ctx, cfg)
 	if rerr == nil {
-		return p.Target.String(), nil
+		return r.Target, nil
 	}
 	// The target was not reached (a restore point or transaction that
 	// is not in the archive): the old data is gone, so the unit comes
 	// back with everything the archive holds.
-	logf(ctx, h, "recovery did not reach %s: %v; restoring to the end of the archive instead", p.Target, rerr)
-	latest := pgbackrest.RestoreOptions{Type: "default"}
-	if err := cli.Restore(ctx, latest, progressLog(ctx, h)); err != nil {
+	logf(fmt.Sprintf("recovery did not reach %s: %v; restoring to the end of the archive instead", r.Target, rerr))
+	latest := pgbackrest.RestoreOptions{Type: "default", PGPath: cfg.Layout.PGData}
+	if err := cli.Restore(ctx, latest, progress); err != nil {
 		return "", fmt.Errorf("%v; then pgbackrest restore to the end of the archive: %s", rerr, message(err))
 	}
 	if err := a.recoverByHand(ctx, cfg); err != nil {
 		return "", fmt.Errorf("%v; then recovery to the end of the archive: %w", rerr, err)
 	}
-	return "the end of the archive (latest)", fmt.Errorf("%s was not reached (%v): restored to the end of the archive instead", p.Target, rerr)
+	return "the end of the archive (latest)", fmt.Errorf("%s was not reached (%v): restored to the end of the archive instead", r.Target, rerr)
 }
 
-// waitStopped waits until PostgreSQL's pid file is gone from pgdata.
-func (a Actions) waitStopped(ctx context.Context, pgdata string, timeout time.Duration) error {
+// RemoveStaleData deletes a replica's data directory after the leader
+// restored: it is a copy of the data the restore replaced, and Patroni
+// clones the restored primary only into an empty directory.
+func RemoveStaleData(_ context.Context, cfg pgconf.UnitConfig) (bool, error) {
+	d := filepath.Clean(cfg.Layout.PGData)
+	if filepath.Base(d) != "pgdata" || d == "/pgdata" {
+		return false, fmt.Errorf("refusing to remove %q", d)
+	}
+	if _, err := os.Stat(filepath.Join(d, "postmaster.pid")); err == nil {
+		return false, fmt.Errorf("refusing to remove %s: PostgreSQL runs on it", d)
+	}
+	if err := os.RemoveAll(d); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// WaitStopped waits until PostgreSQL's pid file is gone from pgdata.
+func (a Actions) WaitStopped(ctx context.Context, pgdata string) error {
+	const timeout = 2 * time.Minute
 	clk := clock.Or(a.Clock)
 	deadline := clk.Now().Add(timeout)
 	for {
@@ -399,4 +443,81 @@ func cleanAutoConf(path string) error {
 	st := fi.Sys().(*syscall.Stat_t)
 	_, err = writeFile(path, []byte(clean), fi.Mode().Perm(), st.Uid, st.Gid)
 	return err
+}
+
+// requestRestore is the restore action on an application with several
+// units (inplace.go): the checks, then the request the units act on.
+func (a Actions) requestRestore(ctx context.Context, h *juju.Hook, u Unit, t Target) error {
+	cl, err := a.Host.Patroni(u.Cfg).Cluster(ctx)
+	if err != nil {
+		return fail(ctx, h, "Patroni is not answering: "+err.Error())
+	}
+	leader, ok := cl.Leader()
+	if !ok {
+		return fail(ctx, h, "the cluster has no primary: its position cannot be checked")
+	}
+	primary := superuser(u.Cfg)
+	primary.Host, primary.Port = leader.Host, leader.Port
+	cli, err := CLIFor(u.Cfg, u.Cfg.Backup.Stanza)
+	if err != nil {
+		return err
+	}
+	st, err := stanzaInfo(ctx, cli)
+	if err != nil {
+		return fail(ctx, h, err.Error())
+	}
+	if st.Locked {
+		return fail(ctx, h, "a backup of stanza "+st.Name+" is running: restore when it has finished")
+	}
+	clk := clock.Or(a.Clock)
+	pos, err := readPositionAt(ctx, primary)
+	if err != nil {
+		return fail(ctx, h, "reading the primary's position: "+err.Error())
+	}
+	pos.Now = clk.Now()
+	p, err := DecideRestore(t, st, pos)
+	if err != nil {
+		return fail(ctx, h, err.Error())
+	}
+	logf(ctx, h, "restoring to %s from backup %s (%s)", t, p.Backup.Label, p.Reason)
+	logf(ctx, h, "checking that the archive holds every segment written so far")
+	if err := archiveNow(ctx, clk, primary); err != nil {
+		return fail(ctx, h, "the WAL archive is not working, nothing was stopped: "+err.Error())
+	}
+	r := Request{ID: RestoredStanzaName(u.Cfg.App, h.Env.ModelUUID, clk.Now()), Stanza: st.Name,
+		Options: p.Options, Target: t.String(), Phase: PhaseStopping}
+	if err := a.Host.SetApp(ctx, h, RequestKey, r.Encode()); err != nil {
+		return fail(ctx, h, "recording the restore: "+err.Error())
+	}
+	return h.Backend.ActionSet(ctx, map[string]string{"restore-id": r.ID, "backup-id": p.Backup.Label, "target": r.Target,
+		"result": fmt.Sprintf("started: the %d units stop, the leader restores, the others clone it; the units' status follows it", u.Peers+1)})
+}
+
+// archiveNow has the primary switch to a new WAL segment and waits until
+// the one it closed is archived: then the archive holds every write.
+func archiveNow(ctx context.Context, clk clock.Clock, primary postgres.Target) error {
+	cctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	conn, err := primary.Connect(cctx, "")
+	if err != nil {
+		return err
+	}
+	defer conn.Close(cctx)
+	var seg string
+	if err := conn.QueryRow(cctx, "SELECT pg_catalog.pg_walfile_name(pg_catalog.pg_switch_wal())").Scan(&seg); err != nil {
+		return err
+	}
+	var last string
+	ok := clock.Poll(cctx, clk, 60*time.Second, 500*time.Millisecond, func() bool {
+		var w *string
+		if err := conn.QueryRow(cctx, "SELECT last_archived_wal FROM pg_catalog.pg_stat_archiver").Scan(&w); err != nil || w == nil {
+			return false
+		}
+		last = *w
+		return len(last) >= 24 && last[8:] >= seg[8:] && last[:8] >= seg[:8]
+	})
+	if !ok {
+		return fmt.Errorf("segment %s not archived within 60 s (last archived: %q)", seg, last)
+	}
+	return nil
 }
