@@ -4,15 +4,19 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgjuju/pgjuju/internal/localjuju/controller"
+	"github.com/pgjuju/pgjuju/internal/pgconf"
 )
 
 // result reads a dotted key of an action's results.
@@ -186,6 +190,31 @@ func TestBackupAndRestore(t *testing.T) {
 				t.Errorf("restore %v: %s %q, want failed with %q", tc.params, r.Status, r.Message, tc.want)
 			}
 		}
+		// A backup running (pgBackRest's backup lock held, here by the
+		// test): restore and create-backup refuse.
+		lockDir, _, _ := pgconf.DefaultLayout(e.m.UUID(), unit, "").PgBackRestDirs()
+		lock, err := os.OpenFile(filepath.Join(lockDir, firstStanza+"-backup.lock"), os.O_CREATE|os.O_RDWR, 0o640)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pg, err := user.Lookup("postgres"); err == nil {
+			uid, _ := strconv.Atoi(pg.Uid)
+			gid, _ := strconv.Atoi(pg.Gid)
+			_ = lock.Chown(uid, gid)
+		}
+		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			t.Fatal(err)
+		}
+		r := e.action(unit, "restore", map[string]any{"restore-to-name": "before_drop"})
+		if r.Status != "failed" || !strings.Contains(r.Message, "is running") {
+			t.Errorf("restore while a backup runs: %s %q, want refused", r.Status, r.Message)
+		}
+		r = e.action(unit, "create-backup", nil)
+		if r.Status != "failed" || !strings.Contains(r.Message, "already running") {
+			t.Errorf("create-backup while a backup runs: %s %q, want refused", r.Status, r.Message)
+		}
+		lock.Close()
+		os.Remove(lock.Name())
 		if err := e.workload(unit, "active", "Primary"); err != nil {
 			t.Error(err)
 		}

@@ -129,6 +129,9 @@ func (a Actions) CreateBackup(ctx context.Context, h *juju.Hook) error {
 	if err != nil {
 		return err
 	}
+	if BackupRunning(u.Cfg, cli.Stanza) {
+		return fail(ctx, h, "a backup of stanza "+cli.Stanza+" is already running")
+	}
 	if err := cli.StanzaCreate(ctx); err != nil {
 		return fail(ctx, h, "creating stanza "+cli.Stanza+": "+message(err))
 	}
@@ -136,7 +139,7 @@ func (a Actions) CreateBackup(ctx context.Context, h *juju.Hook) error {
 	if err != nil {
 		return fail(ctx, h, err.Error())
 	}
-	if st.Locked {
+	if st.Locked || BackupRunning(u.Cfg, st.Name) {
 		return fail(ctx, h, "a backup of stanza "+st.Name+" is already running")
 	}
 	_, has := st.Latest()

@@ -3,12 +3,14 @@ package backups
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/pgjuju/pgjuju/internal/pgbackrest"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
@@ -110,4 +112,23 @@ func writeFile(path string, data []byte, mode os.FileMode, uid, gid uint32) (boo
 		return false, fmt.Errorf("writing %s: %w", path, err)
 	}
 	return true, nil
+}
+
+// BackupRunning reports whether a pgBackRest backup (or expire) of stanza
+// holds its lock on this unit: pgBackRest flocks
+// <lock-path>/<stanza>-backup.lock while it runs. Only this unit's lock
+// path is seen (each unit has its own, DESIGN §10); Juju runs one action
+// at a time per unit, and backups run on the primary.
+func BackupRunning(cfg pgconf.UnitConfig, stanza string) bool {
+	lock, _, _ := cfg.Layout.PgBackRestDirs()
+	f, err := os.Open(filepath.Join(lock, stanza+"-backup.lock"))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		return errors.Is(err, syscall.EWOULDBLOCK)
+	}
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false
 }

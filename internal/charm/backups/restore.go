@@ -75,7 +75,7 @@ func (a Actions) Restore(ctx context.Context, h *juju.Hook) error {
 	if err != nil {
 		return fail(ctx, h, err.Error())
 	}
-	if st.Locked {
+	if st.Locked || BackupRunning(u.Cfg, st.Name) {
 		return fail(ctx, h, "a backup of stanza "+st.Name+" is running: restore when it has finished")
 	}
 	clk := clock.Or(a.Clock)
@@ -106,8 +106,18 @@ func (a Actions) Restore(ctx context.Context, h *juju.Hook) error {
 	if err := a.Host.Rerun(ctx, h, newStanza); err != nil {
 		return fail(ctx, h, "starting the restored cluster: "+err.Error())
 	}
-	node := patroni.WaitMemberRunning(ctx, clk, a.Host.Patroni(u.Cfg), pgconf.UnitSlug(u.Cfg.Unit), 5*time.Minute)
-	if node == nil || !node.Role.IsPrimary() {
+	// Patroni starts the restored data as a replica, then takes the
+	// leader key and promotes it.
+	var node *patroni.NodeStatus
+	pc := a.Host.Patroni(u.Cfg)
+	clock.Poll(ctx, clk, 5*time.Minute, time.Second, func() bool {
+		n, err := pc.Patroni(ctx)
+		if err == nil && n.State == patroni.StateRunning && n.Role.IsPrimary() {
+			node = &n
+		}
+		return node != nil
+	})
+	if node == nil {
 		return fail(ctx, h, "the restored PostgreSQL did not come up as the primary under Patroni")
 	}
 	restoreSecs := clk.Now().Sub(start).Seconds()
@@ -466,7 +476,7 @@ func (a Actions) requestRestore(ctx context.Context, h *juju.Hook, u Unit, t Tar
 	if err != nil {
 		return fail(ctx, h, err.Error())
 	}
-	if st.Locked {
+	if st.Locked || BackupRunning(u.Cfg, st.Name) {
 		return fail(ctx, h, "a backup of stanza "+st.Name+" is running: restore when it has finished")
 	}
 	clk := clock.Or(a.Clock)
