@@ -39,15 +39,16 @@ func (c *Charm) reconcileBackups(ctx context.Context, h *juju.Hook, snap Snapsho
 		}
 		h.Log.Info("created the stanza", "stanza", cfg.Backup.Stanza, "path", cfg.Backup.Path)
 		w.SetState(backups.StanzaCreatedKey, backups.StanzaMark(cfg))
-		if pl.Restore.Restore {
-			// The restored cluster's first backup, in its own stanza.
-			if label, err := backups.FullBackup(ctx, cfg); err != nil {
-				h.Log.Warn("backing up the restored cluster", "stanza", cfg.Backup.Stanza, "err", err)
-			} else {
-				h.Log.Info("backed up the restored cluster", "stanza", cfg.Backup.Stanza, "backup", label)
-			}
+	}
+	if p := snap.Backups.BackupPending; p != "" && p == cfg.Backup.Stanza {
+		// The restored cluster's first backup, in its own stanza; a
+		// failure is retried by the next hook.
+		if label, err := backups.FullBackup(ctx, cfg); err != nil {
+			h.Log.Warn("backing up the restored cluster", "stanza", cfg.Backup.Stanza, "err", err)
+		} else {
+			h.Log.Info("backed up the restored cluster", "stanza", cfg.Backup.Stanza, "backup", label)
+			w.SetState(backups.BackupPendingKey, "")
 		}
-		return
 	}
 	if st := backups.ArchiveStatus(ctx, cfg); st.Level != "" {
 		h.Status.Add(st)
@@ -153,6 +154,7 @@ func (a *applier) restoreStep(ctx context.Context, st plan.Step) (bool, error) {
 		done := *r
 		done.Phase = backups.PhaseRestored
 		a.w.SetPeerApp(backups.StanzaKey, r.ID)
+		a.w.SetState(backups.BackupPendingKey, r.ID)
 		a.w.SetPeerApp(backups.RequestKey, done.Encode())
 		return true, nil
 	case plan.RejoinAfterRestore:

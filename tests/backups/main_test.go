@@ -12,6 +12,7 @@ package backups_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -42,14 +43,15 @@ const (
 )
 
 var (
-	toolsBin   string
-	charmFile  string
-	skipReason string
+	toolsBin    string
+	charmFile   string
+	clientCharm string
+	skipReason  string
 )
 
 func TestMain(m *testing.M) {
 	os.Exit(testbuild.Main(m, "Backups", func(p testbuild.Paths) {
-		toolsBin, charmFile = p.Tools, p.Charm
+		toolsBin, charmFile, clientCharm = p.Tools, p.Charm, p.ClientCharm
 	}, &skipReason))
 }
 
@@ -256,4 +258,38 @@ func seq(from, to int) []int {
 		s = append(s, i)
 	}
 	return s
+}
+
+// checkResult is one relation's outcome as pgclient's check action
+// returns it.
+type checkResult struct {
+	Relation string `json:"relation"`
+	Ready    bool   `json:"ready"`
+	Waiting  string `json:"waiting"`
+	OK       bool   `json:"ok"`
+	Error    string `json:"error"`
+}
+
+// checkOK runs pgclient's check action on unit for relID: nil once the
+// client is ready, connected and wrote and read its row.
+func (e *env) checkOK(unit, relID string) error {
+	r := e.action(unit, "check", map[string]any{"relation": relID})
+	if r.Status != "completed" {
+		return fmt.Errorf("check on %s: %s: %s", unit, r.Status, r.Message)
+	}
+	s, _ := r.Results["results"].(string)
+	var res []checkResult
+	if err := json.Unmarshal([]byte(s), &res); err != nil {
+		return fmt.Errorf("check on %s: results %q: %v", unit, s, err)
+	}
+	if len(res) != 1 {
+		return fmt.Errorf("check on %s: %d results for %s, want 1", unit, len(res), relID)
+	}
+	switch c := res[0]; {
+	case !c.Ready:
+		return fmt.Errorf("%s on %s not ready: %s", unit, relID, c.Waiting)
+	case !c.OK:
+		return fmt.Errorf("%s on %s cannot use the published credentials: %s", unit, relID, c.Error)
+	}
+	return nil
 }

@@ -62,7 +62,7 @@ func (e *env) leader(units []string) string {
 func TestRestoreThreeUnits(t *testing.T) {
 	e := newEnv(t)
 	units := []string{app + "/0", app + "/1", app + "/2"}
-	var password, primary, firstStanza string
+	var password, primary, firstStanza, clientRel string
 	var replicas []string
 	suiteStart := time.Now()
 	step := func(name string, f func(t *testing.T)) {
@@ -103,7 +103,20 @@ func TestRestoreThreeUnits(t *testing.T) {
 			t.Errorf("create-backup on a replica: %s %q, want a failure naming the primary %s", r.Status, r.Message, primary)
 		}
 		e.mustSQL(primary, password, "INSERT INTO items SELECT generate_series(101, 150)",
-			"SELECT pg_create_restore_point('three_units')", "INSERT INTO items SELECT generate_series(151, 160)", "DROP TABLE items")
+			"SELECT pg_create_restore_point('three_units')")
+		// A client related after the restore point: its user and
+		// database are not in the restored data; the charm must make
+		// them again.
+		if err := e.m.Deploy(controller.DeployArgs{Charm: clientCharm, App: "client", NumUnits: 1}); err != nil {
+			t.Fatal(err)
+		}
+		id, err := e.m.Integrate(app+":database", "client:database")
+		if err != nil {
+			t.Fatal(err)
+		}
+		clientRel = fmt.Sprintf("database:%d", id)
+		e.waitFor("the client connected", func() error { return e.checkOK("client/0", clientRel) })
+		e.mustSQL(primary, password, "INSERT INTO items SELECT generate_series(151, 160)", "DROP TABLE items")
 		r = e.action(primary, "list-backups", nil)
 		firstStanza = result(r, "stanza")
 	})
@@ -134,6 +147,8 @@ func TestRestoreThreeUnits(t *testing.T) {
 			return nil
 		})
 		t.Logf("three-unit restore: %.1fs from the action to every unit serving the restored rows", time.Since(start).Seconds())
+		e.waitFor("the client connects again", func() error { return e.checkOK("client/0", clientRel) })
+		t.Logf("three-unit restore: %.1fs from the action to the client connected again", time.Since(start).Seconds())
 	})
 	step("replicas stream, the new stanza has a full backup", func(t *testing.T) {
 		e := e.with(t)

@@ -40,6 +40,9 @@ const RequestKey keys.Peer = "restore-request"
 // for which the unit stopped its PostgreSQL, and for which it re-cloned.
 // StoppedStateKey and RejoinedStateKey are the unit's own memory of them.
 const (
+	// BackupPendingKey (unit state): the stanza the leader restored into,
+	// until its first full backup is taken.
+	BackupPendingKey keys.State = "restore-backup-pending"
 	StoppedKey       keys.Peer  = "restore-stopped"
 	RejoinedKey      keys.Peer  = "restore-rejoined"
 	StoppedStateKey  keys.State = "restore-stopped"
@@ -126,6 +129,11 @@ func DecideInPlace(f Facts, leader bool) InPlace {
 	m := f.Marks
 	switch r.Phase {
 	case PhaseStopping:
+		if leader && f.BackupPending == r.ID {
+			// Restored earlier in this hook: the request's new phase
+			// commits when the hook ends.
+			return InPlace{}
+		}
 		ip := InPlace{Request: r, Hold: true, Stop: m.SelfStopped != r.ID}
 		if !leader {
 			ip.Status = juju.Maintenance(fmt.Sprintf("restore to %s: stopped, waiting for the leader to restore", r.Target))

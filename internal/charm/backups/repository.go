@@ -31,6 +31,8 @@ type Facts struct {
 	// Marks what the units said about it.
 	Request *Request
 	Marks   Marks
+	// BackupPending is BackupPendingKey's value.
+	BackupPending string
 }
 
 // StanzaName is the application's default stanza: the application and the
@@ -55,6 +57,7 @@ func RestoredStanzaName(app, modelUUID string, t time.Time) string {
 func Read(path, app, modelUUID string, peerApp map[string]string, state map[keys.State]string, marks Marks) Facts {
 	f := Facts{Path: path, Stanza: StanzaName(app, modelUUID), StanzaCreated: state[StanzaCreatedKey], Marks: marks}
 	f.Request = ParseRequest(peerApp[string(RequestKey)])
+	f.BackupPending = state[BackupPendingKey]
 	f.Marks.SelfStopped, f.Marks.SelfRejoined = state[StoppedStateKey], state[RejoinedStateKey]
 	if s := peerApp[string(StanzaKey)]; pgbackrest.ValidStanza(s) {
 		f.Stanza = s

@@ -95,7 +95,7 @@ func (a Actions) Restore(ctx context.Context, h *juju.Hook) error {
 	}
 	start := clk.Now()
 	newStanza := RestoredStanzaName(u.Cfg.App, h.Env.ModelUUID, start)
-	restoredTo, rerr := a.restoreInPlace(ctx, h, u, cli, p)
+	restoredTo, rerr := a.restoreInPlace(ctx, h, u, cli, p, newStanza)
 	if rerr != nil && restoredTo == "" {
 		return fail(ctx, h, "restore failed: "+rerr.Error()+"; PostgreSQL is stopped on this unit")
 	}
@@ -175,7 +175,7 @@ func readPositionAt(ctx context.Context, primary postgres.Target) (Position, err
 }
 
 // restoreInPlace stops the unit, restores and recovers (RestoreData).
-func (a Actions) restoreInPlace(ctx context.Context, h *juju.Hook, u Unit, cli pgbackrest.CLI, p RestorePlan) (restoredTo string, err error) {
+func (a Actions) restoreInPlace(ctx context.Context, h *juju.Hook, u Unit, cli pgbackrest.CLI, p RestorePlan, newStanza string) (restoredTo string, err error) {
 	cfg := u.Cfg
 	logf(ctx, h, "stopping Patroni and PostgreSQL")
 	if err := a.Host.StopPatroni(ctx, h, cfg); err != nil {
@@ -184,13 +184,15 @@ func (a Actions) restoreInPlace(ctx context.Context, h *juju.Hook, u Unit, cli p
 	if err := a.WaitStopped(ctx, cfg.Layout.PGData); err != nil {
 		return "", err
 	}
-	r := Request{ID: "-", Stanza: cli.Stanza, Options: p.Options, Target: p.Target.String()}
+	r := Request{ID: newStanza, Stanza: cli.Stanza, Options: p.Options, Target: p.Target.String()}
 	return a.RestoreData(ctx, func(msg string) { logf(ctx, h, "%s", msg) }, cfg, r)
 }
 
 // RestoreData restores r into the unit's stopped data directory: Patroni's
 // cluster state deleted from etcd, pgBackRest's delta restore, recovery
-// by hand to the target. restoredTo says what the data now is ("" when
+// by hand to the target, and the stanza r.ID created for the restored
+// cluster before Patroni starts it (its first segments and timeline
+// history then archive at once). restoredTo says what the data now is ("" when
 // PostgreSQL is left stopped); err, with a restoredTo, says the target
 // was not reached and the data was restored to the end of the archive
 // instead, so that the application comes back.
@@ -215,7 +217,7 @@ func (a Actions) RestoreData(ctx context.Context, logf func(string), cfg pgconf.
 		return "", fmt.Errorf("pgbackrest restore: %s", message(err))
 	}
 	logf("replaying WAL to " + r.Target)
-	rerr := a.recoverByHand(ctx, cfg)
+	rerr := a.recoverByHand(ctx, cfg, r.ID)
 	if rerr == nil {
 		return r.Target, nil
 	}
@@ -227,7 +229,7 @@ func (a Actions) RestoreData(ctx context.Context, logf func(string), cfg pgconf.
 	if err := cli.Restore(ctx, latest, progress); err != nil {
 		return "", fmt.Errorf("%v; then pgbackrest restore to the end of the archive: %s", rerr, message(err))
 	}
-	if err := a.recoverByHand(ctx, cfg); err != nil {
+	if err := a.recoverByHand(ctx, cfg, r.ID); err != nil {
 		return "", fmt.Errorf("%v; then recovery to the end of the archive: %w", rerr, err)
 	}
 	return "the end of the archive (latest)", fmt.Errorf("%s was not reached (%v): restored to the end of the archive instead", r.Target, rerr)
@@ -277,9 +279,9 @@ const (
 )
 
 // recoverByHand runs the restored PostgreSQL outside Patroni until it has
-// promoted at its recovery target, sets the system users' passwords, and
-// stops it cleanly.
-func (a Actions) recoverByHand(ctx context.Context, cfg pgconf.UnitConfig) error {
+// promoted at its recovery target, sets the system users' passwords,
+// creates the new stanza, and stops it cleanly.
+func (a Actions) recoverByHand(ctx context.Context, cfg pgconf.UnitConfig, newStanza string) error {
 	l := cfg.Layout
 	uid, gid, err := postgresIDs()
 	if err != nil {
@@ -312,6 +314,10 @@ func (a Actions) recoverByHand(ctx context.Context, cfg pgconf.UnitConfig) error
 		return err
 	}
 	if err := setPasswords(ctx, cfg); err != nil {
+		_ = stop()
+		return err
+	}
+	if err := createStanza(ctx, cfg, newStanza); err != nil {
 		_ = stop()
 		return err
 	}
@@ -528,6 +534,23 @@ func archiveNow(ctx context.Context, clk clock.Clock, primary postgres.Target) e
 	})
 	if !ok {
 		return fmt.Errorf("segment %s not archived within 60 s (last archived: %q)", seg, last)
+	}
+	return nil
+}
+
+// createStanza creates stanza for the unit's PostgreSQL while it runs by
+// hand (the configuration file still names the old stanza: the data
+// directory and socket go on the command line; pgBackRest logs in as the
+// operator through the recovery's peer rule).
+func createStanza(ctx context.Context, cfg pgconf.UnitConfig, stanza string) error {
+	cli, err := CLIFor(cfg, stanza)
+	if err != nil {
+		return err
+	}
+	_, err = cli.Run(ctx, "stanza-create", []string{"--pg1-path=" + cfg.Layout.PGData, "--pg1-socket-path=" + cfg.Layout.RunDir,
+		fmt.Sprintf("--pg1-port=%d", superuser(cfg).Port), "--pg1-user=" + pgconf.OperatorUser}, nil)
+	if err != nil {
+		return fmt.Errorf("creating stanza %s: %s", stanza, message(err))
 	}
 	return nil
 }
