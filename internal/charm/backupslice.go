@@ -32,7 +32,11 @@ func (c *Charm) reconcileBackups(ctx context.Context, h *juju.Hook, snap Snapsho
 		return
 	}
 	if snap.Backups.NeedsStanza(cfg.Backup) {
-		if err := backups.EnsureStanza(ctx, cfg); err != nil {
+		checkErr, err := backups.EnsureStanza(ctx, cfg)
+		if checkErr != nil {
+			h.Log.Warn("checking the WAL archive", "stanza", cfg.Backup.Stanza, "err", checkErr)
+		}
+		if err != nil {
 			h.Log.Warn("creating the stanza", "stanza", cfg.Backup.Stanza, "err", err)
 			h.Status.Add(juju.Blocked(fmt.Sprintf("%s: %v", backups.PathOption, err)))
 			return

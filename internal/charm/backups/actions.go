@@ -346,16 +346,22 @@ func ArchiveStatus(ctx context.Context, cfg pgconf.UnitConfig) juju.Status {
 }
 
 // EnsureStanza creates (or checks) the stanza in the repository on the
-// primary, then has pgBackRest check that archiving works.
-func EnsureStanza(ctx context.Context, cfg pgconf.UnitConfig) error {
+// primary, then has pgBackRest check that archiving works: its WAL switch
+// wakes PostgreSQL's archiver, which otherwise retries the segments that
+// failed before the stanza existed only a minute later. A failed check is
+// returned as checkErr; the stanza exists all the same.
+func EnsureStanza(ctx context.Context, cfg pgconf.UnitConfig) (checkErr, err error) {
 	cli, err := CLIFor(cfg, cfg.Backup.Stanza)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := cli.StanzaCreate(ctx); err != nil {
-		return fmt.Errorf("creating stanza %s: %s", cli.Stanza, message(err))
+		return nil, fmt.Errorf("creating stanza %s: %s", cli.Stanza, message(err))
 	}
-	return nil
+	if err := cli.Check(ctx); err != nil {
+		return errors.New(message(err)), nil
+	}
+	return nil, nil
 }
 
 // StanzaMark is the value of StanzaCreatedKey for cfg's repository.
