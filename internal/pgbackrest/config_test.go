@@ -21,6 +21,7 @@ log-level-console=warn
 log-level-file=info
 start-fast=y
 compress-type=lz4
+process-max=2
 repo1-type=posix
 repo1-path=/srv/backups
 
