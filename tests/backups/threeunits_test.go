@@ -58,7 +58,8 @@ func (e *env) leader(units []string) string {
 // restore point: every unit stops, the leader restores, the replicas
 // clone it; the primary and both replicas have exactly the rows as of
 // the restore point, the replicas stream what is written next, and the
-// application backs up into a fresh stanza.
+// application backs up into a fresh stanza. Then the primary's machine is
+// killed: the new primary archives and backs up.
 func TestRestoreThreeUnits(t *testing.T) {
 	e := newEnv(t)
 	units := []string{app + "/0", app + "/1", app + "/2"}
@@ -175,6 +176,45 @@ func TestRestoreThreeUnits(t *testing.T) {
 			}
 			return nil
 		})
+	})
+	step("after a failover the new primary archives and backs up", func(t *testing.T) {
+		e := e.with(t)
+		dead := primary
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := e.m.KillMachine(ctx, dead); err != nil {
+			t.Fatal(err)
+		}
+		live := slices.DeleteFunc(slices.Clone(units), func(u string) bool { return u == dead })
+		e.waitFor("a new primary", func() error {
+			var err error
+			primary, replicas, err = e.roles(live)
+			return err
+		})
+		var seg string
+		err := e.sql(primary, password, func(ctx context.Context, c *pgx.Conn) error {
+			if _, err := c.Exec(ctx, "INSERT INTO items VALUES (2000)"); err != nil {
+				return err
+			}
+			return c.QueryRow(ctx, "SELECT pg_walfile_name(pg_switch_wal())").Scan(&seg)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.waitFor("segment "+seg+" archived by the new primary "+primary, func() error {
+			r := e.action(primary, "list-backups", nil)
+			if r.Status != "completed" {
+				return fmt.Errorf("list-backups: %s %q", r.Status, r.Message)
+			}
+			if last := result(r, "archive.last-archived-wal"); last < seg || result(r, "archive.failing") != "false" {
+				return fmt.Errorf("last archived %q, failing %s", last, result(r, "archive.failing"))
+			}
+			return nil
+		})
+		r := e.action(primary, "create-backup", nil)
+		if r.Status != "completed" || result(r, "type") != "incr" {
+			t.Fatalf("create-backup on the new primary: %s %q %v", r.Status, r.Message, r.Results)
+		}
 	})
 	t.Logf("three-unit test wall time %.0fs", time.Since(suiteStart).Seconds())
 }
