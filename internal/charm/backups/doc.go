@@ -16,10 +16,15 @@
 // earlier charm gets archive_mode through the charm's usual restart for
 // parameters that need one, once, at upgrade.
 //
+// Restore runs in place: on one unit within the action (restore.go); on
+// several, led by the leader across hooks through the peer relation
+// (inplace.go: every unit stops, the leader restores, the others clone).
+//
 // The pure parts: ParseTarget (the restore action's parameters),
 // DecideRestore (which backup, which recovery target, or why not),
 // DecideBackupType, DecideRepository (status and repository from the
-// facts). The effects: CheckPath (the repository directory), WriteConfig
-// (the unit's pgBackRest files), the actions, and the restore's steps
-// (restore.go), which run with an injected clock.
+// facts), DecideInPlace and Busy (a unit's part in a multi-unit restore).
+// The effects: CheckPath (the repository directory), WriteConfig (the
+// unit's pgBackRest files), BackupRunning, the actions, and the restore's
+// steps (restore.go), which run with an injected clock.
 package backups
