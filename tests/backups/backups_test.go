@@ -276,5 +276,17 @@ func TestBackupAndRestore(t *testing.T) {
 			t.Fatalf("items after the restore to %s: %d rows (%v), want exactly 1..205", targetTime, len(ids), err)
 		}
 	})
+	step("a restore point the archive does not hold: restored to the end of the archive, the action fails saying so", func(t *testing.T) {
+		e := e.with(t)
+		r := e.action(unit, "restore", map[string]any{"restore-to-name": "no_such_point"})
+		if r.Status != "failed" || !strings.Contains(r.Message, "was not reached") {
+			t.Fatalf("restore to a missing restore point: %s %q %v, want a failure saying it was not reached", r.Status, r.Message, r.Results)
+		}
+		e.waitPrimary(unit)
+		ids, err := e.ids(unit, password, "items")
+		if err != nil || !slices.Equal(ids, seq(1, 205)) {
+			t.Fatalf("items after the fallback: %d rows (%v), want the end of the archive, 1..205", len(ids), err)
+		}
+	})
 	t.Logf("suite wall time %.0fs", time.Since(suiteStart).Seconds())
 }
