@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pgjuju/pgjuju/internal/charm/backups"
 	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"github.com/pgjuju/pgjuju/internal/charm/credentials"
 	"github.com/pgjuju/pgjuju/internal/charm/instance"
@@ -49,7 +50,7 @@ func (p *progressReporter) report(ctx context.Context, h *juju.Hook, msg string)
 // (Juju retries it), except that what a user can fix never gets here.
 // Long steps are announced through prog.
 func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, snap Snapshot, pl Plan, prog *progressReporter, w *keys.Writes) (bool, error) {
-	a := &applier{c: c, h: h, m: m, cfg: pl.Config, w: w}
+	a := &applier{c: c, h: h, m: m, cfg: pl.Config, w: w, restore: pl.Restore.Request}
 	anyChanged := false
 	for _, st := range pl.Steps {
 		if !(st.Kind == plan.Reload && a.reloaded) {
@@ -78,6 +79,8 @@ type applier struct {
 	// rules and passwords change no parameter, so no reload step covers
 	// them. reloaded: Patroni reloaded in this plan already.
 	filesChanged, reloaded bool
+	// restore is the multi-unit restore the plan takes part in.
+	restore *backups.Request
 }
 
 // step runs one step; changed says whether it changed anything.
@@ -95,6 +98,10 @@ func (a *applier) step(ctx context.Context, st plan.Step) (changed bool, err err
 		return changed, err
 	case plan.StartEtcd:
 		return wl.StartEtcd(ctx, cfg)
+	case plan.WriteBackupConfig:
+		return backups.WriteConfig(ctx, cfg)
+	case plan.StopForRestore, plan.RunRestore, plan.RejoinAfterRestore:
+		return a.restoreStep(ctx, st)
 	case plan.EnsureEtcdAuth:
 		if changed, err = wl.EnsureEtcdAuth(ctx, cfg); err == nil {
 			a.w.SetState(etcdAuthKey, "enabled")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/pgjuju/pgjuju/internal/charm/backups"
 	"github.com/pgjuju/pgjuju/internal/charm/clients"
 	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"github.com/pgjuju/pgjuju/internal/charm/credentials"
@@ -40,6 +41,9 @@ type Overrides struct {
 	// stop-database just set it, which unit state shows only once the
 	// action ends; nil: as unit state says.
 	DatabaseStopped *bool
+	// BackupStanza is the application's stanza after a restore (the
+	// leader's peer databag write commits when the action ends).
+	BackupStanza string
 }
 
 // Workload is the charm's effects on its machine: the instance's
@@ -104,6 +108,10 @@ func (c *Charm) Register(d *juju.Dispatcher) {
 	d.HandleAction("set-password", creds.SetPassword)
 	rotate := clients.RotateAction{Pass: clientPass{c}, DB: c.clientDB()}
 	d.HandleAction("rotate-relation-password", rotate.Run)
+	bk := backups.Actions{Host: backupsHost{c}, Clock: c.Clock}
+	d.HandleAction("create-backup", bk.CreateBackup)
+	d.HandleAction("list-backups", bk.ListBackups)
+	d.HandleAction("restore", bk.Restore)
 	// install, start, config-changed, leader-elected, upgrade-charm,
 	// update-status, peer and secret events: the one reconcile pass.
 	d.HandleOther(c.reconcile)

@@ -3,9 +3,11 @@ package charm
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/pgjuju/pgjuju/internal/charm/backups"
 	"github.com/pgjuju/pgjuju/internal/charm/clients"
 	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"github.com/pgjuju/pgjuju/internal/charm/credentials"
@@ -48,6 +50,8 @@ type Snapshot struct {
 	// Clients is the client slice's part: relations, records, passwords,
 	// the server's facts.
 	Clients clients.Facts
+	// Backups is the backups slice's part: backup_path and the stanza.
+	Backups backups.Facts
 	// VaultReady: the vault can store the system users (always with
 	// secrets; without, once the peer relation exists).
 	VaultReady bool
@@ -101,6 +105,10 @@ type Plan struct {
 	// client rules, so that what it published (etcd-started) commits and
 	// the leader can promote its etcd member; the next hook does the rest.
 	Joining bool
+	// BackupsStatus is the backups slice's status (a bad backup_path).
+	BackupsStatus juju.Status
+	// Restore is this unit's part in a multi-unit restore.
+	Restore backups.InPlace
 }
 
 // Decide returns the plan for a snapshot. It is pure: no tools, files,
@@ -119,6 +127,15 @@ func Decide(s Snapshot) Plan {
 		return Plan{Status: wait}
 	}
 	cfg := unitConfigFor(s, settings, pos)
+	ip := backups.DecideInPlace(s.Backups, s.Leader)
+	if ip.Hold {
+		// A restore is stopping the units: nothing runs PostgreSQL.
+		hold := Plan{Config: cfg, Status: ip.Status, Restore: ip}
+		if ip.Stop {
+			hold.Steps = []plan.Step{{Kind: plan.StopForRestore, Reason: "restore to " + ip.Request.Target, Progress: "stopping PostgreSQL for a restore"}}
+		}
+		return hold
+	}
 	membership := decideMembershipStep(s, pos.Self)
 	if pos.Joining && !pos.Recorded {
 		// Leadership moved to a unit not yet in etcd: it adds itself
@@ -138,6 +155,30 @@ func Decide(s Snapshot) Plan {
 	pl := Plan{Config: cfg, Clients: cp, Joining: pos.Joining, DatabaseStopped: s.DatabaseStopped,
 		Sync: cluster.DecideSync(s.Sync, len(s.Peers)+1)}
 	pl.Steps, pl.Again = decideRunSteps(s, pos, membership)
+	cfg.Backup, pl.BackupsStatus = backups.DecideRepository(s.Backups)
+	pl.Config = cfg
+	if cfg.Backup.Configured() {
+		// After write-files and before Patroni reloads the new
+		// archive_command.
+		pl.Steps = slices.Insert(pl.Steps, 1, plan.Step{Kind: plan.WriteBackupConfig, Reason: "pgBackRest's configuration for backup_path"})
+	}
+	pl.Restore = ip
+	switch {
+	case ip.Restore:
+		// The leader restores, then runs on the restored data with the
+		// new stanza.
+		cfg.Backup.Stanza = ip.Request.ID
+		pl.Config = cfg
+		pre := []plan.Step{{Kind: plan.RunRestore, Reason: "every unit stopped for the restore to " + ip.Request.Target,
+			Progress: "restoring to " + ip.Request.Target}}
+		if ip.Stop {
+			pre = append([]plan.Step{{Kind: plan.StopForRestore, Reason: "restore to " + ip.Request.Target}}, pre...)
+		}
+		pl.Steps = append(pre, pl.Steps...)
+	case ip.Rejoin:
+		pl.Steps = append([]plan.Step{{Kind: plan.RejoinAfterRestore, Reason: "the leader restored the data",
+			Progress: "re-cloning the restored primary"}}, pl.Steps...)
+	}
 	want, blocked := instance.Wanted(s.Facts, cfg, settings)
 	if blocked.Level != "" {
 		return Plan{Status: blocked}

@@ -63,6 +63,7 @@ func (c *Charm) pass(ctx context.Context, h *juju.Hook, m *model.Model, ov Overr
 		return err
 	}
 	h.Status.Add(DecideStatus(pl, node))
+	c.reconcileBackups(ctx, h, snap, pl, node, w)
 	return nil
 }
 
@@ -110,7 +111,7 @@ func (c *Charm) converge(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 // ensureKinds are the steps every running unit's plan holds, which change
 // nothing when nothing changed (files written only when they differ,
 // daemons started only when stopped): a plan of these alone is steady.
-var ensureKinds = []plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.StartPatroni, plan.StartObserver}
+var ensureKinds = []plan.Kind{plan.WriteFiles, plan.WriteBackupConfig, plan.StartEtcd, plan.StartPatroni, plan.StartObserver}
 
 // logPlan logs the planned steps in one line, unless the plan is steady:
 // every juju-log is a hook tool call, a process (update-status on an idle

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/pgjuju/pgjuju/internal/charm/backups"
 	"github.com/pgjuju/pgjuju/internal/charm/clients"
 	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"github.com/pgjuju/pgjuju/internal/charm/instance"
@@ -56,6 +57,15 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 	}
 	if err := c.readClients(ctx, h, m, &s); err != nil {
 		return s, fmt.Errorf("reading client relations: %w", err)
+	}
+	path, _ := cfg.String(backups.PathOption)
+	marks := s.Backups.Marks
+	if s.peers != nil {
+		marks.PeerUnits = s.peers.Units
+	}
+	s.Backups = backups.Read(path, s.App, s.Model, s.peerApp, state, marks)
+	if ov.BackupStanza != "" {
+		s.Backups.Stanza = ov.BackupStanza
 	}
 	return s, nil
 }
@@ -166,6 +176,7 @@ func readPeerUnit(u string, bag map[string]string, s *Snapshot) {
 		s.Peers = append(s.Peers, pgconf.Member{Unit: u, Address: a})
 	}
 	clients.ReadPeerUnit(u, bag, &s.Clients)
+	backups.ReadPeerUnit(u, bag, &s.Backups.Marks)
 	if bag[string(cluster.EtcdStartedKey)] != "" {
 		if s.PeerEtcdStarted == nil {
 			s.PeerEtcdStarted = map[string]bool{}

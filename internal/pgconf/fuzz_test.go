@@ -105,7 +105,8 @@ func FuzzExtraPgConf(f *testing.F) {
 func charmParameter(k string) bool {
 	switch k {
 	case "unix_socket_directories", "password_encryption", "shared_buffers", "max_connections",
-		"wal_level", "wal_log_hints", "max_wal_senders", "max_replication_slots", "hot_standby":
+		"wal_level", "wal_log_hints", "max_wal_senders", "max_replication_slots", "hot_standby",
+		"archive_mode", "archive_command":
 		return true
 	}
 	return false

@@ -103,6 +103,8 @@ type UnitConfig struct {
 	// requests). Nil means this unit and its Peers, as for a cluster that
 	// bootstraps with them.
 	EtcdInitial, EtcdVoters []Member
+	// Backup is the backup repository (backup.go); zero for none.
+	Backup BackupRepo
 }
 
 // etcdInitial and etcdVoters default to members().
@@ -204,6 +206,10 @@ func Parameters(c UnitConfig) (local, dcs map[string]string) {
 	dcs["max_wal_senders"] = "10"
 	dcs["max_replication_slots"] = "10"
 	dcs["hot_standby"] = "on"
+	// Backups (backup.go): archive_mode is on from the bootstrap so that
+	// a repository configured later needs only a reload.
+	local["archive_mode"] = "on"
+	local["archive_command"] = ArchiveCommand(c)
 	return local, dcs
 }
 
@@ -261,7 +267,7 @@ func RenderPatroni(c UnitConfig) (string, error) {
 		HBA                                               []string
 		PasswordsTag, PasswordsGeneration                 string
 	}{
-		Unit: c.Unit, Scope: c.App, Name: UnitSlug(c.Unit), Namespace: "/postgresql-charm/",
+		Unit: c.Unit, Scope: c.App, Name: UnitSlug(c.Unit), Namespace: PatroniNamespace,
 		RestAPIAddress: hostPort(c.Address, c.patroniPort()), RestAPIUser: PatroniAPIUser, RestAPIPassword: c.Passwords.PatroniAPI,
 		RestAPIAllowlist: restAPIAllowlist(c.Address),
 		EtcdHosts:        hosts, EtcdUser: EtcdRootUser, EtcdPassword: c.Passwords.Etcd,

@@ -29,6 +29,13 @@ const (
 	// LeaveCluster hands the primary role over and stops Patroni on
 	// a unit that is being removed.
 	LeaveCluster Kind = "leave-cluster"
+	// WriteBackupConfig writes the unit's pgBackRest files (backups slice).
+	WriteBackupConfig Kind = "write-backup-config"
+	// StopForRestore, RunRestore and RejoinAfterRestore are a multi-unit
+	// restore's steps (backups slice, inplace.go).
+	StopForRestore     Kind = "stop-for-restore"
+	RunRestore         Kind = "run-restore"
+	RejoinAfterRestore Kind = "rejoin-after-restore"
 )
 
 // Step is one effect with the reason it is needed.

@@ -274,7 +274,7 @@ func TestCharmMetadata(t *testing.T) {
 	}
 	wantDefaults := map[string]any{"admin_addresses": "", "client_networks": "", "client_roles": "", "admin_applications": "", "isolate_databases": false, "extra_pg_conf": "", "extra_pg_auth": "",
 		"listen_port": 5432, "max_connections": 100, "shared_buffers": "", "locale": "C.UTF-8", "encoding": "UTF8",
-		"synchronous_node_count": "1", "synchronous_mode_strict": false}
+		"synchronous_node_count": "1", "synchronous_mode_strict": false, "backup_path": ""}
 	if diff := cmp.Diff(wantDefaults, defaults); diff != "" {
 		t.Errorf("config defaults (-want +got):\n%s", diff)
 	}
@@ -286,8 +286,9 @@ func TestCharmMetadata(t *testing.T) {
 		}
 	}
 	slices.Sort(actions)
-	if want := []string{"enter-maintenance", "exit-maintenance", "get-password", "get-primary", "list-members", "promote-to-primary",
-		"reload", "restart", "resync", "rotate-relation-password", "set-password", "start-database", "stop-database"}; !slices.Equal(actions, want) {
+	if want := []string{"create-backup", "enter-maintenance", "exit-maintenance", "get-password", "get-primary", "list-backups", "list-members",
+		"promote-to-primary", "reload", "restart", "restore", "resync", "rotate-relation-password", "set-password", "start-database",
+		"stop-database"}; !slices.Equal(actions, want) {
 		t.Errorf("actions = %v, want %v", actions, want)
 	}
 	pw := c.Actions["set-password"].Params["password"].(map[string]any)

@@ -1,0 +1,134 @@
+package backups
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/pgjuju/pgjuju/internal/pgbackrest"
+	"github.com/pgjuju/pgjuju/internal/pgconf"
+)
+
+func postgresIDs() (uint32, uint32, error) {
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return 0, 0, fmt.Errorf("looking up user postgres: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return uint32(uid), uint32(gid), nil
+}
+
+// configFor is the unit's pgBackRest configuration.
+func configFor(cfg pgconf.UnitConfig) pgbackrest.Config {
+	lock, log, spool := cfg.Layout.PgBackRestDirs()
+	port := cfg.Settings.ListenPort
+	if port == 0 {
+		port = pgconf.DefaultPostgresPort
+	}
+	return pgbackrest.Config{
+		Unit: cfg.Unit, Stanza: cfg.Backup.Stanza, RepoPath: cfg.Backup.Path,
+		PGData: cfg.Layout.PGData, SocketDir: cfg.Layout.RunDir, Port: port, User: pgconf.OperatorUser,
+		LockPath: lock, LogPath: log, SpoolPath: spool,
+	}
+}
+
+// CLIFor is the pgbackrest command line of the unit for stanza.
+func CLIFor(cfg pgconf.UnitConfig, stanza string) (pgbackrest.CLI, error) {
+	uid, gid, err := postgresIDs()
+	if err != nil {
+		return pgbackrest.CLI{}, err
+	}
+	return pgbackrest.CLI{ConfigPath: cfg.Layout.PgBackRestConfigPath(), Stanza: stanza,
+		PassFile: cfg.Layout.PgBackRestPassFile(), UID: uid, GID: gid}, nil
+}
+
+// WriteConfig writes the unit's pgBackRest files: its own lock, log and
+// spool directories (postgres, 0750), pgbackrest.conf (root-owned, group
+// postgres, 0640: pgBackRest reads it, nothing run as postgres can change
+// where it writes) and the pgpass file with the superuser's password
+// (postgres, 0600, in the unit's 0700 configuration directory).
+func WriteConfig(_ context.Context, cfg pgconf.UnitConfig) (bool, error) {
+	if !cfg.Backup.Configured() {
+		return false, nil
+	}
+	uid, gid, err := postgresIDs()
+	if err != nil {
+		return false, err
+	}
+	lock, log, spool := cfg.Layout.PgBackRestDirs()
+	for _, d := range []string{lock, log, spool} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return false, fmt.Errorf("creating %s: %w", d, err)
+		}
+		if err := os.Chown(d, int(uid), int(gid)); err != nil {
+			return false, fmt.Errorf("owning %s: %w", d, err)
+		}
+	}
+	text, err := pgbackrest.RenderConfig(configFor(cfg))
+	if err != nil {
+		return false, err
+	}
+	c1, err := writeFile(cfg.Layout.PgBackRestConfigPath(), []byte(text), 0o640, 0, gid)
+	if err != nil {
+		return false, err
+	}
+	pass := "*:*:*:" + pgpassEscape(pgconf.OperatorUser) + ":" + pgpassEscape(cfg.Passwords.Operator) + "\n"
+	c2, err := writeFile(cfg.Layout.PgBackRestPassFile(), []byte(pass), 0o600, uid, gid)
+	return c1 || c2, err
+}
+
+func pgpassEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `:`, `\:`).Replace(s)
+}
+
+// writeFile replaces path with data (mode, owner) when it differs.
+func writeFile(path string, data []byte, mode os.FileMode, uid, gid uint32) (bool, error) {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm() == mode {
+			return false, nil
+		}
+	}
+	tmp := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.new-%d", filepath.Base(path), os.Getpid()))
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return false, fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Chown(tmp, int(uid), int(gid)); err != nil {
+		os.Remove(tmp)
+		return false, fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		os.Remove(tmp)
+		return false, fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return false, fmt.Errorf("writing %s: %w", path, err)
+	}
+	return true, nil
+}
+
+// BackupRunning reports whether a pgBackRest backup (or expire) of stanza
+// holds its lock on this unit: pgBackRest flocks
+// <lock-path>/<stanza>-backup.lock while it runs. Only this unit's lock
+// path is seen (each unit has its own, DESIGN §10); Juju runs one action
+// at a time per unit, and backups run on the primary.
+func BackupRunning(cfg pgconf.UnitConfig, stanza string) bool {
+	lock, _, _ := cfg.Layout.PgBackRestDirs()
+	f, err := os.Open(filepath.Join(lock, stanza+"-backup.lock"))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+		return errors.Is(err, syscall.EWOULDBLOCK)
+	}
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false
+}

@@ -1,0 +1,133 @@
+package backups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pgjuju/pgjuju/internal/charm/keys"
+	"github.com/pgjuju/pgjuju/internal/juju"
+	"github.com/pgjuju/pgjuju/internal/pgbackrest"
+	"github.com/pgjuju/pgjuju/internal/pgconf"
+)
+
+// PathOption is the config option of the posix repository.
+const PathOption = "backup_path"
+
+// Facts is what the pass reads for the slice.
+type Facts struct {
+	// Path is backup_path ("" for no repository); PathProblem says why
+	// the directory is unusable ("" when it is fine).
+	Path, PathProblem string
+	// Stanza is the application's stanza: StanzaKey, or StanzaName.
+	Stanza string
+	// StanzaCreated is StanzaCreatedKey's value.
+	StanzaCreated string
+	// Request is the multi-unit restore in progress or last done;
+	// Marks what the units said about it.
+	Request *Request
+	Marks   Marks
+	// BackupPending is BackupPendingKey's value.
+	BackupPending string
+}
+
+// StanzaName is the application's default stanza: the application and the
+// model's short id, so that two applications, or two models' applications
+// of one name, sharing a repository never share a stanza.
+func StanzaName(app, modelUUID string) string {
+	name := strings.ToLower(app)
+	if len(modelUUID) >= 8 {
+		name += "-" + strings.ToLower(modelUUID[:8])
+	}
+	return name
+}
+
+// RestoredStanzaName is the stanza a cluster restored at t archives into.
+func RestoredStanzaName(app, modelUUID string, t time.Time) string {
+	return StanzaName(app, modelUUID) + "-r" + t.UTC().Format("20060102150405")
+}
+
+// Read reads the slice's facts: backup_path, checked on this machine, the
+// stanza and a restore in progress. marks are the peers' marks, which the
+// pass reads with the rest of their databags (ReadPeerUnit).
+func Read(path, app, modelUUID string, peerApp map[string]string, state map[keys.State]string, marks Marks) Facts {
+	f := Facts{Path: path, Stanza: StanzaName(app, modelUUID), StanzaCreated: state[StanzaCreatedKey], Marks: marks}
+	f.Request = ParseRequest(peerApp[string(RequestKey)])
+	f.BackupPending = state[BackupPendingKey]
+	f.Marks.SelfStopped, f.Marks.SelfRejoined = state[StoppedStateKey], state[RejoinedStateKey]
+	if s := peerApp[string(StanzaKey)]; pgbackrest.ValidStanza(s) {
+		f.Stanza = s
+	}
+	if path != "" {
+		f.PathProblem = CheckPath(path)
+	}
+	return f
+}
+
+// CheckPath says why path cannot be the repository, "" when it can: it
+// must be an absolute path to a directory the postgres user can write.
+// File modes are checked (ACLs and read-only mounts are found by the
+// first stanza-create instead).
+func CheckPath(path string) string {
+	if !filepath.IsAbs(path) {
+		return "is not an absolute path"
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "does not exist"
+	case err != nil:
+		return "cannot be read: " + err.Error()
+	case !fi.IsDir():
+		return "is not a directory"
+	}
+	uid, gid, err := postgresIDs()
+	if err != nil {
+		return err.Error()
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	m := fi.Mode().Perm()
+	switch {
+	case st.Uid == uid && m&0o300 == 0o300, st.Gid == gid && m&0o030 == 0o030, m&0o003 == 0o003:
+		return ""
+	}
+	return "is not writable by the postgres user"
+}
+
+// Configured reports whether the snapshot has a repository.
+func (f Facts) Configured() bool { return f.Path != "" }
+
+// DecideRepository is the unit's repository and the slice's status. A
+// configured backup_path is used even when the check finds a problem, so
+// that WAL is kept (archive_command fails and PostgreSQL retries) rather
+// than archived nowhere while the directory is away; the status names the
+// option.
+func DecideRepository(f Facts) (pgconf.BackupRepo, juju.Status) {
+	if f.Path == "" {
+		return pgconf.BackupRepo{}, juju.Status{}
+	}
+	if !filepath.IsAbs(f.Path) {
+		return pgconf.BackupRepo{}, juju.Blocked(fmt.Sprintf("invalid %s %q: %s", PathOption, f.Path, "is not an absolute path"))
+	}
+	repo := pgconf.BackupRepo{Path: filepath.Clean(f.Path), Stanza: f.Stanza}
+	if f.PathProblem != "" {
+		return repo, juju.Blocked(fmt.Sprintf("invalid %s %q: %s", PathOption, f.Path, f.PathProblem))
+	}
+	return repo, juju.Status{}
+}
+
+// stanzaMark is StanzaCreatedKey's value for a repository.
+func stanzaMark(r pgconf.BackupRepo) string { return r.Stanza + "@" + r.Path }
+
+// NeedsStanza reports whether the primary must create (or check) the
+// stanza in the repository.
+func (f Facts) NeedsStanza(r pgconf.BackupRepo) bool {
+	return r.Configured() && f.StanzaCreated != stanzaMark(r)
+}

@@ -1,0 +1,173 @@
+package charm
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/pgjuju/pgjuju/internal/charm/backups"
+	"github.com/pgjuju/pgjuju/internal/charm/keys"
+	"github.com/pgjuju/pgjuju/internal/charm/plan"
+	"github.com/pgjuju/pgjuju/internal/etcd"
+	"github.com/pgjuju/pgjuju/internal/juju"
+	"github.com/pgjuju/pgjuju/internal/juju/model"
+	"github.com/pgjuju/pgjuju/internal/patroni"
+	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/service"
+)
+
+// The charm's glue to the backups slice (internal/charm/backups).
+
+// reconcileBackups runs after the pass observed Patroni: the repository's
+// status, and on the primary the stanza (created once per stanza and
+// repository) and the archive's health.
+func (c *Charm) reconcileBackups(ctx context.Context, h *juju.Hook, snap Snapshot, pl Plan, node *patroni.NodeStatus, w *keys.Writes) {
+	if pl.BackupsStatus.Level != "" {
+		h.Status.Add(pl.BackupsStatus)
+		return
+	}
+	cfg := pl.Config
+	if !cfg.Backup.Configured() || pl.Status.Level != "" || node == nil || !node.Role.IsPrimary() || node.State != patroni.StateRunning {
+		return
+	}
+	if snap.Backups.NeedsStanza(cfg.Backup) {
+		checkErr, err := backups.EnsureStanza(ctx, cfg)
+		if checkErr != nil {
+			h.Log.Warn("checking the WAL archive", "stanza", cfg.Backup.Stanza, "err", checkErr)
+		}
+		if err != nil {
+			h.Log.Warn("creating the stanza", "stanza", cfg.Backup.Stanza, "err", err)
+			h.Status.Add(juju.Blocked(fmt.Sprintf("%s: %v", backups.PathOption, err)))
+			return
+		}
+		h.Log.Info("created the stanza", "stanza", cfg.Backup.Stanza, "path", cfg.Backup.Path)
+		w.SetState(backups.StanzaCreatedKey, backups.StanzaMark(cfg))
+	}
+	if p := snap.Backups.BackupPending; p != "" && p == cfg.Backup.Stanza {
+		// The restored cluster's first backup, in its own stanza; a
+		// failure is retried by the next hook.
+		if label, err := backups.FullBackup(ctx, cfg); err != nil {
+			h.Log.Warn("backing up the restored cluster", "stanza", cfg.Backup.Stanza, "err", err)
+		} else {
+			h.Log.Info("backed up the restored cluster", "stanza", cfg.Backup.Stanza, "backup", label)
+			w.SetState(backups.BackupPendingKey, "")
+		}
+	}
+	if st := backups.ArchiveStatus(ctx, cfg); st.Level != "" {
+		h.Status.Add(st)
+	}
+}
+
+// backupsHost is the charm as the backups slice's actions see it.
+type backupsHost struct{ c *Charm }
+
+// Unit implements backups.Host: the unit as a pass would render it.
+func (b backupsHost) Unit(ctx context.Context, h *juju.Hook) (backups.Unit, error) {
+	m := model.ForHook(h)
+	snap, err := b.c.snapshot(ctx, h, m, Overrides{})
+	if err != nil {
+		return backups.Unit{}, err
+	}
+	pl := Decide(snap)
+	u := backups.Unit{Cfg: pl.Config, Facts: snap.Backups, Status: pl.BackupsStatus, Leader: snap.Leader}
+	for _, p := range snap.Peers {
+		if p.Unit != snap.Unit {
+			u.Peers++
+		}
+	}
+	if pl.Status.Level != "" && u.Status.Level == "" {
+		u.Status = juju.Status{Level: pl.Status.Level, Message: "the unit is " + string(pl.Status.Level) + ": " + pl.Status.Message}
+	}
+	return u, nil
+}
+
+// Patroni implements backups.Host.
+func (b backupsHost) Patroni(cfg pgconf.UnitConfig) *patroni.Client { return b.c.Workload.Patroni(cfg) }
+
+// StopPatroni implements backups.Host.
+func (b backupsHost) StopPatroni(ctx context.Context, h *juju.Hook, cfg pgconf.UnitConfig) error {
+	self := []string{"/proc/self/exe", "supervise"}
+	if exe, err := os.Executable(); err == nil {
+		self = []string{exe, "supervise"}
+	}
+	_, err := service.New(cfg.Layout.RunDir, self).Stop(ctx, pgconf.ServiceName(cfg.Unit, "patroni"))
+	return err
+}
+
+// ClearDCS implements backups.Host: Patroni's keys of the application's
+// scope, deleted through the unit's etcd as root.
+func (b backupsHost) ClearDCS(ctx context.Context, cfg pgconf.UnitConfig) error {
+	cl, err := etcd.Connect(etcd.Config{Endpoints: []string{pgconf.EtcdClientURL(cfg.Address)},
+		Username: pgconf.EtcdRootUser, Password: cfg.Passwords.Etcd})
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err = cl.DeletePrefix(ctx, pgconf.PatroniNamespace+cfg.App+"/")
+	return err
+}
+
+// Rerun implements backups.Host: a pass with the new stanza.
+func (b backupsHost) Rerun(ctx context.Context, h *juju.Hook, stanza string) error {
+	return b.c.pass(ctx, h, model.ForHook(h), Overrides{BackupStanza: stanza})
+}
+
+// SetApp implements backups.Host.
+func (b backupsHost) SetApp(ctx context.Context, h *juju.Hook, k keys.Peer, v string) error {
+	m := model.ForHook(h)
+	peers, err := m.PeerRelation(ctx, PeerEndpoint)
+	if err != nil || peers == nil {
+		return fmt.Errorf("no peer relation: %v", err)
+	}
+	w := &keys.Writes{}
+	w.SetPeerApp(k, v)
+	return w.Flush(ctx, h.Backend, peers)
+}
+
+// restoreStep runs a multi-unit restore's steps (backups/inplace.go).
+func (a *applier) restoreStep(ctx context.Context, st plan.Step) (bool, error) {
+	r := a.restore
+	if r == nil {
+		return false, fmt.Errorf("%s without a restore request", st.Kind)
+	}
+	host := backupsHost{a.c}
+	acts := backups.Actions{Host: host, Clock: a.c.Clock}
+	switch st.Kind {
+	case plan.StopForRestore:
+		if err := host.StopPatroni(ctx, a.h, a.cfg); err != nil {
+			return false, err
+		}
+		if err := acts.WaitStopped(ctx, a.cfg.Layout.PGData); err != nil {
+			return false, err
+		}
+		a.w.SetState(backups.StoppedStateKey, r.ID)
+		a.w.SetPeerUnit(backups.StoppedKey, r.ID)
+		return true, nil
+	case plan.RunRestore:
+		logf := func(msg string) { a.h.Log.Info("restore", "step", msg) }
+		restoredTo, err := acts.RestoreData(ctx, logf, a.cfg, *r)
+		if restoredTo == "" {
+			return false, err
+		}
+		if err != nil {
+			a.h.Log.Warn("restore", "err", err)
+		}
+		done := *r
+		done.Phase = backups.PhaseRestored
+		a.w.SetPeerApp(backups.StanzaKey, r.ID)
+		a.w.SetState(backups.BackupPendingKey, r.ID)
+		a.w.SetPeerApp(backups.RequestKey, done.Encode())
+		return true, nil
+	case plan.RejoinAfterRestore:
+		if _, err := backups.RemoveStaleData(ctx, a.cfg); err != nil {
+			return false, err
+		}
+		a.w.SetState(backups.RejoinedStateKey, r.ID)
+		a.w.SetPeerUnit(backups.RejoinedKey, r.ID)
+		return true, nil
+	}
+	return false, fmt.Errorf("unknown step kind %q", st.Kind)
+}
