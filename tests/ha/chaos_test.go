@@ -415,12 +415,36 @@ func (c *chaos) syncRecorded(r roles) error {
 	if err != nil {
 		return err
 	}
+	standby := ""
 	for _, m := range members {
 		if m.Role == "sync_standby" && m.State == "running" {
-			return nil
+			standby = m.Name
 		}
 	}
-	return fmt.Errorf("no running sync_standby in /cluster on %s: %v", r.primary, members)
+	if standby == "" {
+		return fmt.Errorf("no running sync_standby in /cluster on %s: %v", r.primary, members)
+	}
+	// And PostgreSQL waits for that one: right after Patroni restarts on
+	// the primary, synchronous_standby_names can name another standby
+	// than the /sync key Patroni promotes from.
+	return c.asOperator(r.primary, c.password, func(ctx context.Context, conn *pgx.Conn) error {
+		var names string
+		var syncs []string
+		if err := conn.QueryRow(ctx, "SHOW synchronous_standby_names").Scan(&names); err != nil {
+			return err
+		}
+		rows, err := conn.Query(ctx, "SELECT application_name FROM pg_stat_replication WHERE sync_state = 'sync'")
+		if err != nil {
+			return err
+		}
+		if syncs, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return err
+		}
+		if !slices.Equal(syncs, []string{standby}) || !strings.Contains(names, standby) {
+			return fmt.Errorf("/sync names %s; synchronous_standby_names %q, sync in pg_stat_replication %v", standby, names, syncs)
+		}
+		return nil
+	})
 }
 
 // streaming is nil when every replica of r is streaming from r.primary.
