@@ -151,7 +151,7 @@ func (a *applier) createSystemUsers(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	content, err := credentials.NewSystemUsers()
+	content, err := credentials.NewSystemUsers(a.m.App(), clock.Or(a.c.Clock).Now())
 	if err != nil {
 		return false, err
 	}

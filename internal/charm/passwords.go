@@ -36,14 +36,14 @@ func (c *Charm) readPasswords(ctx context.Context, h *juju.Hook, m *model.Model,
 	s.shareSystemUsers = v.NeedsSharing(credentials.SystemUsersDoc, content)
 	if content != nil {
 		p, _ := credentials.PasswordsFrom(content)
-		s.Passwords = &p
+		s.Passwords, s.CA = &p, credentials.CAFrom(content)
 	}
 	if ov.SystemUsers != nil && s.Leader {
 		p, err := credentials.PasswordsFrom(ov.SystemUsers)
 		if err != nil {
 			return err
 		}
-		s.Passwords = &p
+		s.Passwords, s.CA = &p, credentials.CAFrom(ov.SystemUsers)
 	}
 	return nil
 }

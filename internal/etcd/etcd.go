@@ -3,6 +3,7 @@ package etcd
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -40,6 +41,9 @@ type Config struct {
 	// inside a unit's network namespace).
 	Dial        func(ctx context.Context, addr string) (net.Conn, error)
 	DialTimeout time.Duration // zero means 5 s
+	// TLS is the client side of https endpoints: the cluster's CA and
+	// this client's certificate (members refuse clients without one).
+	TLS *tls.Config
 }
 
 // Errors etcd answers with, as its JSON gateway words them. Check them
@@ -97,7 +101,8 @@ func Connect(cfg Config) (*Client, error) {
 		timeout = 5 * time.Second
 	}
 	dialer := &net.Dialer{Timeout: timeout}
-	tr := &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second}
+	tr := &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second,
+		TLSClientConfig: cfg.TLS, TLSHandshakeTimeout: timeout}
 	if cfg.Dial != nil {
 		tr.DialContext = func(ctx context.Context, _, addr string) (net.Conn, error) {
 			ctx, cancel := context.WithTimeout(ctx, timeout)

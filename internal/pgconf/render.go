@@ -9,6 +9,7 @@ import (
 	"sync"
 	"text/template"
 
+	"github.com/pgjuju/pgjuju/internal/pki"
 	"github.com/pgjuju/pgjuju/templates"
 )
 
@@ -91,6 +92,9 @@ type UnitConfig struct {
 	PGVersion string // major version, "15"
 	Settings  Settings
 	Passwords Passwords
+	// CA is the cluster CA from the application's secret; empty for an
+	// application deployed before etcd TLS (EtcdTLS).
+	CA pki.CA `json:"-"`
 	// Clients are pg_hba rules of client relations.
 	Clients []HBARule
 	// PatroniPort is the REST API port; zero means DefaultPatroniPort.
@@ -247,6 +251,7 @@ func RenderPatroni(c UnitConfig) (string, error) {
 		Unit, Scope, Name, Namespace                      string
 		RestAPIAddress, RestAPIUser, RestAPIPassword      string
 		EtcdHosts                                         []string
+		EtcdProtocol, EtcdCACert, EtcdCert, EtcdKey       string
 		EtcdUser, EtcdPassword                            string
 		TTL, LoopWait, RetryTimeout, MaximumLagOnFailover int
 		DCSParameters, Parameters                         map[string]string
@@ -260,7 +265,7 @@ func RenderPatroni(c UnitConfig) (string, error) {
 	}{
 		Unit: c.Unit, Scope: c.App, Name: UnitSlug(c.Unit), Namespace: "/postgresql-charm/",
 		RestAPIAddress: hostPort(c.Address, c.patroniPort()), RestAPIUser: PatroniAPIUser, RestAPIPassword: c.Passwords.PatroniAPI,
-		EtcdHosts: hosts, EtcdUser: EtcdRootUser, EtcdPassword: c.Passwords.Etcd,
+		EtcdHosts: hosts, EtcdProtocol: c.etcdScheme(), EtcdUser: EtcdRootUser, EtcdPassword: c.Passwords.Etcd,
 		TTL: TTL, LoopWait: LoopWait, RetryTimeout: RetryTimeout, MaximumLagOnFailover: MaximumLagOnFailover,
 		DCSParameters: dcs, Parameters: local,
 		Encoding: c.Settings.Encoding, Locale: c.Settings.Locale,
@@ -272,6 +277,9 @@ func RenderPatroni(c UnitConfig) (string, error) {
 		HBA:          hba,
 		PasswordsTag: PasswordsTag, PasswordsGeneration: c.Passwords.Generation,
 	}
+	if c.EtcdTLS() {
+		data.EtcdCACert, data.EtcdCert, data.EtcdKey = c.Layout.EtcdCACertPath(), c.Layout.PatroniEtcdCertPath(), c.Layout.PatroniEtcdKeyPath()
+	}
 	var b strings.Builder
 	if err := patroniTemplate().Execute(&b, data); err != nil {
 		return "", fmt.Errorf("rendering patroni.yml: %w", err)
@@ -279,14 +287,15 @@ func RenderPatroni(c UnitConfig) (string, error) {
 	return b.String(), nil
 }
 
-// EtcdPeerURL is the peer URL of a member at addr.
+// EtcdPeerURL is the peer URL of a member at addr (etcd speaks TLS; a
+// cluster deployed before TLS uses UnitConfig.PeerURL).
 func EtcdPeerURL(addr netip.Addr) string {
-	return "http://" + hostPort(addr, EtcdPeerPort)
+	return "https://" + hostPort(addr, EtcdPeerPort)
 }
 
-// EtcdClientURL is the client URL of a member at addr.
+// EtcdClientURL is the client URL of a member at addr (see EtcdPeerURL).
 func EtcdClientURL(addr netip.Addr) string {
-	return "http://" + hostPort(addr, EtcdClientPort)
+	return "https://" + hostPort(addr, EtcdClientPort)
 }
 
 // EtcdMemberName is the etcd member name of a unit.
@@ -309,17 +318,21 @@ func RenderEtcd(c UnitConfig) (string, error) {
 	}
 	var initial []string
 	for _, m := range c.etcdInitial() {
-		initial = append(initial, EtcdMemberName(m.Unit)+"="+EtcdPeerURL(m.Address))
+		initial = append(initial, EtcdMemberName(m.Unit)+"="+c.PeerURL(m.Address))
 	}
 	data := struct {
 		Unit, Name, DataDir, PeerURL, ClientURL string
 		InitialCluster, InitialClusterState     string
 		ClusterToken                            string
+		CACert, Cert, Key                       string
 	}{
 		Unit: c.Unit, Name: EtcdMemberName(c.Unit), DataDir: c.Layout.EtcdDataDir,
-		PeerURL: EtcdPeerURL(c.Address), ClientURL: EtcdClientURL(c.Address),
+		PeerURL: c.PeerURL(c.Address), ClientURL: c.ClientURL(c.Address),
 		InitialCluster: strings.Join(initial, ","), InitialClusterState: state,
 		ClusterToken: c.App,
+	}
+	if c.EtcdTLS() {
+		data.CACert, data.Cert, data.Key = c.Layout.EtcdCACertPath(), c.Layout.EtcdServerCertPath(), c.Layout.EtcdServerKeyPath()
 	}
 	var b strings.Builder
 	if err := etcdTemplate().Execute(&b, data); err != nil {

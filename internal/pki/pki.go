@@ -16,6 +16,9 @@ import (
 	"time"
 )
 
+// organization is the O of every leaf certificate.
+const organization = "postgresql charm"
+
 // Validity periods. The CA outlives any unit; a leaf is re-issued by the
 // unit itself (the hooks check it) long before it expires.
 const (
@@ -84,20 +87,23 @@ func NewCA(name string, now time.Time) (CA, error) {
 
 // Request is what a leaf certificate says.
 type Request struct {
-	// CommonName names the holder. etcd 3.4 takes a client certificate's
-	// CN as the user name when a request carries no token: it must never
-	// be the name of an etcd user (see LeafName).
-	CommonName string
-	Usage      Usage
+	// Name names the holder. It goes in the subject's organizational
+	// unit, and the common name stays empty: etcd 3.4 takes a client
+	// certificate's CN as the etcd user name when a gRPC request carries
+	// no token (so a CN must never name a user), and its JSON gateway
+	// refuses any client certificate with a CN when client-cert-auth is
+	// on ("CommonName of client sending a request against gateway will
+	// be ignored").
+	Name  string
+	Usage Usage
 	// Addresses go in the SANs both as IP and as DNS names: some TLS
 	// clients (pgBackRest, older Python) match only DNS SANs.
 	Addresses []netip.Addr
 }
 
-// LeafName is the CN of a unit's certificate for a role ("etcd",
-// "patroni", "charm"): "<role> of <unit>", with spaces and a slash, which
-// no etcd user of the charm's (root) is, so a certificate alone never
-// authenticates as one.
+// LeafName is the name of a unit's certificate for a role ("etcd",
+// "patroni", "charm"): "<role> of <unit>", with spaces and a slash, so
+// that it could not name an etcd user even were it a CN.
 func LeafName(role, unit string) string { return role + " of " + unit }
 
 // Issue signs a new leaf certificate for req with the CA, valid from now.
@@ -116,7 +122,7 @@ func (ca CA) Issue(req Request, now time.Time) (Pair, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: req.CommonName},
+		Subject:      pkix.Name{Organization: []string{organization}, OrganizationalUnit: []string{req.Name}},
 		NotBefore:    now.Add(-backdate),
 		NotAfter:     now.Add(LeafValidity),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
@@ -131,7 +137,7 @@ func (ca CA) Issue(req Request, now time.Time) (Pair, error) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
 	if err != nil {
-		return Pair{}, fmt.Errorf("issuing a certificate for %s: %w", req.CommonName, err)
+		return Pair{}, fmt.Errorf("issuing a certificate for %s: %w", req.Name, err)
 	}
 	keyPEM, err := encodeKey(key)
 	if err != nil {
@@ -168,7 +174,8 @@ func (ca CA) Current(p Pair, req Request, now time.Time) bool {
 	if req.Usage == Server && !slices.Contains(cert.ExtKeyUsage, x509.ExtKeyUsageClientAuth) {
 		return false
 	}
-	if cert.Subject.CommonName != req.CommonName || cert.NotAfter.Sub(now) < RenewBefore {
+	if cert.Subject.CommonName != "" || !slices.Equal(cert.Subject.OrganizationalUnit, []string{req.Name}) ||
+		cert.NotAfter.Sub(now) < RenewBefore {
 		return false
 	}
 	var ips []netip.Addr

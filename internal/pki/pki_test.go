@@ -29,7 +29,7 @@ func newCA(t *testing.T) CA {
 func TestIssueCarriesAddressAsIPAndDNS(t *testing.T) {
 	ca := newCA(t)
 	addr := netip.MustParseAddr("10.1.2.3")
-	req := Request{CommonName: LeafName("etcd", "pg/0"), Usage: Server, Addresses: []netip.Addr{addr}}
+	req := Request{Name: LeafName("etcd", "pg/0"), Usage: Server, Addresses: []netip.Addr{addr}}
 	p, err := ca.Issue(req, t0)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ func TestIssueCarriesAddressAsIPAndDNS(t *testing.T) {
 func TestCurrent(t *testing.T) {
 	ca := newCA(t)
 	addr := netip.MustParseAddr("10.1.2.3")
-	req := Request{CommonName: LeafName("patroni", "pg/0"), Usage: Client, Addresses: []netip.Addr{addr}}
+	req := Request{Name: LeafName("patroni", "pg/0"), Usage: Client, Addresses: []netip.Addr{addr}}
 	p, err := ca.Issue(req, t0)
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +64,7 @@ func TestCurrent(t *testing.T) {
 	moved := req
 	moved.Addresses = []netip.Addr{netip.MustParseAddr("10.1.2.4")}
 	renamed := req
-	renamed.CommonName = "root"
+	renamed.Name = "root"
 	asServer := req
 	asServer.Usage = Server
 	q, _ := ca.Issue(req, t0)
@@ -102,13 +102,23 @@ func TestCheckRefusesMismatchedKey(t *testing.T) {
 	}
 }
 
-func TestLeafNameIsNoEtcdUser(t *testing.T) {
+func TestLeafHasNoCommonName(t *testing.T) {
 	// etcd 3.4 takes a client certificate's CN as the user name when a
-	// request has no token: no leaf may be named as the root user.
+	// request has no token, and its JSON gateway refuses a client
+	// certificate with a CN: no leaf has one.
+	ca := newCA(t)
 	for _, role := range []string{"etcd", "patroni", "charm"} {
 		n := LeafName(role, "postgresql/0")
 		if n == "root" || !strings.Contains(n, " ") {
 			t.Errorf("LeafName(%q) = %q", role, n)
+		}
+		p, err := ca.Issue(Request{Name: n, Usage: Client}, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, _ := parseCert(p.CertPEM)
+		if cert.Subject.CommonName != "" || cert.Subject.OrganizationalUnit[0] != n {
+			t.Errorf("%s: subject %v", role, cert.Subject)
 		}
 	}
 }
@@ -120,7 +130,7 @@ func TestMutualTLS(t *testing.T) {
 	ca := newCA(t)
 	now := time.Now()
 	addr := netip.MustParseAddr("127.0.0.1")
-	srvPair, err := ca.Issue(Request{CommonName: LeafName("etcd", "pg/0"), Usage: Server, Addresses: []netip.Addr{addr}}, now)
+	srvPair, err := ca.Issue(Request{Name: LeafName("etcd", "pg/0"), Usage: Server, Addresses: []netip.Addr{addr}}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +153,7 @@ func TestMutualTLS(t *testing.T) {
 		}
 		return err
 	}
-	client, _ := ca.Issue(Request{CommonName: LeafName("charm", "pg/0"), Usage: Client}, now)
+	client, _ := ca.Issue(Request{Name: LeafName("charm", "pg/0"), Usage: Client}, now)
 	cfg, err := ClientTLS(ca.CertPEM, client)
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +165,7 @@ func TestMutualTLS(t *testing.T) {
 		t.Error("a client without a certificate was served")
 	}
 	stranger := newCA(t)
-	sc, _ := stranger.Issue(Request{CommonName: "x", Usage: Client}, now)
+	sc, _ := stranger.Issue(Request{Name: "x", Usage: Client}, now)
 	scfg, _ := ClientTLS(ca.CertPEM, sc)
 	if err := get(scfg); err == nil {
 		t.Error("a client with another CA's certificate was served")

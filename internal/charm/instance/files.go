@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pgjuju/pgjuju/internal/clock"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 )
 
@@ -67,7 +68,11 @@ func (s *System) WriteFiles(_ context.Context, cfg pgconf.UnitConfig) (bool, err
 		return false, err
 	}
 	c2, err := writeFile(l.EtcdConfigPath(), []byte(etcdYML), 0o600, 0, 0)
-	return c1 || c2, err
+	if err != nil || !cfg.EtcdTLS() {
+		return c1 || c2, err
+	}
+	c3, err := writeTLS(cfg, clock.Or(s.Clock).Now(), owner{uid, gid})
+	return c1 || c2 || c3, err
 }
 
 func writeFile(path string, data []byte, mode os.FileMode, uid, gid int) (bool, error) {
