@@ -15,6 +15,7 @@ import (
 	"github.com/pgjuju/pgjuju/internal/charm/instance"
 	"github.com/pgjuju/pgjuju/internal/pgconf/pgconftest"
 
+	"github.com/pgjuju/pgjuju/internal/etcd"
 	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 	"github.com/pgjuju/pgjuju/internal/postgres"
@@ -41,8 +42,12 @@ type fakeWorkload struct {
 	written  *pgconf.Passwords // patroni.yml
 	loaded   *pgconf.Passwords // what Patroni runs with
 	etcdRoot string            // "" until EnsureEtcdAuth
-	token    bool              // Patroni's etcd token is valid
-	roles    map[string]string // system role → password
+	// etcdFound, when set, is what EnsureEtcdAuth finds untrusted.
+	etcdFound string
+	// patroniStarts counts StartPatroni.
+	patroniStarts int
+	token         bool              // Patroni's etcd token is valid
+	roles         map[string]string // system role → password
 	// etcdSetErr is what SetEtcdRootPassword fails with, when set.
 	etcdSetErr error
 	// state is PostgreSQL's state as Patroni reports it ("" is running).
@@ -179,6 +184,9 @@ func (f *fakeWorkload) StartEtcd(context.Context, pgconf.UnitConfig) (bool, erro
 func (f *fakeWorkload) EnsureEtcdAuth(_ context.Context, cfg pgconf.UnitConfig) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.etcdFound != "" {
+		return false, &etcd.UntrustedError{Found: f.etcdFound}
+	}
 	if f.etcdRoot == "" {
 		f.etcdRoot = cfg.Passwords.Etcd
 		return true, nil
@@ -186,6 +194,9 @@ func (f *fakeWorkload) EnsureEtcdAuth(_ context.Context, cfg pgconf.UnitConfig) 
 	return false, nil
 }
 func (f *fakeWorkload) StartPatroni(context.Context, pgconf.UnitConfig) (bool, error) {
+	f.mu.Lock()
+	f.patroniStarts++
+	f.mu.Unlock()
 	return false, nil
 }
 func (f *fakeWorkload) StopServices(context.Context, string, string) (bool, error) { return false, nil }
