@@ -256,15 +256,27 @@ func DecideStatus(pl Plan, node *patroni.NodeStatus) juju.Status {
 	if node == nil {
 		return juju.Waiting("waiting for Patroni to start")
 	}
+	var st juju.Status
 	switch {
 	case !node.State.Up():
 		return juju.Waiting("PostgreSQL is " + string(node.State))
+	case node.Role.IsPrimary() && node.PendingRestart:
+		st = juju.Active("Primary (pending restart)")
 	case node.Role.IsPrimary():
-		if node.PendingRestart {
-			return juju.Active("Primary (pending restart)")
-		}
-		return juju.Active("Primary")
+		st = juju.Active("Primary")
 	default:
-		return juju.Active("Replica")
+		st = juju.Active("Replica")
 	}
+	if !pl.Config.EtcdTLS() {
+		// An application deployed before etcd TLS keeps plain HTTP (its
+		// secret has no CA, and a running etcd cluster cannot switch
+		// member by member): the operator must know and act.
+		st.Message += LegacyEtcdNote
+	}
+	return st
 }
+
+// LegacyEtcdNote ends the active status of a unit whose etcd runs without
+// TLS; the README's "etcd TLS for an application deployed before it" says
+// what to do.
+const LegacyEtcdNote = "; etcd without TLS (deployed before it): see README, etcd TLS"

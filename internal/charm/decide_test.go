@@ -27,7 +27,7 @@ func baseSnapshot(t *testing.T) Snapshot {
 		Passwords: &pgconf.Passwords{Operator: "o", Replication: "r", Rewind: "w", PatroniAPI: "p", Etcd: "e"},
 		Facts: instance.Facts{Storage: "/srv/pgdata", PGVersion: "15", Catalogue: pgconftest.Catalogue15(t), MemBytes: 4 << 30,
 			Options: pgconf.DefaultOptions(), Locales: []string{"C", "C.utf8", "POSIX", "en_US.utf8"}},
-		CharmBinary: "/charm/dispatch", VaultReady: true, SecretsAvailable: true,
+		CharmBinary: "/charm/dispatch", VaultReady: true, SecretsAvailable: true, CA: testCA(t),
 	}
 }
 
@@ -292,7 +292,7 @@ func TestConfigValidationHarness(t *testing.T) {
 }
 
 func TestDecideStatus(t *testing.T) {
-	ready := Plan{Config: pgconf.UnitConfig{Unit: "postgresql/0"}}
+	ready := Plan{Config: pgconf.UnitConfig{Unit: "postgresql/0", CA: testCA(t)}}
 	for _, tc := range []struct {
 		name string
 		pl   Plan
@@ -305,6 +305,8 @@ func TestDecideStatus(t *testing.T) {
 		{"primary (3.0 says master)", ready, &patroni.NodeStatus{State: "running", Role: "master"}, juju.Active("Primary")},
 		{"primary pending restart", ready, &patroni.NodeStatus{State: "running", Role: "primary", PendingRestart: true}, juju.Active("Primary (pending restart)")},
 		{"replica", ready, &patroni.NodeStatus{State: "running", Role: "replica"}, juju.Active("Replica")},
+		{"etcd without TLS (deployed before it): the status says so", Plan{Config: pgconf.UnitConfig{Unit: "postgresql/0"}},
+			&patroni.NodeStatus{State: "running", Role: "replica"}, juju.Active("Replica" + LegacyEtcdNote)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := DecideStatus(tc.pl, tc.node); got != tc.want {

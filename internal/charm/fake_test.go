@@ -10,10 +10,13 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pgjuju/pgjuju/internal/charm/cluster"
+	"github.com/pgjuju/pgjuju/internal/charm/credentials"
 	"github.com/pgjuju/pgjuju/internal/charm/instance"
 	"github.com/pgjuju/pgjuju/internal/pgconf/pgconftest"
+	"github.com/pgjuju/pgjuju/internal/pki"
 
 	"github.com/pgjuju/pgjuju/internal/etcd"
 	"github.com/pgjuju/pgjuju/internal/patroni"
@@ -290,4 +293,25 @@ func (f *fakeWorkload) LeaveCluster(context.Context, string, pgconf.UnitConfig) 
 
 func (f *fakeWorkload) StartObserver(context.Context, pgconf.UnitConfig, string, string) (bool, error) {
 	return false, nil
+}
+
+// testCA is one cluster CA for the package's tests (generating one per
+// test would cost nothing worth it).
+var testCAOnce = sync.OnceValues(func() (pki.CA, error) { return pki.NewCA("test CA", time.Now()) })
+
+func testCA(t *testing.T) pki.CA {
+	t.Helper()
+	ca, err := testCAOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+// withTestCA adds testCA to a system-users secret's content, as a
+// deployment with etcd TLS has it.
+func withTestCA(t *testing.T, content map[string]string) map[string]string {
+	ca := testCA(t)
+	content[credentials.CACertKey], content[credentials.CAKeyKey] = string(ca.CertPEM), string(ca.KeyPEM)
+	return content
 }
