@@ -18,18 +18,22 @@ func (c *Charm) unitConfig(ctx context.Context, h *juju.Hook, m *model.Model) (p
 	if err != nil {
 		return pgconf.UnitConfig{}, err
 	}
-	pw, err := readSystemUsers(ctx, v)
+	content, err := v.Read(ctx, credentials.SystemUsersDoc)
 	if err != nil {
 		return pgconf.UnitConfig{}, err
 	}
-	if pw == nil {
+	if content == nil {
 		return pgconf.UnitConfig{}, errors.New("the system users are not created yet")
 	}
+	pw, _ := credentials.PasswordsFrom(content)
 	addr, err := unitAddress(ctx, h.Backend)
 	if err != nil {
 		return pgconf.UnitConfig{}, err
 	}
-	return pgconf.UnitConfig{App: m.App(), Unit: m.Unit(), Address: addr, Passwords: *pw}, nil
+	// The layout names the charm's etcd client certificate (the
+	// storage does not matter to it).
+	return pgconf.UnitConfig{App: m.App(), Unit: m.Unit(), Address: addr, Passwords: pw,
+		CA: credentials.CAFrom(content), Layout: pgconf.DefaultLayout(h.Env.ModelUUID, m.Unit(), "")}, nil
 }
 
 func listenPort(ctx context.Context, m *model.Model) int {

@@ -12,17 +12,6 @@ import (
 	"github.com/pgjuju/pgjuju/internal/postgres"
 )
 
-// readSystemUsers reads the system users' passwords from the vault; nil
-// when they do not exist yet.
-func readSystemUsers(ctx context.Context, v credentials.Vault) (*pgconf.Passwords, error) {
-	content, err := v.Read(ctx, credentials.SystemUsersDoc)
-	if err != nil || content == nil {
-		return nil, err
-	}
-	p, _ := credentials.PasswordsFrom(content)
-	return &p, nil
-}
-
 // readPasswords fills the snapshot's credentials: the vault's facts, the
 // system users' passwords (or the action's override, on the leader), and
 // whether the leader must share the secret's id.
