@@ -47,6 +47,8 @@ const (
 	updateStatus  = time.Hour
 	leaseDuration = 10 * time.Second
 	probePoll     = 50 * time.Millisecond
+	// failoverTimeout bounds the wait for a new primary after the kill.
+	failoverTimeout = 3 * time.Minute
 )
 
 type options struct {
@@ -63,7 +65,7 @@ func main() {
 	flag.StringVar(&o.base, "base", "", "the baseline charm (built from before etcd TLS, 2b5ffe2)")
 	flag.StringVar(&o.charm, "charm", "build/postgresql.charm", "the charm with etcd TLS")
 	flag.StringVar(&o.subnet, "subnet", "10.155.0.0/24", "the model's machine subnet (inside its own network namespace)")
-	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up on one model after this long")
+	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up on one model's set-up and hooks after this long")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "etcdtls-bench:", err)
@@ -172,6 +174,12 @@ func runOnce(o options, work, name, tools, charm string) (s sample, err error) {
 	}
 	units := []string{app + "/0", app + "/1", app + "/2"}
 	defer func() {
+		if err != nil {
+			path := filepath.Join(os.TempDir(), "etcdtls-bench-"+name+".debug.log")
+			if werr := os.WriteFile(path, []byte(debugLog(m)), 0o600); werr == nil {
+				err = fmt.Errorf("%w (debug log in %s)", err, path)
+			}
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		if derr := m.Destroy(ctx); derr != nil && err == nil {
@@ -237,10 +245,16 @@ func runOnce(o options, work, name, tools, charm string) (s sample, err error) {
 			survivors = append(survivors, u)
 		}
 	}
+	// The failover has a deadline of its own: a slow set-up on a
+	// loaded host must not eat into it.
+	fctx, fcancel := context.WithTimeout(context.Background(), failoverTimeout)
+	defer fcancel()
+	e.ctx = fctx
 	t0 := time.Now()
-	if err := m.KillMachine(ctx, primary); err != nil {
+	if err := m.KillMachine(fctx, primary); err != nil {
 		return s, fmt.Errorf("killing the machine of %s: %w", primary, err)
 	}
+	var last error
 	for {
 		for _, u := range survivors {
 			err := e.asOperator(u, password, func(ctx context.Context, c *pgx.Conn) error {
@@ -251,10 +265,11 @@ func runOnce(o options, work, name, tools, charm string) (s sample, err error) {
 				s.failover = time.Since(t0)
 				return s, nil
 			}
+			last = err
 		}
 		select {
-		case <-ctx.Done():
-			return s, fmt.Errorf("no survivor took a write: %w", ctx.Err())
+		case <-fctx.Done():
+			return s, fmt.Errorf("no survivor took a write within %s of killing %s (last: %v)", failoverTimeout, primary, last)
 		case <-time.After(probePoll):
 		}
 	}
@@ -358,6 +373,15 @@ func (e *env) asOperator(unit, password string, f func(ctx context.Context, c *p
 	}
 	defer c.Close(context.Background())
 	return f(ctx, c)
+}
+
+// debugLog is the model's whole debug log.
+func debugLog(m *controller.Model) string {
+	var b strings.Builder
+	for _, l := range m.DebugLog(0, 0, nil) {
+		b.WriteString(l.String() + "\n")
+	}
+	return b.String()
 }
 
 func copyFile(src, dst string) error {
