@@ -258,7 +258,9 @@ func runOnce(o options, work, name, tools, charm string) (s sample, err error) {
 	for {
 		for _, u := range survivors {
 			err := e.asOperator(u, password, func(ctx context.Context, c *pgx.Conn) error {
-				_, err := c.Exec(ctx, "INSERT INTO etcdtls_bench DEFAULT VALUES")
+				// The table too: a commit the old primary made just
+				// before its death may not have reached this unit.
+				_, err := c.Exec(ctx, "CREATE TABLE IF NOT EXISTS etcdtls_bench (id serial PRIMARY KEY); INSERT INTO etcdtls_bench DEFAULT VALUES")
 				return err
 			})
 			if err == nil {
