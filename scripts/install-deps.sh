@@ -1,7 +1,7 @@
 #!/bin/bash
 # Installs the distro packages localjuju machines and the charm need, once.
 set -euo pipefail
-pkgs=(iproute2 postgresql postgresql-contrib patroni etcd-server etcd-client pgbackrest)
+pkgs=(iproute2 postgresql postgresql-contrib patroni etcd-server etcd-client python3-idna pgbackrest)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -18,23 +18,26 @@ func (c *Charm) unitConfig(ctx context.Context, h *juju.Hook, m *model.Model) (p
 	if err != nil {
 		return pgconf.UnitConfig{}, err
 	}
-	pw, err := readSystemUsers(ctx, v)
+	content, err := v.Read(ctx, credentials.SystemUsersDoc)
 	if err != nil {
 		return pgconf.UnitConfig{}, err
 	}
-	if pw == nil {
+	if content == nil {
 		return pgconf.UnitConfig{}, errors.New("the system users are not created yet")
 	}
+	pw, _ := credentials.PasswordsFrom(content)
 	addr, err := unitAddress(ctx, h.Backend)
 	if err != nil {
 		return pgconf.UnitConfig{}, err
 	}
-	// The unit's directories (its socket among them), without the data
-	// directory: an action does not know the storage, and a config that
-	// lacks it cannot be rendered by mistake.
+	// The unit's directories (its socket and the charm's etcd client
+	// certificate among them), without the data directory: an action
+	// does not know the storage, and a config that lacks it cannot be
+	// rendered by mistake.
 	layout := pgconf.DefaultLayout(h.Env.ModelUUID, m.Unit(), "")
 	layout.PGData = ""
-	return pgconf.UnitConfig{App: m.App(), Unit: m.Unit(), Address: addr, Layout: layout, Passwords: *pw}, nil
+	return pgconf.UnitConfig{App: m.App(), Unit: m.Unit(), Address: addr, Layout: layout, Passwords: pw,
+		CA: credentials.CAFrom(content)}, nil
 }
 
 func listenPort(ctx context.Context, m *model.Model) int {

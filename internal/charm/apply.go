@@ -15,6 +15,7 @@ import (
 	"github.com/pgjuju/pgjuju/internal/charm/keys"
 	"github.com/pgjuju/pgjuju/internal/charm/plan"
 	"github.com/pgjuju/pgjuju/internal/clock"
+	"github.com/pgjuju/pgjuju/internal/etcd"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/model"
 	"github.com/pgjuju/pgjuju/internal/patroni"
@@ -68,6 +69,12 @@ func (c *Charm) apply(ctx context.Context, h *juju.Hook, m *model.Model, snap Sn
 	return anyChanged, nil
 }
 
+// blockedError stops a plan at a step that found what the operator must
+// fix: the pass ends with its status, and the hook does not fail.
+type blockedError struct{ status juju.Status }
+
+func (e *blockedError) Error() string { return e.status.Message }
+
 // applier runs one plan's steps.
 type applier struct {
 	c   *Charm
@@ -103,7 +110,15 @@ func (a *applier) step(ctx context.Context, st plan.Step) (changed bool, err err
 	case plan.StopForRestore, plan.RunRestore, plan.RejoinAfterRestore:
 		return a.restoreStep(ctx, st)
 	case plan.EnsureEtcdAuth:
-		if changed, err = wl.EnsureEtcdAuth(ctx, cfg); err == nil {
+		changed, err = wl.EnsureEtcdAuth(ctx, cfg)
+		var untrusted *etcd.UntrustedError
+		if errors.As(err, &untrusted) {
+			// Someone else's etcd users or root password: nothing more
+			// runs on it (Patroni would keep its state there), and every
+			// hook checks again until the operator has cleared it.
+			return changed, &blockedError{juju.Blocked("refusing etcd: " + untrusted.Found + "; nothing changed")}
+		}
+		if err == nil {
 			a.w.SetState(etcdAuthKey, "enabled")
 		}
 		return changed, err
@@ -158,7 +173,7 @@ func (a *applier) createSystemUsers(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	content, err := credentials.NewSystemUsers()
+	content, err := credentials.NewSystemUsers(a.m.App(), clock.Or(a.c.Clock).Now())
 	if err != nil {
 		return false, err
 	}

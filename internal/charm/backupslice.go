@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pgjuju/pgjuju/internal/charm/backups"
+	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"github.com/pgjuju/pgjuju/internal/charm/keys"
 	"github.com/pgjuju/pgjuju/internal/charm/plan"
 	"github.com/pgjuju/pgjuju/internal/etcd"
@@ -98,7 +99,9 @@ func (b backupsHost) StopPatroni(ctx context.Context, h *juju.Hook, cfg pgconf.U
 // ClearDCS implements backups.Host: Patroni's keys of the application's
 // scope, deleted through the unit's etcd as root.
 func (b backupsHost) ClearDCS(ctx context.Context, cfg pgconf.UnitConfig) error {
-	cl, err := etcd.Connect(etcd.Config{Endpoints: []string{pgconf.EtcdClientURL(cfg.Address)},
+	// Through cluster.Connect: TLS with the charm's client certificate
+	// (or plain HTTP on an application deployed before etcd TLS).
+	cl, err := cluster.Connect(cfg, etcd.Config{Endpoints: []string{cfg.ClientURL(cfg.Address)},
 		Username: pgconf.EtcdRootUser, Password: cfg.Passwords.Etcd})
 	if err != nil {
 		return err

@@ -111,8 +111,8 @@ func newHarness(t *testing.T) (*harness, jujutest.State) {
 	t.Helper()
 	h, st := newBareHarness(t, "3.6.25")
 	st.Relations = []jujutest.Relation{{ID: 0, Endpoint: PeerEndpoint, RemoteApp: "postgresql"}}
-	st.Secrets = []jujutest.Secret{{Label: credentials.SecretLabel, Content: map[string]string{
-		"operator-password": "o", "replication-password": "r", "rewind-password": "w", "patroni-password": "p", "etcd-password": "e"}}}
+	st.Secrets = []jujutest.Secret{{Label: credentials.SecretLabel, Content: withTestCA(t, map[string]string{
+		"operator-password": "o", "replication-password": "r", "rewind-password": "w", "patroni-password": "p", "etcd-password": "e"})}}
 	// Bootstrap once so the unit has applied parameters.
 	st = h.run(st, h.ch.Hook("install"))
 	return h, st

@@ -17,6 +17,7 @@ import (
 	"github.com/pgjuju/pgjuju/internal/juju/model"
 	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/pki"
 )
 
 // Snapshot is everything a pass decides on. It is read once per dispatch.
@@ -41,6 +42,9 @@ type Snapshot struct {
 	// Passwords are the system users' passwords; nil until the leader has
 	// created the secret (and, for other units, shared its id).
 	Passwords *pgconf.Passwords
+	// CA is the cluster CA of etcd's TLS, from the same secret; empty
+	// for an application deployed before etcd TLS.
+	CA pki.CA
 	// CharmBinary is the dispatch binary, for Patroni's callback.
 	CharmBinary string
 	// JujuExec is the absolute path of juju-exec (juju-run on 2.9) as the
@@ -200,7 +204,8 @@ func Decide(s Snapshot) Plan {
 func decideGates(s Snapshot) (settings pgconf.Settings, stop Plan, ok bool) {
 	if s.Departing {
 		// Whatever the config says: a unit being removed only leaves.
-		cfg := pgconf.UnitConfig{App: s.App, Unit: s.Unit, Address: s.Address}
+		cfg := pgconf.UnitConfig{App: s.App, Unit: s.Unit, Address: s.Address, CA: s.CA,
+			Layout: pgconf.DefaultLayout(s.Model, s.Unit, s.Storage)}
 		if s.Passwords != nil {
 			cfg.Passwords = *s.Passwords
 		}
@@ -244,7 +249,7 @@ func unitConfigFor(s Snapshot, settings pgconf.Settings, pos cluster.Position) p
 	cfg := pgconf.UnitConfig{
 		App: s.App, Unit: s.Unit, Address: s.Address, Peers: s.Peers,
 		Layout: pgconf.DefaultLayout(s.Model, s.Unit, s.Storage), PGVersion: s.PGVersion,
-		Settings: settings, Passwords: *s.Passwords,
+		Settings: settings, Passwords: *s.Passwords, CA: s.CA,
 		EtcdInitialClusterState: "new",
 	}
 	if pos.Others {
@@ -335,5 +340,16 @@ func DecideStatus(pl Plan, node *patroni.NodeStatus) juju.Status {
 	if node.Paused {
 		msg += "; " + cluster.MaintenanceNote
 	}
+	if !pl.Config.EtcdTLS() {
+		// An application deployed before etcd TLS keeps plain HTTP (its
+		// secret has no CA, and a running etcd cluster cannot switch
+		// member by member): the operator must know and act.
+		msg += LegacyEtcdNote
+	}
 	return juju.Active(msg)
 }
+
+// LegacyEtcdNote ends the active status of a unit whose etcd runs without
+// TLS; the README's "etcd TLS for an application deployed before it" says
+// what to do.
+const LegacyEtcdNote = "; etcd without TLS (deployed before it): see README, etcd TLS"

@@ -28,7 +28,7 @@ func baseSnapshot(t *testing.T) Snapshot {
 		Passwords: &pgconf.Passwords{Operator: "o", Replication: "r", Rewind: "w", PatroniAPI: "p", Etcd: "e"},
 		Facts: instance.Facts{Storage: "/srv/pgdata", PGVersion: "15", Catalogue: pgconftest.Catalogue15(t), MemBytes: 4 << 30,
 			Options: pgconf.DefaultOptions(), Locales: []string{"C", "C.utf8", "POSIX", "en_US.utf8"}},
-		CharmBinary: "/charm/dispatch", VaultReady: true, SecretsAvailable: true,
+		CharmBinary: "/charm/dispatch", VaultReady: true, SecretsAvailable: true, CA: testCA(t),
 		Sync: cluster.DefaultSyncOptions(),
 	}
 }
@@ -307,7 +307,7 @@ func TestConfigValidationHarness(t *testing.T) {
 }
 
 func TestDecideStatus(t *testing.T) {
-	ready := Plan{Config: pgconf.UnitConfig{Unit: "postgresql/0"}}
+	ready := Plan{Config: pgconf.UnitConfig{Unit: "postgresql/0", CA: testCA(t)}}
 	withSync := func(o cluster.SyncOptions, units int) Plan {
 		p := ready
 		p.Sync = cluster.DecideSync(o, units)
@@ -349,6 +349,8 @@ func TestDecideStatus(t *testing.T) {
 			juju.Waiting("PostgreSQL is stopped; maintenance mode: no automatic failover")},
 		{"stopped by stop-database", Plan{Config: ready.Config, DatabaseStopped: true}, nil,
 			juju.Maintenance("database stopped by stop-database (run start-database to start it)")},
+		{"etcd without TLS (deployed before it): the status says so", Plan{Config: pgconf.UnitConfig{Unit: "postgresql/0"}},
+			&patroni.NodeStatus{State: "running", Role: "replica"}, juju.Active("Replica (async)" + LegacyEtcdNote)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := DecideStatus(tc.pl, tc.node); got != tc.want {

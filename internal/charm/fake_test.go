@@ -11,11 +11,15 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pgjuju/pgjuju/internal/charm/cluster"
+	"github.com/pgjuju/pgjuju/internal/charm/credentials"
 	"github.com/pgjuju/pgjuju/internal/charm/instance"
 	"github.com/pgjuju/pgjuju/internal/pgconf/pgconftest"
+	"github.com/pgjuju/pgjuju/internal/pki"
 
+	"github.com/pgjuju/pgjuju/internal/etcd"
 	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 	"github.com/pgjuju/pgjuju/internal/postgres"
@@ -45,8 +49,12 @@ type fakeWorkload struct {
 	written  *pgconf.Passwords // patroni.yml
 	loaded   *pgconf.Passwords // what Patroni runs with
 	etcdRoot string            // "" until EnsureEtcdAuth
-	token    bool              // Patroni's etcd token is valid
-	roles    map[string]string // system role → password
+	// etcdFound, when set, is what EnsureEtcdAuth finds untrusted.
+	etcdFound string
+	// patroniStarts counts StartPatroni.
+	patroniStarts int
+	token         bool              // Patroni's etcd token is valid
+	roles         map[string]string // system role → password
 	// etcdSetErr is what SetEtcdRootPassword fails with, when set.
 	etcdSetErr error
 	// state is PostgreSQL's state as Patroni reports it ("" is running).
@@ -195,6 +203,9 @@ func (f *fakeWorkload) StartEtcd(context.Context, pgconf.UnitConfig) (bool, erro
 func (f *fakeWorkload) EnsureEtcdAuth(_ context.Context, cfg pgconf.UnitConfig) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.etcdFound != "" {
+		return false, &etcd.UntrustedError{Found: f.etcdFound}
+	}
 	if f.etcdRoot == "" {
 		f.etcdRoot = cfg.Passwords.Etcd
 		return true, nil
@@ -202,6 +213,9 @@ func (f *fakeWorkload) EnsureEtcdAuth(_ context.Context, cfg pgconf.UnitConfig) 
 	return false, nil
 }
 func (f *fakeWorkload) StartPatroni(context.Context, pgconf.UnitConfig) (bool, error) {
+	f.mu.Lock()
+	f.patroniStarts++
+	f.mu.Unlock()
 	return false, nil
 }
 func (f *fakeWorkload) StopServices(context.Context, string, string) (bool, error) { return false, nil }
@@ -301,4 +315,25 @@ func (f *fakeWorkload) LeaveCluster(context.Context, string, pgconf.UnitConfig) 
 
 func (f *fakeWorkload) StartObserver(context.Context, pgconf.UnitConfig, string, string) (bool, error) {
 	return false, nil
+}
+
+// testCA is one cluster CA for the package's tests (generating one per
+// test would cost nothing worth it).
+var testCAOnce = sync.OnceValues(func() (pki.CA, error) { return pki.NewCA("test CA", time.Now()) })
+
+func testCA(t *testing.T) pki.CA {
+	t.Helper()
+	ca, err := testCAOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+// withTestCA adds testCA to a system-users secret's content, as a
+// deployment with etcd TLS has it.
+func withTestCA(t *testing.T, content map[string]string) map[string]string {
+	ca := testCA(t)
+	content[credentials.CACertKey], content[credentials.CAKeyKey] = string(ca.CertPEM), string(ca.KeyPEM)
+	return content
 }

@@ -2,6 +2,7 @@ package charm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -87,6 +88,11 @@ func (c *Charm) converge(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 		ch, err := c.apply(ctx, h, m, snap, pl, prog, w)
 		if ferr := w.Flush(ctx, h.Backend, snap.peers); err == nil {
 			err = ferr
+		}
+		var blocked *blockedError
+		if errors.As(err, &blocked) {
+			h.Log.Warn("blocked", "why", blocked.status.Message)
+			return snap, Plan{Status: blocked.status}, changed || ch, nil
 		}
 		if err != nil {
 			return snap, pl, changed, err

@@ -12,17 +12,6 @@ import (
 	"github.com/pgjuju/pgjuju/internal/postgres"
 )
 
-// readSystemUsers reads the system users' passwords from the vault; nil
-// when they do not exist yet.
-func readSystemUsers(ctx context.Context, v credentials.Vault) (*pgconf.Passwords, error) {
-	content, err := v.Read(ctx, credentials.SystemUsersDoc)
-	if err != nil || content == nil {
-		return nil, err
-	}
-	p, _ := credentials.PasswordsFrom(content)
-	return &p, nil
-}
-
 // readPasswords fills the snapshot's credentials: the vault's facts, the
 // system users' passwords (or the action's override, on the leader), and
 // whether the leader must share the secret's id.
@@ -36,14 +25,14 @@ func (c *Charm) readPasswords(ctx context.Context, h *juju.Hook, m *model.Model,
 	s.shareSystemUsers = v.NeedsSharing(credentials.SystemUsersDoc, content)
 	if content != nil {
 		p, _ := credentials.PasswordsFrom(content)
-		s.Passwords = &p
+		s.Passwords, s.CA = &p, credentials.CAFrom(content)
 	}
 	if ov.SystemUsers != nil && s.Leader {
 		p, err := credentials.PasswordsFrom(ov.SystemUsers)
 		if err != nil {
 			return err
 		}
-		s.Passwords = &p
+		s.Passwords, s.CA = &p, credentials.CAFrom(ov.SystemUsers)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/pgjuju/pgjuju/internal/charm/credentials"
 	"github.com/pgjuju/pgjuju/internal/charm/instance"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/jujutest"
@@ -123,7 +124,7 @@ func reconcileScenario(t *testing.T) {
 			b, _ := os.ReadFile(filepath.Join(layout.LogDir, "patroni.log"))
 			t.Logf("patroni.log:\n%s", b)
 		}
-		for _, d := range []string{base, layout.ConfDir, layout.RunDir, layout.LogDir} {
+		for _, d := range append(layout.UnitDirs(), base) {
 			os.RemoveAll(d)
 		}
 	}()
@@ -267,7 +268,16 @@ func reconcileScenario(t *testing.T) {
 			t.Fatalf("set-password %s: %v %+v", user, err, res)
 		}
 		t.Logf("set-password %s: %s", user, strings.Join(res.Logs, "; "))
-		cfg := pgconf.UnitConfig{Unit: unit, Address: netip.MustParseAddr("10.201.0.10")}
+		// etcd speaks TLS: the charm's client certificate and the CA.
+		cfg := pgconf.UnitConfig{Unit: unit, Address: netip.MustParseAddr("10.201.0.10"), Layout: layout}
+		for _, sec := range st2.Secrets {
+			if sec.Label == credentials.SecretLabel {
+				cfg.CA = credentials.CAFrom(sec.Content)
+			}
+		}
+		if !cfg.EtcdTLS() {
+			t.Fatal("the system-users secret has no CA")
+		}
 		if user == "patroni" {
 			cfg.Passwords.PatroniAPI = res.Results["password"]
 			if err := c.Workload.Patroni(cfg).Reload(ctx); err != nil {

@@ -3,6 +3,7 @@ package etcd
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -40,6 +42,9 @@ type Config struct {
 	// inside a unit's network namespace).
 	Dial        func(ctx context.Context, addr string) (net.Conn, error)
 	DialTimeout time.Duration // zero means 5 s
+	// TLS is the client side of https endpoints: the cluster's CA and
+	// this client's certificate (members refuse clients without one).
+	TLS *tls.Config
 }
 
 // Errors etcd answers with, as its JSON gateway words them. Check them
@@ -97,7 +102,8 @@ func Connect(cfg Config) (*Client, error) {
 		timeout = 5 * time.Second
 	}
 	dialer := &net.Dialer{Timeout: timeout}
-	tr := &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second}
+	tr := &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: 30 * time.Second,
+		TLSClientConfig: cfg.TLS, TLSHandshakeTimeout: timeout}
 	if cfg.Dial != nil {
 		tr.DialContext = func(ctx context.Context, _, addr string) (net.Conn, error) {
 			ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -400,15 +406,27 @@ func (c *Client) EnsureMemberRemoved(ctx context.Context, peerURL string) (bool,
 }
 
 // EnsureAuth creates the root user with password, grants it the root role
-// and enables authentication, unless already done. The client must have
-// been connected without credentials (before auth is enabled) or as root.
+// and enables authentication, unless already done, and then checks that
+// etcd's authentication is the charm's: root is the only user and takes
+// rootPassword. It trusts nothing it finds: users that exist before it
+// enables authentication (someone's, who would keep access), or
+// authentication already enabled with another root password, are an
+// *UntrustedError saying what was found, and then nothing is changed.
+// The client must have been connected without credentials.
 func (c *Client) EnsureAuth(ctx context.Context, rootPassword string) (bool, error) {
 	enabled, err := c.authEnabled(ctx)
 	if err != nil {
 		return false, err
 	}
 	if enabled {
-		return false, nil
+		return false, c.checkAuth(ctx, rootPassword)
+	}
+	users, err := c.users(ctx)
+	if err != nil {
+		return false, err
+	}
+	if others := slices.DeleteFunc(users, func(u string) bool { return u == "root" }); len(others) > 0 {
+		return false, &UntrustedError{Found: fmt.Sprintf("etcd has users besides root before authentication is enabled: %s", strings.Join(others, ", "))}
 	}
 	steps := []struct {
 		what, path string
@@ -426,7 +444,29 @@ func (c *Client) EnsureAuth(ctx context.Context, rootPassword string) (bool, err
 			return false, fmt.Errorf("%s: %w", st.what, err)
 		}
 	}
-	return true, nil
+	// A user added between the list and the enabling would survive it.
+	return true, c.checkAuth(ctx, rootPassword)
+}
+
+// checkAuth checks, with authentication enabled, that rootPassword logs
+// in as root and that root is etcd's only user.
+func (c *Client) checkAuth(ctx context.Context, rootPassword string) error {
+	cfg := c.cfg
+	cfg.Username, cfg.Password = "root", rootPassword
+	root := &Client{cfg: cfg, http: c.http}
+	if err := root.authenticate(ctx); errors.Is(err, ErrAuthFailed) {
+		return &UntrustedError{Found: "authentication is enabled and refuses the root password in the application's secret"}
+	} else if err != nil {
+		return err
+	}
+	users, err := root.users(ctx)
+	if err != nil {
+		return err
+	}
+	if others := slices.DeleteFunc(users, func(u string) bool { return u == "root" }); len(others) > 0 {
+		return &UntrustedError{Found: fmt.Sprintf("etcd has users besides root: %s", strings.Join(others, ", "))}
+	}
+	return nil
 }
 
 // authEnabled reads a key without credentials: with auth enabled etcd
@@ -458,4 +498,21 @@ func (c *Client) Healthy(ctx context.Context) error {
 		return fmt.Errorf("reading from etcd: %w", err)
 	}
 	return nil
+}
+
+// UntrustedError: etcd's authentication is not what the charm set up.
+type UntrustedError struct{ Found string }
+
+func (e *UntrustedError) Error() string { return "etcd auth: " + e.Found }
+
+// users lists etcd's user names, sorted.
+func (c *Client) users(ctx context.Context) ([]string, error) {
+	var resp struct {
+		Users []string `json:"users"`
+	}
+	if err := c.call(ctx, "/v3/auth/user/list", struct{}{}, &resp); err != nil {
+		return nil, fmt.Errorf("listing etcd users: %w", err)
+	}
+	sort.Strings(resp.Users)
+	return resp.Users, nil
 }

@@ -87,6 +87,14 @@ func (g *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			g.auth = true
 			w.Write([]byte("{}"))
 		}
+	case "/v3/auth/user/list":
+		if authed() {
+			var names []string
+			for u := range g.users {
+				names = append(names, u)
+			}
+			json.NewEncoder(w).Encode(map[string]any{"users": names})
+		}
 	case "/v3/kv/range":
 		if authed() {
 			w.Write([]byte(`{"header":{}}`))

@@ -284,7 +284,7 @@ func TestStandaloneWorkload(t *testing.T) {
 		t.Fatal(err)
 	}
 	ec, err := etcd.Connect(etcd.Config{
-		Endpoints: []string{pgconf.EtcdClientURL(addr)},
+		Endpoints: []string{cfg.ClientURL(addr)},
 		Dial:      func(ctx context.Context, a string) (net.Conn, error) { return dial(ctx, "tcp", a) },
 	})
 	if err != nil {
@@ -304,7 +304,7 @@ func TestStandaloneWorkload(t *testing.T) {
 	if len(members) != 1 || members[0].Name != "postgresql-0" {
 		t.Fatalf("etcd members %+v", members)
 	}
-	if changed, _, err := ec.EnsureMember(ctx, pgconf.EtcdPeerURL(addr)); err != nil || changed {
+	if changed, _, err := ec.EnsureMember(ctx, cfg.PeerURL(addr)); err != nil || changed {
 		t.Fatalf("EnsureMember(self) = %v, %v", changed, err)
 	}
 	if changed, err := ec.EnsureAuth(ctx, pw.Etcd); err != nil || !changed {
@@ -312,7 +312,7 @@ func TestStandaloneWorkload(t *testing.T) {
 	}
 	ec.Close()
 	ec, err = etcd.Connect(etcd.Config{
-		Endpoints: []string{pgconf.EtcdClientURL(addr)}, Username: "root", Password: pw.Etcd,
+		Endpoints: []string{cfg.ClientURL(addr)}, Username: "root", Password: pw.Etcd,
 		Dial: func(ctx context.Context, a string) (net.Conn, error) { return dial(ctx, "tcp", a) },
 	})
 	if err != nil {

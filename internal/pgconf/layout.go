@@ -137,7 +137,7 @@ func (l Layout) Dirs() []Dir {
 // (with the etcd data directory and every file carrying a password),
 // RunDir and LogDir. The remove hook deletes them; PGData is never among
 // them (DESIGN §7: the data stays on the storage).
-func (l Layout) UnitDirs() []string { return []string{l.ConfDir, l.RunDir, l.LogDir} }
+func (l Layout) UnitDirs() []string { return []string{l.ConfDir, l.TLSDir(), l.RunDir, l.LogDir} }
 
 // PatroniConfigPath is where patroni.yml goes.
 func (l Layout) PatroniConfigPath() string { return filepath.Join(l.PatroniDir, "patroni.yml") }

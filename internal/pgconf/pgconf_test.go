@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/pgjuju/pgjuju/internal/pki"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -69,6 +71,13 @@ func withGeneration(c UnitConfig, g string) UnitConfig {
 	return c
 }
 
+// withTLS gives c a cluster CA: its etcd speaks TLS. Rendering reads only
+// that there is one; the files name the paths.
+func withTLS(c UnitConfig) UnitConfig {
+	c.CA = pki.CA{CertPEM: []byte("a CA certificate"), KeyPEM: []byte("its key")}
+	return c
+}
+
 func TestRenderGolden(t *testing.T) {
 	three := []Member{
 		{Unit: "postgresql/10", Address: netip.MustParseAddr("10.201.0.12")},
@@ -87,8 +96,10 @@ func TestRenderGolden(t *testing.T) {
 		cfg   UnitConfig
 		state string
 	}{
+		// standalone is an application deployed before etcd TLS: plain
+		// HTTP; three-units has the cluster CA.
 		{"standalone", unitConfig(t, Options{}), "new"},
-		{"three-units", withGeneration(unitConfig(t, full, three...), "3"), "existing"},
+		{"three-units", withTLS(withGeneration(unitConfig(t, full, three...), "3")), "existing"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

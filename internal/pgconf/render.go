@@ -9,6 +9,7 @@ import (
 	"sync"
 	"text/template"
 
+	"github.com/pgjuju/pgjuju/internal/pki"
 	"github.com/pgjuju/pgjuju/templates"
 )
 
@@ -91,6 +92,9 @@ type UnitConfig struct {
 	PGVersion string // major version, "15"
 	Settings  Settings
 	Passwords Passwords
+	// CA is the cluster CA from the application's secret; empty for an
+	// application deployed before etcd TLS (EtcdTLS).
+	CA pki.CA `json:"-"`
 	// Clients are pg_hba rules of client relations.
 	Clients []HBARule
 	// PatroniPort is the REST API port; zero means DefaultPatroniPort.
@@ -256,6 +260,7 @@ func RenderPatroni(c UnitConfig) (string, error) {
 		RestAPIAddress, RestAPIUser, RestAPIPassword      string
 		RestAPIAllowlist                                  []string
 		EtcdHosts                                         []string
+		EtcdProtocol, EtcdCACert, EtcdCert, EtcdKey       string
 		EtcdUser, EtcdPassword                            string
 		TTL, LoopWait, RetryTimeout, MaximumLagOnFailover int
 		DCSParameters, Parameters                         map[string]string
@@ -270,7 +275,7 @@ func RenderPatroni(c UnitConfig) (string, error) {
 		Unit: c.Unit, Scope: c.App, Name: UnitSlug(c.Unit), Namespace: PatroniNamespace,
 		RestAPIAddress: hostPort(c.Address, c.patroniPort()), RestAPIUser: PatroniAPIUser, RestAPIPassword: c.Passwords.PatroniAPI,
 		RestAPIAllowlist: restAPIAllowlist(c.Address),
-		EtcdHosts:        hosts, EtcdUser: EtcdRootUser, EtcdPassword: c.Passwords.Etcd,
+		EtcdHosts:        hosts, EtcdProtocol: c.etcdScheme(), EtcdUser: EtcdRootUser, EtcdPassword: c.Passwords.Etcd,
 		TTL: TTL, LoopWait: LoopWait, RetryTimeout: RetryTimeout, MaximumLagOnFailover: MaximumLagOnFailover,
 		DCSParameters: dcs, Parameters: local,
 		Encoding: c.Settings.Encoding, Locale: c.Settings.Locale,
@@ -281,6 +286,9 @@ func RenderPatroni(c UnitConfig) (string, error) {
 		RewindUser: RewindUser, RewindPassword: c.Passwords.Rewind,
 		HBA:          hba,
 		PasswordsTag: PasswordsTag, PasswordsGeneration: c.Passwords.Generation,
+	}
+	if c.EtcdTLS() {
+		data.EtcdCACert, data.EtcdCert, data.EtcdKey = c.Layout.EtcdCACertPath(), c.Layout.PatroniEtcdCertPath(), c.Layout.PatroniEtcdKeyPath()
 	}
 	var b strings.Builder
 	if err := patroniTemplate().Execute(&b, data); err != nil {
@@ -297,14 +305,15 @@ func restAPIAllowlist(self netip.Addr) []string {
 	return []string{self.Unmap().String(), "127.0.0.1"}
 }
 
-// EtcdPeerURL is the peer URL of a member at addr.
+// EtcdPeerURL is the peer URL of a member at addr (etcd speaks TLS; a
+// cluster deployed before TLS uses UnitConfig.PeerURL).
 func EtcdPeerURL(addr netip.Addr) string {
-	return "http://" + hostPort(addr, EtcdPeerPort)
+	return "https://" + hostPort(addr, EtcdPeerPort)
 }
 
-// EtcdClientURL is the client URL of a member at addr.
+// EtcdClientURL is the client URL of a member at addr (see EtcdPeerURL).
 func EtcdClientURL(addr netip.Addr) string {
-	return "http://" + hostPort(addr, EtcdClientPort)
+	return "https://" + hostPort(addr, EtcdClientPort)
 }
 
 // EtcdMemberName is the etcd member name of a unit.
@@ -327,17 +336,21 @@ func RenderEtcd(c UnitConfig) (string, error) {
 	}
 	var initial []string
 	for _, m := range c.etcdInitial() {
-		initial = append(initial, EtcdMemberName(m.Unit)+"="+EtcdPeerURL(m.Address))
+		initial = append(initial, EtcdMemberName(m.Unit)+"="+c.PeerURL(m.Address))
 	}
 	data := struct {
 		Unit, Name, DataDir, PeerURL, ClientURL string
 		InitialCluster, InitialClusterState     string
 		ClusterToken                            string
+		CACert, Cert, Key                       string
 	}{
 		Unit: c.Unit, Name: EtcdMemberName(c.Unit), DataDir: c.Layout.EtcdDataDir,
-		PeerURL: EtcdPeerURL(c.Address), ClientURL: EtcdClientURL(c.Address),
+		PeerURL: c.PeerURL(c.Address), ClientURL: c.ClientURL(c.Address),
 		InitialCluster: strings.Join(initial, ","), InitialClusterState: state,
 		ClusterToken: c.App,
+	}
+	if c.EtcdTLS() {
+		data.CACert, data.Cert, data.Key = c.Layout.EtcdCACertPath(), c.Layout.EtcdServerCertPath(), c.Layout.EtcdServerKeyPath()
 	}
 	var b strings.Builder
 	if err := etcdTemplate().Execute(&b, data); err != nil {

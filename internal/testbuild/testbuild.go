@@ -68,10 +68,10 @@ func RemoveHostDirs(t T, model string, units []string) {
 	for _, u := range units {
 		l := pgconf.DefaultLayout(model, u, "")
 		if t.Failed() {
-			t.Logf("%s kept on the host for inspection: %s %s %s", u, l.ConfDir, l.RunDir, l.LogDir)
+			t.Logf("%s kept on the host for inspection: %s", u, strings.Join(l.UnitDirs(), " "))
 			continue
 		}
-		for _, d := range []string{l.ConfDir, l.RunDir, l.LogDir} {
+		for _, d := range l.UnitDirs() {
 			if err := os.RemoveAll(d); err != nil {
 				t.Errorf("removing %s: %v", d, err)
 			}

@@ -255,6 +255,15 @@ func TestStandaloneUnit(t *testing.T) {
 			e.with(t).waitStatus(unit, "active", nil)
 			e.with(t).checkOnlyPassword(unit, password, old)
 		}},
+		{"set-password of etcd's root over TLS: the unit stays active and serves", func(t *testing.T) {
+			old := e.with(t).password(unit, "etcd")
+			e.with(t).mustAction(unit, "set-password", map[string]any{"username": "etcd"})
+			if e.with(t).password(unit, "etcd") == old {
+				t.Fatalf("get-password still returns etcd's old password after set-password")
+			}
+			e.with(t).waitStatus(unit, "active", nil)
+			readRow(t)
+		}},
 		{"set-password with a 10-character password fails and changes nothing", func(t *testing.T) {
 			r := e.with(t).action(unit, "set-password", map[string]any{"username": "operator", "password": "short12345"})
 			if r.Status == "completed" {

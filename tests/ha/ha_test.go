@@ -250,6 +250,16 @@ func TestHighAvailability(t *testing.T) {
 				}
 			}
 		}},
+		{"etcd from another machine of the model: both ports refuse a client without the cluster's certificate; the certificate alone reads no key", func(t *testing.T) {
+			for _, u := range live {
+				if err := e.etcdRefusesOutsider(legacyUnit, u); err != nil {
+					t.Errorf("etcd of %s from %s's machine: %v", u, legacyUnit, err)
+				}
+			}
+			if err := e.etcdCertIsNotEnough(cl.primary, cl.primary); err != nil {
+				t.Errorf("etcd of %s: %v", cl.primary, err)
+			}
+		}},
 		{"failover: kill the primary's machine; another unit becomes Primary and takes writes", func(t *testing.T) {
 			ew := e.with(t)
 			dead = cl.primary

@@ -13,6 +13,8 @@ import (
 	"github.com/pgjuju/pgjuju/internal/etcd"
 	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/pki"
+	"github.com/pgjuju/pgjuju/internal/safefile"
 )
 
 // EtcdEffects are the cluster's effects on etcd; Etcd is the real one,
@@ -38,13 +40,33 @@ type Etcd struct {
 }
 
 func etcdRoot(cfg pgconf.UnitConfig) (*etcd.Client, error) {
-	return etcd.Connect(etcd.Config{Endpoints: []string{pgconf.EtcdClientURL(cfg.Address)},
+	return Connect(cfg, etcd.Config{Endpoints: []string{cfg.ClientURL(cfg.Address)},
 		Username: pgconf.EtcdRootUser, Password: cfg.Passwords.Etcd})
+}
+
+// Connect connects the charm to the unit's etcd cluster with ec: over TLS
+// with the charm's own client certificate (pgconf's CharmEtcdCertPath,
+// which the unit's files hold) when the cluster has a CA.
+func Connect(cfg pgconf.UnitConfig, ec etcd.Config) (*etcd.Client, error) {
+	if cfg.EtcdTLS() {
+		var p pki.Pair
+		var err error
+		if p.CertPEM, err = safefile.ReadTrusted(cfg.Layout.CharmEtcdCertPath()); err != nil {
+			return nil, fmt.Errorf("the charm's etcd client certificate: %w", err)
+		}
+		if p.KeyPEM, err = safefile.ReadTrusted(cfg.Layout.CharmEtcdKeyPath()); err != nil {
+			return nil, fmt.Errorf("the charm's etcd client key: %w", err)
+		}
+		if ec.TLS, err = pki.ClientTLS(cfg.CA.CertPEM, p); err != nil {
+			return nil, err
+		}
+	}
+	return etcd.Connect(ec)
 }
 
 // EnsureEtcdAuth implements EtcdEffects.
 func (Etcd) EnsureEtcdAuth(ctx context.Context, cfg pgconf.UnitConfig) (bool, error) {
-	c, err := etcd.Connect(etcd.Config{Endpoints: []string{pgconf.EtcdClientURL(cfg.Address)}})
+	c, err := Connect(cfg, etcd.Config{Endpoints: []string{cfg.ClientURL(cfg.Address)}})
 	if err != nil {
 		return false, err
 	}
@@ -84,21 +106,21 @@ func (Etcd) SetEtcdRootPassword(ctx context.Context, cfg pgconf.UnitConfig, pass
 // learner that has not caught up within a short wait stays a learner, to
 // be promoted by a later hook.
 func (e Etcd) EtcdMembership(ctx context.Context, cfg pgconf.UnitConfig, ch Change) (map[string]Member, error) {
-	endpoints := []string{pgconf.EtcdClientURL(cfg.Address)}
+	endpoints := []string{cfg.ClientURL(cfg.Address)}
 	if len(cfg.EtcdVoters) > 0 {
 		endpoints = nil
 		for _, v := range cfg.EtcdVoters {
-			endpoints = append(endpoints, pgconf.EtcdClientURL(v.Address))
+			endpoints = append(endpoints, cfg.ClientURL(v.Address))
 		}
 	}
-	c, err := etcd.Connect(etcd.Config{Endpoints: endpoints, Username: pgconf.EtcdRootUser, Password: cfg.Passwords.Etcd})
+	c, err := Connect(cfg, etcd.Config{Endpoints: endpoints, Username: pgconf.EtcdRootUser, Password: cfg.Passwords.Etcd})
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
 	out := maps.Clone(ch.Members)
 	for _, u := range slices.Sorted(maps.Keys(ch.Actions)) {
-		if err := e.applyAction(ctx, c, u, ch.Actions[u], out); err != nil {
+		if err := e.applyAction(ctx, c, cfg, u, ch.Actions[u], out); err != nil {
 			return nil, fmt.Errorf("etcd member %s (%s): %w", u, ch.Actions[u], err)
 		}
 	}
@@ -106,9 +128,9 @@ func (e Etcd) EtcdMembership(ctx context.Context, cfg pgconf.UnitConfig, ch Chan
 }
 
 // applyAction applies one member's action and updates the record.
-func (e Etcd) applyAction(ctx context.Context, c *etcd.Client, u string, a Action, record map[string]Member) error {
+func (e Etcd) applyAction(ctx context.Context, c *etcd.Client, cfg pgconf.UnitConfig, u string, a Action, record map[string]Member) error {
 	clk := clock.Or(e.Clock)
-	peerURL := pgconf.EtcdPeerURL(record[u].Address)
+	peerURL := cfg.PeerURL(record[u].Address)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	switch a {
@@ -164,7 +186,7 @@ func LeaveEtcd(ctx context.Context, cfg pgconf.UnitConfig, log io.Writer) {
 	defer c.Close()
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, err := c.EnsureMemberRemoved(cctx, pgconf.EtcdPeerURL(cfg.Address)); err != nil {
+	if _, err := c.EnsureMemberRemoved(cctx, cfg.PeerURL(cfg.Address)); err != nil {
 		fmt.Fprintf(log, "leaving etcd: %v\n", err)
 	}
 }

@@ -3,9 +3,11 @@ package credentials
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/pgjuju/pgjuju/internal/charm/keys"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/pki"
 	"github.com/pgjuju/pgjuju/internal/postgres"
 )
 
@@ -23,6 +25,11 @@ const (
 	// GenerationKey (a key of the system-users secret) counts password
 	// rotations (pgconf.Passwords.Generation).
 	GenerationKey = "generation"
+	// CACertKey and CAKeyKey (keys of the system-users secret) hold the
+	// cluster CA of etcd's TLS (PEM). A secret created before etcd TLS
+	// has neither, and its application keeps plain HTTP.
+	CACertKey = "etcd-ca-cert"
+	CAKeyKey  = "etcd-ca-key"
 )
 
 // EtcdUser is etcd's root user as the actions name it.
@@ -80,10 +87,23 @@ func PasswordsFrom(content map[string]string) (pgconf.Passwords, error) {
 	return p, nil
 }
 
-// NewSystemUsers generates every system user's password: the content of
-// a new system-users secret.
-func NewSystemUsers() (map[string]string, error) {
-	content := map[string]string{}
+// CAFrom reads the cluster CA from the system-users secret's content;
+// empty when the secret predates etcd TLS.
+func CAFrom(content map[string]string) pki.CA {
+	if content[CACertKey] == "" || content[CAKeyKey] == "" {
+		return pki.CA{}
+	}
+	return pki.CA{CertPEM: []byte(content[CACertKey]), KeyPEM: []byte(content[CAKeyKey])}
+}
+
+// NewSystemUsers generates every system user's password and the cluster
+// CA (valid from now): the content of a new system-users secret.
+func NewSystemUsers(app string, now time.Time) (map[string]string, error) {
+	ca, err := pki.NewCA("etcd CA of "+app, now)
+	if err != nil {
+		return nil, err
+	}
+	content := map[string]string{CACertKey: string(ca.CertPEM), CAKeyKey: string(ca.KeyPEM)}
 	for _, u := range Users {
 		pw, err := postgres.GeneratePassword()
 		if err != nil {

@@ -3,17 +3,21 @@ package credentials
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 )
 
 func TestUsersTable(t *testing.T) {
-	content, err := NewSystemUsers()
+	content, err := NewSystemUsers("pg", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(content) != len(Users) {
-		t.Fatalf("%d passwords for %d users", len(content), len(Users))
+	if len(content) != len(Users)+2 {
+		t.Fatalf("%d entries for %d users and the CA", len(content), len(Users))
+	}
+	if err := CAFrom(content).Check(); err != nil {
+		t.Errorf("the new secret's CA: %v", err)
 	}
 	p, err := PasswordsFrom(content)
 	if err != nil {
@@ -39,7 +43,7 @@ func TestUsersTable(t *testing.T) {
 }
 
 func TestPasswordsFromRefusesAMissingPassword(t *testing.T) {
-	content, _ := NewSystemUsers()
+	content, _ := NewSystemUsers("pg", time.Now())
 	delete(content, "etcd-password")
 	if _, err := PasswordsFrom(content); err == nil || !strings.Contains(err.Error(), "etcd") {
 		t.Errorf("err = %v, want one naming etcd", err)
@@ -47,7 +51,7 @@ func TestPasswordsFromRefusesAMissingPassword(t *testing.T) {
 }
 
 func TestWithPasswordCountsTheGeneration(t *testing.T) {
-	content, _ := NewSystemUsers()
+	content, _ := NewSystemUsers("pg", time.Now())
 	u, _ := Lookup(pgconf.RewindUser)
 	next := WithPassword(content, u, "a-new-password-of-enough-length")
 	if next[u.SecretKey] != "a-new-password-of-enough-length" || next[GenerationKey] != "1" {
@@ -58,5 +62,14 @@ func TestWithPasswordCountsTheGeneration(t *testing.T) {
 	}
 	if again := WithPassword(next, u, "x"); again[GenerationKey] != "2" {
 		t.Errorf("second rotation: generation %q", again[GenerationKey])
+	}
+}
+
+func TestCAFromASecretBeforeTLS(t *testing.T) {
+	content, _ := NewSystemUsers("pg", time.Now())
+	delete(content, CACertKey)
+	delete(content, CAKeyKey)
+	if ca := CAFrom(content); len(ca.CertPEM) != 0 || len(ca.KeyPEM) != 0 {
+		t.Errorf("CAFrom a secret without a CA = %+v", ca)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pgjuju/pgjuju/internal/clock"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 	"github.com/pgjuju/pgjuju/internal/safefile"
 )
@@ -65,7 +66,11 @@ func (s *System) WriteFiles(ctx context.Context, cfg pgconf.UnitConfig) (bool, e
 		return changed, err
 	}
 	c2, err := safefile.WriteFile(l.EtcdConfigPath(), []byte(etcdYML), 0o640, etcdGroup)
-	return changed || c1 || c2, err
+	if err != nil || !cfg.EtcdTLS() {
+		return changed || c1 || c2, err
+	}
+	c3, err := writeTLS(cfg, clock.Or(s.Clock).Now(), pg)
+	return changed || c1 || c2 || c3, err
 }
 
 // ensureDirs creates or repairs the unit's directories and the storage's

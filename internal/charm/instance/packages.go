@@ -23,6 +23,10 @@ var packages = []struct{ name, file string }{
 	{"patroni", "/usr/bin/patroni"},
 	{"etcd-server", "/usr/bin/etcd"},
 	{"etcd-client", "/usr/bin/etcdctl"},
+	// Patroni's etcd client (python3-etcd) talks TLS through urllib3's
+	// pyOpenSSL backend, which imports idna: only a Recommends of
+	// python3-urllib3, which --no-install-recommends leaves out.
+	{"python3-idna", "/usr/lib/python3/dist-packages/idna"},
 }
 
 // MissingPackages lists the packages whose files are absent.

@@ -61,7 +61,7 @@ func (s *System) StartEtcd(ctx context.Context, cfg pgconf.UnitConfig) (bool, er
 	}
 	// Without credentials: MemberList answers before and after auth is
 	// enabled, so readiness does not depend on the auth step.
-	c, err := etcd.Connect(etcd.Config{Endpoints: []string{pgconf.EtcdClientURL(cfg.Address)}})
+	c, err := cluster.Connect(cfg, etcd.Config{Endpoints: []string{cfg.ClientURL(cfg.Address)}})
 	if err != nil {
 		return changed, err
 	}
