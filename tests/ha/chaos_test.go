@@ -75,6 +75,16 @@ type fault struct {
 	knownBug string
 }
 
+// syncLostAfterPatroniRestart is what this suite found after SIGKILL of
+// Patroni on the primary (the supervisor restarts it; PostgreSQL runs
+// on): Patroni's /sync key names a standby, but synchronous_standby_names
+// stays empty for minutes, so the primary acknowledges commits no standby
+// holds while a failover would promote the /sync standby. In 2 of 2 runs a
+// kill-machine of the primary a few seconds later lost one acknowledged
+// write. Whether Debian's Patroni 3.0.2 or the charm leaves it so is not
+// established yet.
+const syncLostAfterPatroniRestart = "after Patroni restarts on a running primary, synchronous_standby_names stays empty while /sync names a standby: commits are acknowledged unreplicated (1 lost write in 2 of 2 runs of a following kill-machine)"
+
 // patroni302LeaderKey is what this suite found about Debian's Patroni
 // 3.0.2: a leader whose Patroni resumes after its leader key expired
 // (SIGSTOP, a frozen machine), or whose etcd comes back after a network
@@ -163,7 +173,7 @@ func TestChaos(t *testing.T) {
 		{name: "SIGKILL of the postmaster on the primary (Patroni restarts it in place)", primary: false,
 			inject:  func(t *testing.T, c *chaos, cl roles) { c.signal(t, cl.primary, isPostmaster, syscall.SIGKILL) },
 			recover: patroniBack},
-		{name: "SIGKILL of Patroni on the primary", primary: false,
+		{name: "SIGKILL of Patroni on the primary", primary: false, knownBug: syncLostAfterPatroniRestart,
 			inject:  func(t *testing.T, c *chaos, cl roles) { c.signal(t, cl.primary, isPatroni, syscall.SIGKILL) },
 			recover: patroniBack},
 		{name: "SIGSTOP of Patroni on the primary until another leads, then SIGCONT", primary: true, knownBug: patroni302LeaderKey,
@@ -335,6 +345,7 @@ func (c *chaos) run(t *testing.T, f fault) string {
 	}
 	after := ew.waitRoles(c.liveUnits())
 	ew.waitFor("every replica streaming from "+after.primary, pollInterval, func() error { return c.streaming(after) })
+	ew.waitFor("synchronous replication enforced again on "+after.primary, pollInterval, func() error { return c.syncRecorded(after) })
 	recovered := time.Now()
 	ew.waitFor("writes acknowledged after recovery", pollInterval, func() error { return out.ackedSince(recovered, 5) })
 	stop()

@@ -301,7 +301,7 @@ func superuser(cfg pgconf.UnitConfig) postgres.Target {
 	if port == 0 {
 		port = pgconf.DefaultPostgresPort
 	}
-	return postgres.Target{Host: cfg.Layout.RunDir, Port: port, User: pgconf.OperatorUser, Password: cfg.Passwords.Operator}
+	return postgres.Target{Host: cfg.Layout.SocketDir, Port: port, User: pgconf.OperatorUser, Password: cfg.Passwords.Operator}
 }
 
 // readArchiver reads pg_stat_archiver on the unit's PostgreSQL.

@@ -1,7 +1,6 @@
 package backups
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/pgjuju/pgjuju/internal/pgbackrest"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/safefile"
 )
 
 func postgresIDs() (uint32, uint32, error) {
@@ -35,7 +35,7 @@ func configFor(cfg pgconf.UnitConfig) pgbackrest.Config {
 	}
 	return pgbackrest.Config{
 		Unit: cfg.Unit, Stanza: cfg.Backup.Stanza, RepoPath: cfg.Backup.Path,
-		PGData: cfg.Layout.PGData, SocketDir: cfg.Layout.RunDir, Port: port, User: pgconf.OperatorUser,
+		PGData: cfg.Layout.PGData, SocketDir: cfg.Layout.SocketDir, Port: port, User: pgconf.OperatorUser,
 		LockPath: lock, LogPath: log, SpoolPath: spool,
 	}
 }
@@ -64,12 +64,10 @@ func WriteConfig(_ context.Context, cfg pgconf.UnitConfig) (bool, error) {
 		return false, err
 	}
 	lock, log, spool := cfg.Layout.PgBackRestDirs()
+	pg := safefile.Owner{UID: int(uid), GID: int(gid)}
 	for _, d := range []string{lock, log, spool} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
-			return false, fmt.Errorf("creating %s: %w", d, err)
-		}
-		if err := os.Chown(d, int(uid), int(gid)); err != nil {
-			return false, fmt.Errorf("owning %s: %w", d, err)
+		if _, err := safefile.EnsureDir(d, 0o750, pg); err != nil {
+			return false, err
 		}
 	}
 	text, err := pgbackrest.RenderConfig(configFor(cfg))
@@ -89,29 +87,10 @@ func pgpassEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `:`, `\:`).Replace(s)
 }
 
-// writeFile replaces path with data (mode, owner) when it differs.
+// writeFile replaces path with data (mode, owner) when it differs,
+// through safefile: a fresh temporary file, never a symbolic link.
 func writeFile(path string, data []byte, mode os.FileMode, uid, gid uint32) (bool, error) {
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
-		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm() == mode {
-			return false, nil
-		}
-	}
-	tmp := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.new-%d", filepath.Base(path), os.Getpid()))
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return false, fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Chown(tmp, int(uid), int(gid)); err != nil {
-		os.Remove(tmp)
-		return false, fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		os.Remove(tmp)
-		return false, fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return false, fmt.Errorf("writing %s: %w", path, err)
-	}
-	return true, nil
+	return safefile.WriteFile(path, data, mode, safefile.Owner{UID: int(uid), GID: int(gid)})
 }
 
 // BackupRunning reports whether a pgBackRest backup (or expire) of stanza

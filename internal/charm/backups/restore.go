@@ -301,7 +301,7 @@ func (a Actions) recoverByHand(ctx context.Context, cfg pgconf.UnitConfig, newSt
 	port := superuser(cfg).Port
 	opts := fmt.Sprintf("-c listen_addresses='' -c port=%d -c unix_socket_directories='%s' -c archive_mode=off"+
 		" -c synchronous_standby_names='' -c hba_file='%s' -c ident_file='%s' -c hot_standby=on",
-		port, l.RunDir, hba, ident)
+		port, l.SocketDir, hba, ident)
 	pgctl := filepath.Join(pgconf.BinDir(cfg.PGVersion), "pg_ctl")
 	if err := runAs(ctx, uid, gid, pgctl, "-D", l.PGData, "-l", logFile, "-W", "-o", opts, "start"); err != nil {
 		return err
@@ -334,7 +334,7 @@ func (a Actions) waitPromoted(ctx context.Context, cfg pgconf.UnitConfig, logFil
 	clk := clock.Or(a.Clock)
 	deadline := clk.Now().Add(recoveryTimeout)
 	l := cfg.Layout
-	peer := postgres.Target{Host: l.RunDir, Port: superuser(cfg).Port, User: pgconf.OperatorUser}
+	peer := postgres.Target{Host: l.SocketDir, Port: superuser(cfg).Port, User: pgconf.OperatorUser}
 	for first := true; ; first = false {
 		if !first {
 			if err := clock.Sleep(ctx, clk, time.Second); err != nil {
@@ -371,7 +371,7 @@ func (a Actions) waitPromoted(ctx context.Context, cfg pgconf.UnitConfig, logFil
 func setPasswords(ctx context.Context, cfg pgconf.UnitConfig) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	peer := postgres.Target{Host: cfg.Layout.RunDir, Port: superuser(cfg).Port, User: pgconf.OperatorUser}
+	peer := postgres.Target{Host: cfg.Layout.SocketDir, Port: superuser(cfg).Port, User: pgconf.OperatorUser}
 	conn, err := peer.Connect(ctx, "")
 	if err != nil {
 		return err
@@ -547,7 +547,7 @@ func createStanza(ctx context.Context, cfg pgconf.UnitConfig, stanza string) err
 	if err != nil {
 		return err
 	}
-	_, err = cli.Run(ctx, "stanza-create", []string{"--pg1-path=" + cfg.Layout.PGData, "--pg1-socket-path=" + cfg.Layout.RunDir,
+	_, err = cli.Run(ctx, "stanza-create", []string{"--pg1-path=" + cfg.Layout.PGData, "--pg1-socket-path=" + cfg.Layout.SocketDir,
 		fmt.Sprintf("--pg1-port=%d", superuser(cfg).Port), "--pg1-user=" + pgconf.OperatorUser}, nil)
 	if err != nil {
 		return fmt.Errorf("creating stanza %s: %s", stanza, message(err))
