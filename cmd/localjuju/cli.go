@@ -638,14 +638,7 @@ func cmdShowUnit(args []string) error {
 	if err := call("ShowUnit", p.pos[0], &raw); err != nil {
 		return err
 	}
-	if p.get("format", "yaml") == "json" {
-		os.Stdout.Write(raw)
-		fmt.Println()
-		return nil
-	}
-	var v any
-	_ = json.Unmarshal(raw, &v)
-	return printYAML(v)
+	return printRaw(raw, p.get("format", "yaml"))
 }
 
 // cmdShowSecret is `juju show-secret <id> [--reveal] [--revision N]`, as a
@@ -668,7 +661,13 @@ func cmdShowSecret(args []string) error {
 	if err := call("ShowSecret", sa, &raw); err != nil {
 		return err
 	}
-	if p.get("format", "yaml") == "json" {
+	return printRaw(raw, p.get("format", "yaml"))
+}
+
+// printRaw prints a controller's JSON answer as is (format json) or as
+// YAML, the juju CLI's default.
+func printRaw(raw []byte, format string) error {
+	if format == "json" {
 		os.Stdout.Write(raw)
 		fmt.Println()
 		return nil
