@@ -180,6 +180,27 @@ func TestRestoreThreeUnits(t *testing.T) {
 	step("after a failover the new primary archives and backs up", func(t *testing.T) {
 		e := e.with(t)
 		dead := primary
+		// In synchronous mode Patroni promotes only a recorded sync
+		// standby: right after the restore's re-clone there may be none
+		// yet, and losing the primary then leaves no candidate (by
+		// design: nothing acknowledged may be lost).
+		e.waitFor("a sync standby of "+dead, func() error {
+			for _, u := range replicas {
+				if strings.HasPrefix(e.unitStatus(u).WorkloadStatus.Message, "Replica (sync)") {
+					return e.sql(dead, password, func(ctx context.Context, c *pgx.Conn) error {
+						var n int
+						if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'").Scan(&n); err != nil {
+							return err
+						}
+						if n == 0 {
+							return fmt.Errorf("no sync standby in pg_stat_replication on %s", dead)
+						}
+						return nil
+					})
+				}
+			}
+			return fmt.Errorf("no replica says Replica (sync)")
+		})
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		if err := e.m.KillMachine(ctx, dead); err != nil {
