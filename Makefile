@@ -3,7 +3,7 @@
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: all build deps test unit integration demo bench clean fmt vet
+.PHONY: all build deps test test-long unit integration demo bench clean fmt vet
 
 all: build
 
@@ -34,6 +34,12 @@ deps:
 
 test: deps build
 	$(GO) test -count=1 -timeout 60m ./...
+
+# test-long repeats the chaos suite three times, with the faults make test
+# skips as known bugs (tests/ha/chaos_test.go says which and why), and
+# prints each run's table of write gaps and lost writes.
+test-long: deps build
+	PGJUJU_CHAOS_KNOWN_BUGS=1 $(GO) test -count=3 -timeout 180m -v -run 'TestChaos' ./tests/ha/
 
 unit:
 	$(GO) test -count=1 -short ./...
