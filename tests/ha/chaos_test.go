@@ -343,7 +343,19 @@ func (c *chaos) run(t *testing.T, f fault) string {
 	if f.recover != nil {
 		f.recover(t, c, cl)
 	}
-	after := ew.waitRoles(c.liveUnits())
+	// Statuses follow Patroni through the observer's hooks, a moment
+	// later: after a fault that moves the primary, wait until they say so.
+	var after roles
+	ew.waitFor("statuses with one Primary, the others Replica", pollInterval, func() error {
+		var err error
+		if after, err = c.rolesOf(c.liveUnits()); err != nil {
+			return err
+		}
+		if f.primary && after.primary == cl.primary {
+			return fmt.Errorf("statuses still name %s Primary", cl.primary)
+		}
+		return nil
+	})
 	ew.waitFor("every replica streaming from "+after.primary, pollInterval, func() error { return c.streaming(after) })
 	ew.waitFor("synchronous replication enforced again on "+after.primary, pollInterval, func() error { return c.syncRecorded(after) })
 	recovered := time.Now()
