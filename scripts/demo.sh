@@ -109,13 +109,19 @@ for x in json.loads(r["results"]["results"]):
 
 addr=$(unit_field "$unit" 'u["public-address"]')
 port=$("$lj" config "$app" listen_port)
-echo "== operator password: $lj run $unit get-password username=operator"
-PGPASSWORD=$("$lj" run "$unit" get-password username=operator --format json | python3 -c '
+echo "== operator password: $lj run $unit get-password username=operator, then show-secret --reveal"
+# get-password names the secret that holds the password (action-set's
+# arguments are readable by any local user), as Juju 3 does.
+read -r secret key < <("$lj" run "$unit" get-password username=operator --format json | python3 -c '
 import json, sys
 r = json.load(sys.stdin)[sys.argv[1]]
 if r.get("status") != "completed":
     sys.exit("get-password failed: %s" % r.get("message", r.get("status")))
-print(r["results"]["password"])' "$unit")
+print(r["results"]["secret-id"], r["results"]["secret-key"])' "$unit")
+PGPASSWORD=$("$lj" show-secret "$secret" --reveal --format json | python3 -c '
+import json, sys
+shown = json.load(sys.stdin)
+print(next(iter(shown.values()))["content"][sys.argv[1]])' "$key")
 export PGPASSWORD
 echo "  (fetched; not shown here)"
 
@@ -129,7 +135,8 @@ cat <<EOF
 The model is left running. To connect with psql from the unit's machine:
 
   export LOCALJUJU_HOME=$LOCALJUJU_HOME
-  export PGPASSWORD=\$($lj run $unit get-password username=operator --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["$unit"]["results"]["password"])')
+  $lj run $unit get-password username=operator     # prints secret-id and secret-key
+  export PGPASSWORD=\$($lj show-secret $secret --reveal --format json | python3 -c 'import json,sys; print(next(iter(json.load(sys.stdin).values()))["content"]["$key"])')
   $lj ssh $unit -- "psql '$conninfo'"
 
 The client's own credentials (a Juju secret granted to its relation):
