@@ -60,6 +60,14 @@ type Actions struct {
 
 func fail(ctx context.Context, h *juju.Hook, msg string) error { return h.Backend.ActionFail(ctx, msg) }
 
+// failOr returns err, or fails the action with refusal.
+func failOr(ctx context.Context, h *juju.Hook, err error, refusal string) error {
+	if err != nil {
+		return err
+	}
+	return fail(ctx, h, refusal)
+}
+
 func logf(ctx context.Context, h *juju.Hook, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if err := h.Backend.ActionLog(ctx, msg); err != nil {

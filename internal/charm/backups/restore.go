@@ -67,26 +67,10 @@ func (a Actions) Restore(ctx context.Context, h *juju.Hook) error {
 	if why := a.primaryCheck(ctx, u, "restore"); why != "" {
 		return fail(ctx, h, why)
 	}
-	cli, err := CLIFor(u.Cfg, u.Cfg.Backup.Stanza)
-	if err != nil {
-		return err
-	}
-	st, err := stanzaInfo(ctx, cli)
-	if err != nil {
-		return fail(ctx, h, err.Error())
-	}
-	if st.Locked || BackupRunning(u.Cfg, st.Name) {
-		return fail(ctx, h, "a backup of stanza "+st.Name+" is running: restore when it has finished")
-	}
 	clk := clock.Or(a.Clock)
-	pos, err := readPosition(ctx, u.Cfg)
-	if err != nil {
-		return fail(ctx, h, "reading the primary's position: "+err.Error())
-	}
-	pos.Now = clk.Now()
-	p, err := DecideRestore(t, st, pos)
-	if err != nil {
-		return fail(ctx, h, err.Error())
+	cli, _, p, refusal, err := planRestore(ctx, u, t, superuser(u.Cfg), clk.Now())
+	if err != nil || refusal != "" {
+		return failOr(ctx, h, err, refusal)
 	}
 	logf(ctx, h, "restoring to %s from backup %s (%s)", t, p.Backup.Label, p.Reason)
 	logf(ctx, h, "checking that the archive holds every segment written so far")
@@ -149,11 +133,33 @@ func (a Actions) Restore(ctx context.Context, h *juju.Hook) error {
 	return nil
 }
 
-// readPosition reads the primary's WAL position and next transaction id.
-func readPosition(ctx context.Context, cfg pgconf.UnitConfig) (Position, error) {
-	return readPositionAt(ctx, superuser(cfg))
+// planRestore is the checks both restore paths run before anything
+// stops: the stanza, no backup running, the primary's position (read from
+// primary) and the plan for t. refusal fails the action; err is an
+// effect's failure.
+func planRestore(ctx context.Context, u Unit, t Target, primary postgres.Target, now time.Time) (
+	cli pgbackrest.CLI, st pgbackrest.Stanza, p RestorePlan, refusal string, err error) {
+	if cli, err = CLIFor(u.Cfg, u.Cfg.Backup.Stanza); err != nil {
+		return
+	}
+	if st, err = stanzaInfo(ctx, cli); err != nil {
+		return cli, st, p, err.Error(), nil
+	}
+	if st.Locked || BackupRunning(u.Cfg, st.Name) {
+		return cli, st, p, "a backup of stanza " + st.Name + " is running: restore when it has finished", nil
+	}
+	pos, err := readPositionAt(ctx, primary)
+	if err != nil {
+		return cli, st, p, "reading the primary's position: " + err.Error(), nil
+	}
+	pos.Now = now
+	if p, err = DecideRestore(t, st, pos); err != nil {
+		return cli, st, p, err.Error(), nil
+	}
+	return cli, st, p, "", nil
 }
 
+// readPositionAt reads the primary's WAL position and next transaction id.
 func readPositionAt(ctx context.Context, primary postgres.Target) (Position, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -474,26 +480,10 @@ func (a Actions) requestRestore(ctx context.Context, h *juju.Hook, u Unit, t Tar
 	}
 	primary := superuser(u.Cfg)
 	primary.Host, primary.Port = leader.Host, leader.Port
-	cli, err := CLIFor(u.Cfg, u.Cfg.Backup.Stanza)
-	if err != nil {
-		return err
-	}
-	st, err := stanzaInfo(ctx, cli)
-	if err != nil {
-		return fail(ctx, h, err.Error())
-	}
-	if st.Locked || BackupRunning(u.Cfg, st.Name) {
-		return fail(ctx, h, "a backup of stanza "+st.Name+" is running: restore when it has finished")
-	}
 	clk := clock.Or(a.Clock)
-	pos, err := readPositionAt(ctx, primary)
-	if err != nil {
-		return fail(ctx, h, "reading the primary's position: "+err.Error())
-	}
-	pos.Now = clk.Now()
-	p, err := DecideRestore(t, st, pos)
-	if err != nil {
-		return fail(ctx, h, err.Error())
+	_, st, p, refusal, err := planRestore(ctx, u, t, primary, clk.Now())
+	if err != nil || refusal != "" {
+		return failOr(ctx, h, err, refusal)
 	}
 	logf(ctx, h, "restoring to %s from backup %s (%s)", t, p.Backup.Label, p.Reason)
 	logf(ctx, h, "checking that the archive holds every segment written so far")
