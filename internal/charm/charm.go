@@ -15,6 +15,7 @@ import (
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/model"
 	"github.com/pgjuju/pgjuju/internal/observer"
+	"github.com/pgjuju/pgjuju/internal/patronistart"
 	"github.com/pgjuju/pgjuju/internal/service"
 )
 
@@ -67,10 +68,12 @@ type Charm struct {
 // Register wires the charm's handlers into d with the real workload.
 func Register(d *juju.Dispatcher) {
 	self := []string{"/proc/self/exe", "supervise"}
+	var launcher []string
 	if exe, err := os.Executable(); err == nil {
 		self = []string{exe, "supervise"}
+		launcher = []string{exe, patronistart.Subcommand}
 	}
-	(&Charm{Workload: &instance.System{Self: self}}).Register(d)
+	(&Charm{Workload: &instance.System{Self: self, PatroniLauncher: launcher}}).Register(d)
 }
 
 // Register wires the handlers into d.
@@ -133,6 +136,8 @@ func RunSubcommand(args []string) (code int, ok bool) {
 		return service.RunSupervisor(args[2]), true
 	case "observe":
 		return observer.Run(args[2:], os.Stderr), true
+	case patronistart.Subcommand:
+		return patronistart.Run(args[2:], os.Stderr), true
 	}
 	return 0, false
 }

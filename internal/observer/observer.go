@@ -20,10 +20,11 @@ import (
 // RoleChangedHook is the custom event juju-exec dispatches.
 const RoleChangedHook = "role-changed"
 
-// observeInterval is how often the observer reads its member's role: the
-// local API answers in a millisecond, and Patroni's own failover takes
-// ttl (20 s).
-const observeInterval = 2 * time.Second
+// observeInterval is how often the observer reads its member's role and
+// the cluster's primary: the local API answers in milliseconds, and a
+// client's endpoints should follow a new primary within 5 s (issue 10:
+// this interval is the first hop of that).
+const observeInterval = time.Second
 
 // FindJujuExec finds juju-exec (Juju 3) or juju-run (2.9) on the hook's
 // PATH (Juju and localjuju set it), as an absolute path: the observer runs
@@ -63,7 +64,7 @@ func Run(args []string, log io.Writer) int {
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
 	w := &watcher{clk: clock.Real{}, log: log, unit: unit,
-		read: func() string { return readRole(client, api) },
+		read: func() string { return observed(client, api) },
 		fire: func() error { return fireRoleChanged(jujuExec, unit, exe) }}
 	for {
 		w.look()
@@ -148,6 +149,56 @@ func readRole(client *http.Client, api string) string {
 		role += "+paused"
 	}
 	return role
+}
+
+// observed is what the observer compares between looks: this member's
+// role (readRole) and which member the cluster's primary is
+// (readPrimary); "" when Patroni does not answer. The primary is there so
+// that every unit, and the Juju leader above all, hears of a failover at
+// once, not only the unit promoted: the leader rewrites the database
+// endpoints in its own pass rather than after the new primary's pass
+// reaches it through the peer relation, and the replicas publish
+// "failover" on db relations while no primary runs.
+func observed(client *http.Client, api string) string {
+	role := readRole(client, api)
+	if role == "" {
+		return ""
+	}
+	primary := readPrimary(client, api)
+	if primary == "" {
+		return "" // a look that fails changes nothing (no spurious event)
+	}
+	return role + "+primary=" + primary
+}
+
+// readPrimary returns the name of the running member that holds the
+// leader key in the cluster view of this member's Patroni, "none" when
+// none does, "" when the view cannot be read.
+func readPrimary(client *http.Client, api string) string {
+	resp, err := client.Get(api + "/cluster")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var cl struct {
+		Members []struct {
+			Name  string `json:"name"`
+			Role  string `json:"role"`
+			State string `json:"state"`
+		} `json:"members"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&cl) != nil {
+		return ""
+	}
+	for _, m := range cl.Members {
+		switch m.Role {
+		case "leader", "master", "primary", "standby_leader":
+			if m.State == "running" {
+				return m.Name
+			}
+		}
+	}
+	return "none"
 }
 
 // fireRoleChanged runs the charm as the role-changed event through

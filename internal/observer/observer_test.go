@@ -58,3 +58,34 @@ func TestReadRoleCarriesDurabilityAndMaintenance(t *testing.T) {
 		srv.Close()
 	}
 }
+
+// TestObservedCarriesThePrimary: a failover elsewhere (the primary gone,
+// then another) changes what every observer compares, so every unit runs
+// role-changed, the Juju leader included.
+func TestObservedCarriesThePrimary(t *testing.T) {
+	for _, tc := range []struct{ cluster, want string }{
+		{`{"members":[{"name":"pg-0","role":"leader","state":"running"},{"name":"pg-1","role":"sync_standby","state":"streaming"}]}`, "replica+primary=pg-0"},
+		{`{"members":[{"name":"pg-0","role":"leader","state":"stopped"},{"name":"pg-1","role":"replica","state":"running"}]}`, "replica+primary=none"},
+		{`{"members":[{"name":"pg-1","role":"replica","state":"running"}]}`, "replica+primary=none"},
+		{`{"members":[{"name":"pg-2","role":"master","state":"running"}]}`, "replica+primary=pg-2"},
+		{`oops`, ""}, // unreadable: no comparison this look
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/cluster" {
+				w.Write([]byte(tc.cluster))
+				return
+			}
+			w.Write([]byte(`{"role":"replica"}`))
+		}))
+		if got := observed(srv.Client(), srv.URL); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.cluster, got, tc.want)
+		}
+		srv.Close()
+	}
+	// Patroni not answering: nothing to compare, as before.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 503) }))
+	defer srv.Close()
+	if got := observed(srv.Client(), srv.URL); got != "" {
+		t.Errorf("Patroni down: got %q", got)
+	}
+}

@@ -18,9 +18,15 @@ type Spec struct {
 	Description string   `json:"description"`
 	Exec        []string `json:"exec"` // argv; Exec[0] is an absolute path
 	// User runs the daemon; empty means root.
-	User    string   `json:"user,omitempty"`
-	Env     []string `json:"env,omitempty"` // KEY=value
-	WorkDir string   `json:"work_dir,omitempty"`
+	User string `json:"user,omitempty"`
+	// SwitchesUser: the command starts as root and becomes User itself
+	// before it reads anything (the charm's Patroni launcher, which is
+	// the charm binary in a root-only directory). systemd runs it with
+	// ExecStart=+; the supervisor starts it without the user's
+	// credentials but with its environment.
+	SwitchesUser bool     `json:"switches_user,omitempty"`
+	Env          []string `json:"env,omitempty"` // KEY=value
+	WorkDir      string   `json:"work_dir,omitempty"`
 	// LogFile receives the daemon's stdout and stderr (appended).
 	LogFile string `json:"log_file,omitempty"`
 	// KillMode is systemd's: "process" signals only the main process (for

@@ -172,7 +172,9 @@ func daemonCommand(spec Spec) (*exec.Cmd, error) {
 				}
 			}
 		}
-		attr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: groups}
+		if !spec.SwitchesUser {
+			attr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: groups}
+		}
 		env = append(env, "HOME="+u.HomeDir, "USER="+u.Username, "LOGNAME="+u.Username)
 	} else {
 		env = append(env, "HOME=/root", "USER=root", "LOGNAME=root")

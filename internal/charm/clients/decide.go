@@ -409,6 +409,8 @@ func legacyServer(r Relation, db *ServerFacts) pgsql.Server {
 		s.State = pgsql.StateStandalone
 	case db.SelfPrimary:
 		s.State = pgsql.StateMaster
+	case db.SelfReplica && db.Primary == "":
+		s.State = pgsql.StateFailover
 	case db.SelfReplica:
 		s.State = pgsql.StateHotStandby
 	}

@@ -220,6 +220,19 @@ func TestDecideClients(t *testing.T) {
 			}
 		},
 	}, {
+		name: "a replica publishes failover on db while the cluster has no primary, with no master",
+		in: Input{Leader: false, DB: &ServerFacts{Replicas: []string{"10.0.0.11"}, SelfReplica: true, Port: 5432, Version: "15.10", Extensions: map[string]bool{}},
+			Passwords: map[string]string{"db:5": "pw"},
+			Served:    map[string]Served{"db:5": {Endpoint: EndpointDB, App: "pg-client", User: "relation_5_pg_client", Database: "pg-client"}},
+			Relations: []Relation{dbRelation("db:5", "pg-client", nil)}},
+		hba:     []string{`host pg-client relation_5_pg_client 10.0.0.21/32 scram-sha-256`},
+		publish: []string{"db:5"},
+		check: func(t *testing.T, p Plan) {
+			if srv := p.Publish[0].Server; srv.State != pgsql.StateFailover || srv.Primary != nil {
+				t.Errorf("server %+v", srv)
+			}
+		},
+	}, {
 		name: "PostgreSQL did not answer: relations wait and pg_hba keeps what was served",
 		in: Input{Leader: true,
 			Served:    map[string]Served{"database:7": {Endpoint: EndpointDatabase, App: "myapp", User: "relation_7_myapp", Database: "app", Requested: true}},

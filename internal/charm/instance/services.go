@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -35,10 +36,20 @@ func etcdSpec(cfg pgconf.UnitConfig) service.Spec {
 	}
 }
 
-func patroniSpec(cfg pgconf.UnitConfig) service.Spec {
+// patroniBinary is Debian's Patroni.
+const patroniBinary = "/usr/bin/patroni"
+
+// patroniSpec runs Patroni as postgres, through launcher when given
+// (package patronistart: it starts as root and becomes postgres itself).
+func patroniSpec(cfg pgconf.UnitConfig, launcher []string) service.Spec {
+	const user = "postgres"
+	exec := []string{patroniBinary, cfg.Layout.PatroniConfigPath()}
+	if len(launcher) > 0 {
+		exec = append(append(slices.Clone(launcher), user), exec...)
+	}
 	return service.Spec{
 		Name: pgconf.ServiceName(cfg.Unit, "patroni"), Description: "Patroni for " + cfg.Unit,
-		Exec: []string{"/usr/bin/patroni", cfg.Layout.PatroniConfigPath()}, User: "postgres",
+		Exec: exec, User: user, SwitchesUser: len(launcher) > 0,
 		LogFile: filepath.Join(cfg.Layout.LogDir, "patroni.log"), KillMode: "process",
 	}
 }
@@ -71,7 +82,7 @@ func (s *System) StartEtcd(ctx context.Context, cfg pgconf.UnitConfig) (bool, er
 
 // StartPatroni installs and starts the unit's Patroni.
 func (s *System) StartPatroni(ctx context.Context, cfg pgconf.UnitConfig) (bool, error) {
-	return s.start(ctx, cfg.Layout, patroniSpec(cfg))
+	return s.start(ctx, cfg.Layout, patroniSpec(cfg, s.PatroniLauncher))
 }
 
 func (s *System) unitManager(model, unit string) (service.Manager, pgconf.Layout) {

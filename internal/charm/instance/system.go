@@ -62,6 +62,10 @@ type Server interface {
 type System struct {
 	// Self is the supervisor command (the charm binary and "supervise").
 	Self []string
+	// PatroniLauncher runs Patroni (the charm binary and its
+	// launch-patroni subcommand, which puts /sync right first: package
+	// patronistart); empty runs Patroni directly.
+	PatroniLauncher []string
 	// Clock times the waits; nil is the wall clock.
 	Clock clock.Clock
 	// Etcd is the cluster's etcd effects (with the same clock).

@@ -19,7 +19,11 @@ const (
 	StateStandalone State = "standalone"
 	StateMaster     State = "master"
 	StateHotStandby State = "hot standby"
-	StateUnknown    State = ""
+	// StateFailover: a replica while the cluster has no primary (a
+	// failover under way); clients treat it as unusable (§A.3) until the
+	// units publish master and hot standby again.
+	StateFailover State = "failover"
+	StateUnknown  State = ""
 )
 
 // Address is where a PostgreSQL server listens.
