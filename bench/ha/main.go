@@ -8,15 +8,25 @@
 //     pg_stat_replication on the primary lists the new unit's address in
 //     state streaming. Baseline, same run: Deploy until the first unit is
 //     active (a bootstrap, no pg_basebackup);
+//
 //   - failover: from KillMachine of the primary's machine until Patroni's
 //     /cluster on a surviving member names a new leader that is running and
 //     that leader accepts a write as operator (password from get-password
 //     on the Juju leader, run before the kill). The time until /cluster
 //     first names the new leader is printed too;
+//
 //   - role to Juju: from the same kill until the new primary's workload
 //     status says "Primary". The charm's root role observer pushes Patroni
 //     role changes through juju-exec; update-status (5m) cannot be what
 //     refreshes it within a run.
+//
+//   - clients after the failover: a pgclient application related on
+//     database and db. From the first write the new primary accepts until
+//     the postgresql leader's application databag, as the client reads
+//     it, lists the new primary first in endpoints; until the client's
+//     database-relation-changed hook that follows it has run; until the
+//     new primary's db databag says state master. Whether a surviving
+//     unit published state failover on db in between is printed too.
 //
 // The failover baseline is Patroni's configured ttl (pgconf.TTL, with
 // loop_wait and retry_timeout), the time the dead leader's key may live on.
@@ -36,10 +46,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -49,6 +62,7 @@ import (
 	"github.com/pgjuju/pgjuju/internal/localjuju/controller"
 	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/testbuild"
 )
 
 const (
@@ -65,10 +79,17 @@ const (
 	probePoll  = 50 * time.Millisecond
 )
 
+// clientApp is the pgclient application related on database and db.
+const clientApp = "client"
+
+// clientCharm is the pgclient test charm (a flag).
+var clientCharm string
+
 func main() {
 	runs := flag.Int("runs", 3, "runs, each in a fresh model")
 	tools := flag.String("tools", "bin/localjuju", "the localjuju binary (hook tools)")
 	charm := flag.String("charm", "build/postgresql.charm", "the postgresql charm")
+	flag.StringVar(&clientCharm, "client-charm", "build/pgclient.charm", "the pgclient test charm")
 	timeout := flag.Duration("timeout", 10*time.Minute, "give up on one run after this long")
 	flag.Parse()
 	if err := run(*runs, *tools, *charm, *timeout); err != nil {
@@ -79,11 +100,19 @@ func main() {
 
 // result is one run's figures.
 type result struct {
-	deployActive       time.Duration // Deploy → postgresql/0 active (add-unit baseline)
-	addStreaming       time.Duration // AddUnit → the new unit streaming on the primary
-	leaderRunning      time.Duration // kill → /cluster names a running new leader
-	failWrite          time.Duration // kill → running new leader and a write accepted
-	statusPrimary      time.Duration // kill → the new primary's status says Primary
+	deployActive  time.Duration // Deploy → postgresql/0 active (add-unit baseline)
+	addStreaming  time.Duration // AddUnit → the new unit streaming on the primary
+	leaderRunning time.Duration // kill → /cluster names a running new leader
+	failWrite     time.Duration // kill → running new leader and a write accepted
+	statusPrimary time.Duration // kill → the new primary's status says Primary
+	// From the first write on the new primary (negative: before it):
+	endpoints   time.Duration // → database endpoints name it first
+	clientHook  time.Duration // → the client's database-relation-changed after that ran
+	master      time.Duration // → its db databag says state master
+	sawFailover bool          // a surviving unit published state failover on db
+	// pgbench c=4 transactions per second, commits waiting for the sync
+	// standby and with synchronous_commit=local.
+	tpsSync, tpsAsync  float64
 	killed, newPrimary string
 }
 
@@ -112,8 +141,9 @@ func run(runs int, tools, charm string, timeout time.Duration) error {
 		if err != nil {
 			return fmt.Errorf("run %d: %w", i+1, err)
 		}
-		fmt.Printf("  run %d: deploy->active %s, add-unit->streaming %s; killed %s: leader running %s, write %s, %s says Primary %s\n",
-			i+1, secs(r.deployActive), secs(r.addStreaming), r.killed, secs(r.leaderRunning), secs(r.failWrite), r.newPrimary, secs(r.statusPrimary))
+		fmt.Printf("  run %d: deploy->active %s, add-unit->streaming %s; killed %s: leader running %s, write %s, %s says Primary %s; after the write: endpoints %s, client hook %s, db master %s, failover state seen %v; pgbench sync %.0f, local %.0f tps\n",
+			i+1, secs(r.deployActive), secs(r.addStreaming), r.killed, secs(r.leaderRunning), secs(r.failWrite), r.newPrimary, secs(r.statusPrimary),
+			secs(r.endpoints), secs(r.clientHook), secs(r.master), r.sawFailover, r.tpsSync, r.tpsAsync)
 		rs = append(rs, r)
 	}
 	col := func(f func(result) time.Duration) []time.Duration {
@@ -133,11 +163,23 @@ func run(runs int, tools, charm string, timeout time.Duration) error {
 		{"kill primary -> /cluster new leader running", ttl, col(func(r result) time.Duration { return r.leaderRunning })},
 		{"kill primary -> new leader running + write ok", ttl, col(func(r result) time.Duration { return r.failWrite })},
 		{"kill primary -> new primary's status Primary", ttl, col(func(r result) time.Duration { return r.statusPrimary })},
+		{"first write on new primary -> database endpoints", "goal 5 s", col(func(r result) time.Duration { return r.endpoints })},
+		{"first write on new primary -> client hook ran", "goal 5 s", col(func(r result) time.Duration { return r.clientHook })},
+		{"first write on new primary -> db state master", "goal 5 s", col(func(r result) time.Duration { return r.master })},
 	}
 	fmt.Printf("postgresql HA, 3 units, update-status %s, leader lease %s (median of %d, fresh model each run)\n", updateStatus, leaseDuration, runs)
 	fmt.Printf("%-46s %9s  %-24s  %s\n", "measure", "median", "baseline", "runs")
 	for _, r := range rows {
 		fmt.Printf("%-46s %9s  %-24s  %s\n", r.name, secs(benchstat.Median(r.ds)), r.base, list(r.ds))
+	}
+	if *pgbenchTime > 0 {
+		var syncs, asyncs, ratios []float64
+		for _, r := range rs {
+			syncs, asyncs = append(syncs, r.tpsSync), append(asyncs, r.tpsAsync)
+			ratios = append(ratios, r.tpsSync/r.tpsAsync)
+		}
+		fmt.Printf("%-46s %9.0f  %-24s  sync/async %s (goal: sync costs at most 10%%, ratio >= 0.90)\n", "pgbench c=4 tps, synchronous replication",
+			medianF(syncs), fmt.Sprintf("async %.0f tps", medianF(asyncs)), fmt.Sprintf("%.2f (runs %v)", medianF(ratios), fmtF(ratios)))
 	}
 	fmt.Printf("baselines: deploy until the first unit is active, same run (runs %s); Patroni ttl %d s, loop_wait %d s, retry_timeout %d s (pgconf)\n",
 		list(base), pgconf.TTL, pgconf.LoopWait, pgconf.RetryTimeout)
@@ -290,6 +332,45 @@ func runOnce(work string, i int, tools, charm string, timeout time.Duration) (re
 	}); err != nil {
 		return res, fmt.Errorf("creating the table on %s: %w", primary, err)
 	}
+	// Synchronous replication's cost: pgbench (c=4) on the three-unit
+	// cluster from a replica's machine, commits waiting for the sync
+	// standby, then the same with synchronous_commit=local (commits
+	// wait for the primary's disk only: asynchronous replication),
+	// in the same run.
+	if *pgbenchTime > 0 {
+		var other string
+		for _, u := range live {
+			if u != primary {
+				other = u
+			}
+		}
+		if res.tpsSync, res.tpsAsync, err = e.pgbench(other, primary, password); err != nil {
+			return res, err
+		}
+	}
+
+	// A client on database and db, served before the kill.
+	if err := m.Deploy(controller.DeployArgs{Charm: clientCharm, App: clientApp}); err != nil {
+		return res, err
+	}
+	for _, ep := range []string{"database", "db"} {
+		if _, err := m.Integrate(app+":"+ep, clientApp+":"+ep); err != nil {
+			return res, err
+		}
+	}
+	primaryAddr := e.addr(primary)
+	if err := e.poll("the client served on database and db by "+primary, probePoll, func() error {
+		v := e.clientView()
+		if !strings.HasPrefix(v.endpoints, primaryAddr+":") || v.states[primary] != "master" {
+			return fmt.Errorf("client sees endpoints %q, db states %v", v.endpoints, v.states)
+		}
+		return nil
+	}); err != nil {
+		return res, err
+	}
+	if err := m.WaitIdle(ctx, time.Second); err != nil {
+		return res, err
+	}
 	// After the kill the Juju leader may change: the password is fetched
 	// now.
 	if password, err = e.password(); err != nil {
@@ -306,6 +387,7 @@ func runOnce(work string, i int, tools, charm string, timeout time.Duration) (re
 		}
 	}
 	sawPrimary := e.watchPrimary(survivors)
+	views := e.watchClient()
 	t2 := time.Now()
 	if err := m.KillMachine(ctx, dead); err != nil {
 		return res, fmt.Errorf("killing the machine of %s: %w", dead, err)
@@ -354,7 +436,165 @@ func runOnce(work string, i int, tools, charm string, timeout time.Duration) (re
 		return res, err
 	}
 	res.statusPrimary = at.Sub(t2)
+
+	// The client's side, from the first write on the new primary.
+	wrote := t2.Add(res.failWrite)
+	newAddr := e.addr(leader)
+	var endpointsAt, masterAt time.Time
+	err = e.poll("the client following "+leader, probePoll, func() error {
+		for _, v := range views.all() {
+			for _, st := range v.states {
+				res.sawFailover = res.sawFailover || st == "failover"
+			}
+			if endpointsAt.IsZero() && strings.HasPrefix(v.endpoints, newAddr+":") {
+				endpointsAt = v.at
+			}
+			if masterAt.IsZero() && v.states[leader] == "master" {
+				masterAt = v.at
+			}
+		}
+		if endpointsAt.IsZero() || masterAt.IsZero() {
+			return errors.New("not yet")
+		}
+		for _, h := range m.HookTimings() {
+			if h.Unit == clientApp+"/0" && h.Hook == "database-relation-changed" && !h.Started.Before(endpointsAt) && !h.Exited.IsZero() {
+				res.clientHook = h.Exited.Sub(wrote)
+				if *hops {
+					printHops(m.HookTimings(), wrote, h.Exited)
+				}
+				return nil
+			}
+		}
+		return errors.New("no client hook after the endpoints changed yet")
+	})
+	if err != nil {
+		return res, err
+	}
+	res.endpoints, res.master = endpointsAt.Sub(wrote), masterAt.Sub(wrote)
 	return res, nil
+}
+
+var pgbenchTime = flag.Duration("pgbench-time", 30*time.Second, "each pgbench run's length (0 skips them)")
+
+// pgbench initialises a scale-10 pgbench database on primary and runs
+// pgbench -c 4 -j 2 from from's machine twice: synchronous commits, then
+// synchronous_commit=local. The password goes in the environment.
+func (e *env) pgbench(from, primary, password string) (syncTPS, asyncTPS float64, err error) {
+	if err := e.asOperator(primary, password, func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, "CREATE DATABASE ha_pgbench")
+		return err
+	}); err != nil {
+		return 0, 0, err
+	}
+	mach, err := e.m.Machine(from)
+	if err != nil {
+		return 0, 0, err
+	}
+	bin := filepath.Join(pgconf.BinDir("15"), "pgbench")
+	run := func(options string, args ...string) (string, error) {
+		cmd := exec.CommandContext(e.ctx, bin, append([]string{"-h", e.addr(primary), "-p", strconv.Itoa(pgPort), "-U", "operator"}, append(args, "ha_pgbench")...)...)
+		cmd.Env = append(os.Environ(), "PGPASSWORD="+password, "PGOPTIONS="+options, "PGSSLMODE=prefer")
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := mach.Run(cmd); err != nil {
+			return out.String(), fmt.Errorf("pgbench %v: %w: %s", args, err, out.String())
+		}
+		return out.String(), nil
+	}
+	if _, err := run("", "-i", "-q", "-s", "10"); err != nil {
+		return 0, 0, err
+	}
+	secs := strconv.Itoa(int(pgbenchTime.Seconds()))
+	tps := func(options string) (float64, error) {
+		out, err := run(options, "-n", "-c", "4", "-j", "2", "-T", secs)
+		if err != nil {
+			return 0, err
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(l), "tps = "); ok {
+				f, _, _ := strings.Cut(rest, " ")
+				return strconv.ParseFloat(f, 64)
+			}
+		}
+		return 0, fmt.Errorf("no tps in pgbench's output: %s", out)
+	}
+	if syncTPS, err = tps(""); err != nil {
+		return 0, 0, err
+	}
+	asyncTPS, err = tps("-c synchronous_commit=local")
+	return syncTPS, asyncTPS, err
+}
+
+// hops, when set, prints every hook that ran around the client's
+// following of the failover: the hops from the observers to the client.
+var hops = flag.Bool("hops", false, "print the hooks between the new primary's first write and the client's hook")
+
+func printHops(ts []controller.HookTiming, from, to time.Time) {
+	fmt.Printf("    hooks from the first write on the new primary (t=0) to the client's hook:\n")
+	for _, h := range ts {
+		if h.Exited.Before(from.Add(-5*time.Second)) || h.Picked.After(to) {
+			continue
+		}
+		fmt.Printf("    %-16s %-34s picked %6.2f started %6.2f exited %6.2f\n", h.Unit, h.Hook,
+			h.Picked.Sub(from).Seconds(), h.Started.Sub(from).Seconds(), h.Exited.Sub(from).Seconds())
+	}
+}
+
+// clientSample is what the client unit reads of its relations at a time:
+// database's endpoints and each postgresql unit's db state.
+type clientSample struct {
+	at        time.Time
+	endpoints string
+	states    map[string]string
+}
+
+func (e *env) clientView() clientSample {
+	v := clientSample{at: time.Now(), states: map[string]string{}}
+	info, err := e.m.ShowUnit(clientApp + "/0")
+	if err != nil {
+		return v
+	}
+	for _, ri := range info[clientApp+"/0"].RelationInfo {
+		switch ri.Endpoint {
+		case "database":
+			v.endpoints = ri.ApplicationData["endpoints"]
+		case "db":
+			for u, d := range ri.RelatedUnits {
+				v.states[u] = d.Data["state"]
+			}
+		}
+	}
+	return v
+}
+
+// samples collects clientView every statusPoll until the run ends.
+type samples struct {
+	mu sync.Mutex
+	s  []clientSample
+}
+
+func (s *samples) all() []clientSample {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.s)
+}
+
+func (e *env) watchClient() *samples {
+	s := &samples{}
+	go func() {
+		for {
+			v := e.clientView()
+			s.mu.Lock()
+			s.s = append(s.s, v)
+			s.mu.Unlock()
+			select {
+			case <-e.ctx.Done():
+				return
+			case <-time.After(statusPoll):
+			}
+		}
+	}()
+	return s
 }
 
 // watchPrimary polls the units' statuses and sends, once one says active
@@ -486,11 +726,10 @@ func (e *env) password() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	pw, _ := r.Results["password"].(string)
-	if r.Status != "completed" || pw == "" {
+	if r.Status != "completed" {
 		return "", fmt.Errorf("get-password on %s: %s: %s", leader, r.Status, r.Message)
 	}
-	return pw, nil
+	return testbuild.PasswordFromResults(e.m, r.Results)
 }
 
 // ---- PostgreSQL ----
@@ -646,6 +885,26 @@ func list(ds []time.Duration) string {
 	parts := make([]string, len(ds))
 	for i, d := range ds {
 		parts[i] = secs(d)
+	}
+	return strings.Join(parts, " ")
+}
+
+func medianF(xs []float64) float64 {
+	ys := slices.Clone(xs)
+	slices.Sort(ys)
+	if len(ys) == 0 {
+		return 0
+	}
+	if len(ys)%2 == 1 {
+		return ys[len(ys)/2]
+	}
+	return (ys[len(ys)/2-1] + ys[len(ys)/2]) / 2
+}
+
+func fmtF(xs []float64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprintf("%.2f", x)
 	}
 	return strings.Join(parts, " ")
 }

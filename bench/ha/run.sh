@@ -5,4 +5,4 @@
 # the same run. Needs root and `make deps build`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-exec go run ./bench/ha -tools bin/localjuju -charm build/postgresql.charm "$@"
+exec go run ./bench/ha -tools bin/localjuju -charm build/postgresql.charm -client-charm build/pgclient.charm "$@"

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pgjuju/pgjuju/internal/charm/backups"
@@ -129,8 +130,7 @@ func (a *applier) step(ctx context.Context, st plan.Step) (changed bool, err err
 	case plan.Reload:
 		return a.reload(ctx)
 	case plan.Restart:
-		err = patroni.RestartWhenPending(ctx, clock.Or(a.c.Clock), wl.Patroni(cfg), 15*time.Second)
-		return err == nil, err
+		return a.rollPending(ctx, st)
 	case plan.OpenPort:
 		err = openPort(ctx, a.h, st.Port, st.ClosePort, a.w)
 		return err == nil, err
@@ -194,6 +194,30 @@ func (a *applier) startPatroni(ctx context.Context) (bool, error) {
 		a.h.Log.Info("reloaded Patroni", "reason", "configuration files changed")
 	}
 	return changed, err
+}
+
+// rollPending (leader) restarts the members that need it for a changed
+// parameter, one at a time (cluster.RollPending), naming each step in a
+// maintenance status. What refuses it now (maintenance mode, a stopped
+// member, a switchover) leaves the members pending, as list-members
+// shows, and the hook succeeds; a failure midway fails the hook, and
+// Juju's retry restarts those still pending.
+func (a *applier) rollPending(ctx context.Context, st plan.Step) (bool, error) {
+	api := a.c.Workload.Patroni(a.cfg)
+	prog := &progressReporter{}
+	say := func(msg string) { prog.report(ctx, a.h, st.Progress+": "+msg) }
+	order, err := cluster.RollPending(ctx, clock.Or(a.c.Clock), api,
+		func(ctx context.Context) (cluster.ClusterView, error) { return cluster.ReadView(ctx, api) }, say)
+	var refused *cluster.RollRefusedError
+	if errors.As(err, &refused) {
+		a.h.Log.Warn("rolling restart not run", "why", refused.Error())
+		return false, nil
+	}
+	if err != nil {
+		return len(order) > 0, err
+	}
+	a.h.Log.Info("rolling restart done", "order", strings.Join(order, ","))
+	return len(order) > 0, nil
 }
 
 // patchDCS sets cluster-wide parameters in Patroni's DCS ("" deletes).

@@ -103,7 +103,7 @@ func TestDecide(t *testing.T) {
 				s.OpenedPort, s.EtcdAuthEnabled, s.Options.ListenPort = 5432, true, 5433
 				return s
 			},
-			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.StartPatroni, plan.Reload, plan.Restart, plan.OpenPort, plan.SaveApplied}, juju.Status{}, false, "needs a restart: port"},
+			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.StartPatroni, plan.Reload, plan.Restart, plan.OpenPort, plan.SaveApplied}, juju.Status{}, false, "needs a rolling restart: port"},
 		{"admin_addresses changed: reload only, announced by the option's name",
 			func(s Snapshot) Snapshot {
 				s = bootstrapped(s)
@@ -133,7 +133,7 @@ func TestDecide(t *testing.T) {
 			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.EnsureEtcdAuth, plan.StartPatroni, plan.Reload, plan.OpenPort, plan.SaveApplied}, juju.Status{}, false, "changed: work_mem"},
 		{"shared_buffers changed: reload and restart",
 			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Options.SharedBuffers = "256MB"; return s },
-			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.EnsureEtcdAuth, plan.StartPatroni, plan.Reload, plan.Restart, plan.OpenPort, plan.SaveApplied}, juju.Status{}, false, "needs a restart: shared_buffers"},
+			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.EnsureEtcdAuth, plan.StartPatroni, plan.Reload, plan.Restart, plan.OpenPort, plan.SaveApplied}, juju.Status{}, false, "needs a rolling restart: shared_buffers"},
 		{"max_connections changed: patch the DCS, reload, restart",
 			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Options.MaxConnections = 300; return s },
 			[]plan.Kind{plan.WriteFiles, plan.StartEtcd, plan.EnsureEtcdAuth, plan.StartPatroni, plan.PatchDCS, plan.Reload, plan.Restart, plan.OpenPort, plan.SaveApplied}, juju.Status{}, false, "changed cluster-wide: max_connections"},

@@ -98,7 +98,7 @@ func newFakeWorkload(t *testing.T, unit, addr string) *fakeWorkload {
 			http.Error(w, "etcd: authentication failed", http.StatusBadGateway)
 			return
 		}
-		json.NewEncoder(w).Encode(patroni.Cluster{Members: []patroni.Member{{Name: pgconf.UnitSlug(unit), Role: patroni.RoleLeader, State: f.pgState(), Host: addr, Port: 5432}}})
+		json.NewEncoder(w).Encode(patroni.Cluster{Members: []patroni.Member{{Name: pgconf.UnitSlug(unit), Role: patroni.RoleLeader, State: f.pgState(), Host: addr, Port: 5432, PendingRestart: f.pending}}})
 	})
 	unsafe := func(code int, also func()) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {

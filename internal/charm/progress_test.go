@@ -30,16 +30,19 @@ func TestDecideProgress(t *testing.T) {
 			map[plan.Kind]string{plan.Reload: "reloading PostgreSQL to apply work_mem"}},
 		{"a restart-requiring setting: the reload before the restart says restarting",
 			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Options.MaxConnections = 300; return s },
-			map[plan.Kind]string{plan.Reload: "restarting PostgreSQL to apply max_connections",
-				plan.Restart: "restarting PostgreSQL to apply max_connections"}},
+			map[plan.Kind]string{plan.Reload: "rolling restart to apply max_connections",
+				plan.Restart: "rolling restart to apply max_connections"}},
+		{"a restart-requiring setting on a non-leader: it reloads, and the leader restarts it",
+			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Leader = false; s.Options.MaxConnections = 300; return s },
+			map[plan.Kind]string{plan.Reload: "applying max_connections: a rolling restart follows"}},
 		{"both kinds: the restart names only what needs it",
 			func(s Snapshot) Snapshot {
 				s = bootstrapped(s)
 				s.Options.ExtraPgConf, s.Options.SharedBuffers = "work_mem = 64MB", "256MB"
 				return s
 			},
-			map[plan.Kind]string{plan.Reload: "restarting PostgreSQL to apply shared_buffers",
-				plan.Restart: "restarting PostgreSQL to apply shared_buffers"}},
+			map[plan.Kind]string{plan.Reload: "rolling restart to apply shared_buffers",
+				plan.Restart: "rolling restart to apply shared_buffers"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := map[plan.Kind]string{}
@@ -73,8 +76,11 @@ func TestProgressStatusHarness(t *testing.T) {
 			[]jujutest.StatusCall{{Status: juju.Maintenance("reloading PostgreSQL to apply work_mem")}, {Status: juju.Active("Primary")}},
 			[]string{"POST /reload", "GET /config"}},
 		{"restart", map[string]any{"max_connections": 300}, true,
-			[]jujutest.StatusCall{{Status: juju.Maintenance("restarting PostgreSQL to apply max_connections")}, {Status: juju.Active("Primary")}},
-			[]string{"PATCH /config", "POST /reload", "POST /restart", "GET /config"}},
+			[]jujutest.StatusCall{{Status: juju.Maintenance("rolling restart to apply max_connections")},
+				{Status: juju.Maintenance("rolling restart to apply max_connections: restarting postgresql-0, the only member: the database is down meanwhile")},
+				{Status: juju.Maintenance("rolling restart to apply max_connections: restarting PostgreSQL (started 2026-12-07 00:00:00+00:00)")},
+				{Status: juju.Active("Primary")}},
+			[]string{"PATCH /config", "POST /reload", "GET /config", "POST /restart", "GET /config"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, st := newHarness(t)

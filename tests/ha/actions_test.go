@@ -339,6 +339,86 @@ func TestOperating(t *testing.T) {
 			}
 			waitRows(t, units...)
 		}},
+		{"a setting that needs a restart (max_connections) is applied as a rolling restart: one member down at a time, one switchover", func(t *testing.T) {
+			ew := e.with(t)
+			before := map[string]string{}
+			for _, u := range units {
+				before[u] = e.postmasterStart(t, u, password)
+			}
+			tl := e.timeline(cl.primary)
+			// The sampler reads /cluster (from whichever unit answers)
+			// every 200 ms and keeps the most members seen not running
+			// at once.
+			ctx, stop := context.WithCancel(context.Background())
+			var mostDown int
+			var downAt string
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for ctx.Err() == nil {
+					for _, u := range units {
+						members, err := e.cluster(u)
+						if err != nil {
+							continue
+						}
+						var down []string
+						for _, m := range members {
+							if m.State != "running" && m.State != "streaming" {
+								down = append(down, m.String())
+							}
+						}
+						if len(down) > mostDown {
+							mostDown, downAt = len(down), strings.Join(down, ", ")
+						}
+						break
+					}
+					select {
+					case <-ctx.Done():
+					case <-time.After(200 * time.Millisecond):
+					}
+				}
+			}()
+			if err := e.m.SetConfig(app, map[string]string{"max_connections": "150"}, nil); err != nil {
+				t.Fatal(err)
+			}
+			ew.waitFor("max_connections 150 on every unit, nothing pending", pollInterval, func() error {
+				for _, u := range units {
+					err := e.asOperator(u, password, func(ctx context.Context, c *pgx.Conn) error {
+						var v string
+						var pending bool
+						if err := c.QueryRow(ctx, "SELECT current_setting('max_connections'), EXISTS (SELECT FROM pg_catalog.pg_settings WHERE pending_restart)").Scan(&v, &pending); err != nil {
+							return err
+						}
+						if v != "150" || pending {
+							return fmt.Errorf("%s: max_connections %s, pending restart %v", u, v, pending)
+						}
+						return nil
+					})
+					if err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			ew.waitIdle()
+			stop()
+			<-done
+			cl = ew.waitSyncRoles(units, 1)
+			for _, u := range units {
+				if after := e.postmasterStart(t, u, password); after == before[u] {
+					t.Errorf("%s was not restarted (started %s)", u, after)
+				}
+			}
+			if mostDown > 1 {
+				t.Errorf("%d members were down at once (%s): the restart was not rolling", mostDown, downAt)
+			}
+			if got := e.timeline(cl.primary); tl == 0 || got != tl+1 {
+				t.Errorf("timeline %d -> %d: want exactly one switchover", tl, got)
+			}
+			waitRows(t, units...)
+			write(t)
+			waitRows(t, units...)
+		}},
 		{"an acknowledged commit survives the loss of the primary's machine; the sync standby takes over", func(t *testing.T) {
 			ew := e.with(t)
 			syncStandby, dead := cl.sync[0], cl.primary

@@ -72,12 +72,16 @@ func (c *opCtx) log(ctx context.Context) patroni.Progress {
 }
 
 // view reads /cluster and whether synchronous mode is on (/config).
-func (c *opCtx) view(ctx context.Context) (ClusterView, error) {
-	cl, err := c.api.Cluster(ctx)
+func (c *opCtx) view(ctx context.Context) (ClusterView, error) { return ReadView(ctx, c.api) }
+
+// ReadView reads /cluster and whether synchronous mode is on (/config)
+// from api's member.
+func ReadView(ctx context.Context, api *patroni.Client) (ClusterView, error) {
+	cl, err := api.Cluster(ctx)
 	if err != nil {
 		return ClusterView{}, fmt.Errorf("Patroni is not answering on this unit: %w", err)
 	}
-	conf, err := c.api.Config(ctx)
+	conf, err := api.Config(ctx)
 	if err != nil {
 		return ClusterView{}, fmt.Errorf("reading Patroni's configuration: %w", err)
 	}
@@ -411,55 +415,13 @@ func (o Operations) RollingRestart(ctx context.Context, h *juju.Hook) error {
 	if err != nil {
 		return c.fail(ctx, err.Error())
 	}
-	replicas, primary, refused := RollingOrder(v)
-	if refused != "" {
+	if _, _, refused := RollingOrder(v); refused != "" {
 		return c.fail(ctx, "cannot restart the cluster: "+refused)
 	}
-	say := c.log(ctx)
-	restartOne := func(name string) error {
-		m, _ := v.Cluster.Member(name)
-		say("restarting " + name)
-		if err := patroni.RestartAndWait(ctx, c.clk, c.api.At(m.APIURL), patroni.RestartTimeout, say); err != nil {
-			return fmt.Errorf("restarting %s: %w", name, err)
-		}
-		if err := patroni.WaitStreaming(ctx, c.clk, c.api, name, patroni.StreamingTimeout); err != nil {
-			return err
-		}
-		say(name + " restarted and streaming")
-		return nil
+	order, err := Roll(ctx, c.clk, c.api, v, func(string) bool { return true }, c.log(ctx))
+	if err != nil {
+		return c.fail(ctx, err.Error())
 	}
-	for _, r := range replicas {
-		if err := restartOne(r); err != nil {
-			return c.fail(ctx, err.Error())
-		}
-	}
-	order := append([]string{}, replicas...)
-	if len(replicas) > 0 {
-		say("switching over from " + primary)
-		err := c.api.WithTimeout(patroni.SwitchoverTimeout).Switchover(ctx, primary, "")
-		var se *patroni.StatusError
-		if err != nil && !patroni.IsTimeout(err) && !(errors.As(err, &se) && se.Code == 503) {
-			return c.fail(ctx, "switching over from "+primary+": "+err.Error())
-		}
-		if !patroni.WaitNotLeader(ctx, c.clk, c.api, primary, patroni.SwitchoverTimeout) {
-			return c.fail(ctx, "the primary role did not move from "+primary)
-		}
-		// The demoted primary restarts as a replica by itself first;
-		// a restart asked in the middle of it would be refused.
-		if err := patroni.WaitStreaming(ctx, c.clk, c.api, primary, patroni.StreamingTimeout); err != nil {
-			return c.fail(ctx, err.Error())
-		}
-		if err := restartOne(primary); err != nil {
-			return c.fail(ctx, err.Error())
-		}
-	} else {
-		// A single unit: its restart is the downtime.
-		m, _ := v.Cluster.Member(primary)
-		if err := patroni.RestartAndWait(ctx, c.clk, c.api.At(m.APIURL), patroni.RestartTimeout, say); err != nil {
-			return c.fail(ctx, err.Error())
-		}
-	}
-	order = append(order, primary)
 	cl, _ := c.api.Cluster(ctx)
 	newLeader, _ := cl.Leader()
 	b, _ := json.Marshal(order)

@@ -114,7 +114,10 @@ func decideChangeSteps(s Facts, leader bool, changed []string, want map[string]s
 		steps = append(steps, plan.Step{Kind: plan.PatchDCS, DCSParameters: dcsChanged, Reason: "changed cluster-wide: " + strings.Join(slices.Sorted(maps.Keys(dcsChanged)), ", ")})
 	}
 	sort.Strings(restart)
-	restartMsg := "restarting PostgreSQL to apply " + strings.Join(restart, ", ")
+	restartMsg := "applying " + strings.Join(restart, ", ") + ": a rolling restart follows"
+	if leader {
+		restartMsg = "rolling restart to apply " + strings.Join(restart, ", ")
+	}
 	if len(changed) > 0 {
 		names := make([]string, len(changed))
 		for i, k := range changed {
@@ -128,8 +131,13 @@ func decideChangeSteps(s Facts, leader bool, changed []string, want map[string]s
 		}
 		steps = append(steps, plan.Step{Kind: plan.Reload, Reason: "changed: " + strings.Join(names, ", "), Progress: progress})
 	}
-	if len(restart) > 0 {
-		steps = append(steps, plan.Step{Kind: plan.Restart, Reason: "needs a restart: " + strings.Join(restart, ", "), Progress: restartMsg})
+	if len(restart) > 0 && leader {
+		// The leader restarts every member that needs it, one at a
+		// time, the primary last after a switchover
+		// (cluster.RollPending); the others only reload, so the units'
+		// hooks, which run at the same time, never restart them all at
+		// once.
+		steps = append(steps, plan.Step{Kind: plan.Restart, Reason: "needs a rolling restart: " + strings.Join(restart, ", "), Progress: "rolling restart to apply " + strings.Join(restart, ", ")})
 	}
 	return steps
 }
