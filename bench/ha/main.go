@@ -477,8 +477,8 @@ func runOnce(work string, i int, tools, charm string, timeout time.Duration) (re
 var pgbenchTime = flag.Duration("pgbench-time", 30*time.Second, "each pgbench run's length (0 skips them)")
 
 // pgbench initialises a scale-10 pgbench database on primary and runs
-// pgbench -c 4 -j 2 from from's machine twice: synchronous commits, then
-// synchronous_commit=local. The password goes in the environment.
+// pgbench -c 4 -j 2 from from's machine, alternating synchronous commits
+// and synchronous_commit=local. The password goes in the environment.
 func (e *env) pgbench(from, primary, password string) (syncTPS, asyncTPS float64, err error) {
 	if err := e.asOperator(primary, password, func(ctx context.Context, c *pgx.Conn) error {
 		_, err := c.Exec(ctx, "CREATE DATABASE ha_pgbench")
@@ -504,7 +504,11 @@ func (e *env) pgbench(from, primary, password string) (syncTPS, asyncTPS float64
 	if _, err := run("", "-i", "-q", "-s", "10"); err != nil {
 		return 0, 0, err
 	}
-	secs := strconv.Itoa(int(pgbenchTime.Seconds()))
+	// Three slices per mode, alternating, so that a change of the
+	// shared machine's load weighs on both; each mode's figure is the
+	// median of its slices.
+	const slices3 = 3
+	secs := strconv.Itoa(max(1, int(pgbenchTime.Seconds())/slices3))
 	tps := func(options string) (float64, error) {
 		out, err := run(options, "-n", "-c", "4", "-j", "2", "-T", secs)
 		if err != nil {
@@ -518,11 +522,19 @@ func (e *env) pgbench(from, primary, password string) (syncTPS, asyncTPS float64
 		}
 		return 0, fmt.Errorf("no tps in pgbench's output: %s", out)
 	}
-	if syncTPS, err = tps(""); err != nil {
-		return 0, 0, err
+	var syncs, asyncs []float64
+	for i := 0; i < slices3; i++ {
+		st, err := tps("")
+		if err != nil {
+			return 0, 0, err
+		}
+		at, err := tps("-c synchronous_commit=local")
+		if err != nil {
+			return 0, 0, err
+		}
+		syncs, asyncs = append(syncs, st), append(asyncs, at)
 	}
-	asyncTPS, err = tps("-c synchronous_commit=local")
-	return syncTPS, asyncTPS, err
+	return medianF(syncs), medianF(asyncs), nil
 }
 
 // hops, when set, prints every hook that ran around the client's

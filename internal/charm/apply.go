@@ -153,6 +153,10 @@ func (a *applier) clusterStep(ctx context.Context, st plan.Step) (changed bool, 
 		return true, nil
 	case plan.EtcdMembership:
 		next, err := wl.EtcdMembership(ctx, cfg, st.Membership)
+		var noQuorum *cluster.NoQuorumError
+		if errors.As(err, &noQuorum) {
+			return false, &blockedError{juju.Waiting(noQuorum.Error())}
+		}
 		if err == nil {
 			err = cluster.RecordMembers(next, a.w)
 		}

@@ -109,6 +109,9 @@ type UnitConfig struct {
 	EtcdInitial, EtcdVoters []Member
 	// Backup is the backup repository (backup.go); zero for none.
 	Backup BackupRepo
+	// EtcdForceNewCluster starts etcd once as a one-member cluster from
+	// its own data (quorum recovery: the other members are gone).
+	EtcdForceNewCluster bool
 }
 
 // etcdInitial and etcdVoters default to members().
@@ -343,11 +346,12 @@ func RenderEtcd(c UnitConfig) (string, error) {
 		InitialCluster, InitialClusterState     string
 		ClusterToken                            string
 		CACert, Cert, Key                       string
+		ForceNewCluster                         bool
 	}{
 		Unit: c.Unit, Name: EtcdMemberName(c.Unit), DataDir: c.Layout.EtcdDataDir,
 		PeerURL: c.PeerURL(c.Address), ClientURL: c.ClientURL(c.Address),
 		InitialCluster: strings.Join(initial, ","), InitialClusterState: state,
-		ClusterToken: c.App,
+		ClusterToken: c.App, ForceNewCluster: c.EtcdForceNewCluster,
 	}
 	if c.EtcdTLS() {
 		data.CACert, data.Cert, data.Key = c.Layout.EtcdCACertPath(), c.Layout.EtcdServerCertPath(), c.Layout.EtcdServerKeyPath()

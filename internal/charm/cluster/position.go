@@ -63,6 +63,14 @@ func DecidePosition(self pgconf.Member, leader, bootstrapped bool, f Topology) (
 type Change struct {
 	Actions map[string]Action
 	Members map[string]Member
+	// QuorumLost: the members the change removes (Juju no longer lists
+	// their units) are voters enough that the ones left are no majority
+	// of the recorded voters. If they are really gone etcd cannot remove
+	// them, having no quorum, and the leader, the one voter left,
+	// rebuilds a one-member etcd from its own data (RecoverQuorum). If
+	// etcd still answers (units removed while their etcd runs), the
+	// change is applied as usual.
+	QuorumLost bool
 }
 
 // DecideChange is the leader's membership change; ok is false when etcd's
@@ -80,12 +88,56 @@ func DecideChange(self pgconf.Member, leader bool, f Topology) (c Change, ok boo
 	if len(actions) == 0 && maps.Equal(next, f.EtcdMembers) {
 		return Change{}, false
 	}
-	return Change{Actions: actions, Members: next}, true
+	return Change{Actions: actions, Members: next, QuorumLost: quorumLost(self, f.EtcdMembers, actions)}, true
+}
+
+// quorumLost says whether the removals leave this unit the one recorded
+// voter of a cluster in which it is no majority. Only a lone survivor
+// rebuilds: with two survivors or more, each would need its etcd wiped
+// and added back, which the charm does not do (the removals then fail and
+// the hook is retried, as before).
+func quorumLost(self pgconf.Member, record map[string]Member, actions map[string]Action) bool {
+	voters, kept := 0, 0
+	selfVoter := false
+	for u, m := range record {
+		if !m.Voter {
+			continue
+		}
+		voters++
+		if actions[u] != Remove {
+			kept++
+			selfVoter = selfVoter || u == self.Unit
+		}
+	}
+	return voters > 1 && kept == 1 && selfVoter && 2*kept <= voters
+}
+
+// Removes lists the units whose members the change removes, sorted.
+func (c Change) Removes() []string {
+	var out []string
+	for _, u := range slices.Sorted(maps.Keys(c.Actions)) {
+		if c.Actions[u] == Remove {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// NoQuorumError: etcd has no quorum, so members of removed units cannot
+// be removed, and this unit is not yet the one voter left (the other lost
+// units are still listed by Juju): the leader waits, saying why.
+type NoQuorumError struct{ Removed []string }
+
+func (e *NoQuorumError) Error() string {
+	return "etcd has lost its quorum (" + strings.Join(e.Removed, ", ") + " removed): waiting until every lost unit is removed (remove-unit --force) to rebuild etcd from this unit"
 }
 
 // Describe lists the actions for a step's reason ("add postgresql/1,
 // promote postgresql/2"); "record" when only the record changes.
 func (c Change) Describe() string {
+	if c.QuorumLost {
+		return "rebuild etcd from this unit if it has lost its quorum (" + strings.Join(c.Removes(), ", ") + " removed)"
+	}
 	if len(c.Actions) == 0 {
 		return "record"
 	}

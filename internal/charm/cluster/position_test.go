@@ -44,3 +44,38 @@ func TestDecidePositionAndChange(t *testing.T) {
 		})
 	}
 }
+
+func TestQuorumLost(t *testing.T) {
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}) }
+	self := pgconf.Member{Unit: "pg/2", Address: addr(2)}
+	three := map[string]Member{"pg/0": {addr(0), true}, "pg/1": {addr(1), true}, "pg/2": {addr(2), true}}
+	for _, tc := range []struct {
+		name   string
+		peers  []pgconf.Member
+		record map[string]Member
+		want   bool
+	}{
+		{"two of three removed: the lone survivor rebuilds", nil, three, true},
+		{"one of three removed: a majority is left", []pgconf.Member{{Unit: "pg/1", Address: addr(1)}}, three, false},
+		{"none removed (Juju still lists them): nothing to rebuild from", []pgconf.Member{{Unit: "pg/0", Address: addr(0)}, {Unit: "pg/1", Address: addr(1)}}, three, false},
+		{"one of two removed: one of two voters is no majority", nil, map[string]Member{"pg/0": {addr(0), true}, "pg/2": {addr(2), true}}, true},
+		{"the survivor is a learner: it cannot rebuild", nil, map[string]Member{"pg/0": {addr(0), true}, "pg/1": {addr(1), true}, "pg/2": {addr(2), false}}, false},
+		{"three of five removed, two survivors: not rebuilt automatically", []pgconf.Member{{Unit: "pg/3", Address: addr(3)}},
+			map[string]Member{"pg/0": {addr(0), true}, "pg/1": {addr(1), true}, "pg/2": {addr(2), true}, "pg/3": {addr(3), true}, "pg/4": {addr(4), true}}, false},
+		{"a removed learner does not count", nil, map[string]Member{"pg/1": {addr(1), false}, "pg/2": {addr(2), true}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			started := map[string]bool{}
+			for u := range tc.record {
+				started[u] = true
+			}
+			c, ok := DecideChange(self, true, Topology{Peers: tc.peers, EtcdMembers: tc.record, PeerEtcdStarted: started, EtcdStartedPublished: true, PeerRelation: true})
+			if c.QuorumLost != tc.want {
+				t.Errorf("QuorumLost = %v (change %v, ok %v), want %v", c.QuorumLost, c, ok, tc.want)
+			}
+			if tc.want && c.Members["pg/2"] != tc.record["pg/2"] {
+				t.Errorf("survivor's record %v", c.Members)
+			}
+		})
+	}
+}
