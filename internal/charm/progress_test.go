@@ -33,7 +33,12 @@ func TestDecideProgress(t *testing.T) {
 			map[plan.Kind]string{plan.Reload: "rolling restart to apply max_connections",
 				plan.Restart: "rolling restart to apply max_connections"}},
 		{"a restart-requiring setting on a non-leader: it reloads, and the leader restarts it",
-			func(s Snapshot) Snapshot { s = bootstrapped(s); s.Leader = false; s.Options.MaxConnections = 300; return s },
+			func(s Snapshot) Snapshot {
+				s = bootstrapped(s)
+				s.Leader = false
+				s.Options.MaxConnections = 300
+				return s
+			},
 			map[plan.Kind]string{plan.Reload: "applying max_connections: a rolling restart follows"}},
 		{"both kinds: the restart names only what needs it",
 			func(s Snapshot) Snapshot {
