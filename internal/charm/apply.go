@@ -160,7 +160,22 @@ func (a *applier) clusterStep(ctx context.Context, st plan.Step) (changed bool, 
 		if err == nil {
 			err = cluster.RecordMembers(next, a.w)
 		}
+		if err == nil && st.Membership.QuorumLost && len(next) == 1 && next[cfg.Unit].Voter {
+			// Rebuilt from this unit: the other survivors' etcd data
+			// belongs to the old cluster (cluster.DecideEtcdReset).
+			epoch := strconv.Itoa(st.EtcdEpoch + 1)
+			a.w.SetPeerApp(cluster.EtcdEpochKey, epoch)
+			a.w.SetState(cluster.EtcdEpochStateKey, epoch)
+		}
 		return err == nil, err
+	case plan.ResetEtcd:
+		if err := wl.ResetEtcd(ctx, a.h.Env.ModelUUID, cfg); err != nil {
+			return false, err
+		}
+		a.w.SetState(cluster.EtcdEpochStateKey, strconv.Itoa(st.EtcdEpoch))
+		a.w.SetPeerUnit(cluster.EtcdStartedKey, "")
+		a.w.SetState(cluster.EtcdStartedStateKey, "")
+		return true, nil
 	case plan.LeaveCluster:
 		if changed, err = wl.LeaveCluster(ctx, a.h.Env.ModelUUID, cfg); err == nil {
 			a.w.SetState(cluster.LeavingKey, "true")

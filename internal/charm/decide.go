@@ -140,6 +140,10 @@ func Decide(s Snapshot) Plan {
 		}
 		return hold
 	}
+	if cluster.DecideEtcdReset(s.Leader, s.Topology) {
+		return Plan{Config: cfg, Again: true, Steps: []plan.Step{{Kind: plan.ResetEtcd, EtcdEpoch: s.EtcdEpoch,
+			Reason: "the leader rebuilt etcd without this unit after a quorum loss", Progress: "resetting etcd to join the rebuilt cluster"}}}
+	}
 	membership := decideMembershipStep(s, pos.Self)
 	if pos.Joining && !pos.Recorded {
 		// Leadership moved to a unit not yet in etcd: it adds itself
@@ -270,7 +274,7 @@ func decideMembershipStep(s Snapshot, self pgconf.Member) *plan.Step {
 	if !ok {
 		return nil
 	}
-	return &plan.Step{Kind: plan.EtcdMembership, Membership: change, Reason: "etcd members follow the units: " + change.Describe()}
+	return &plan.Step{Kind: plan.EtcdMembership, Membership: change, Reason: "etcd members follow the units: " + change.Describe(), EtcdEpoch: s.EtcdEpoch}
 }
 
 // decideRunSteps are the steps that run the unit: files, etcd (and its

@@ -287,6 +287,8 @@ func (f *fakeWorkload) Patroni(cfg pgconf.UnitConfig) *patroni.Client {
 	return &patroni.Client{BaseURL: f.srv.URL, HTTP: f.srv.Client(), Username: pgconf.PatroniAPIUser, Password: cfg.Passwords.PatroniAPI}
 }
 
+func (f *fakeWorkload) ResetEtcd(context.Context, string, pgconf.UnitConfig) error { return nil }
+
 func (f *fakeWorkload) EtcdMembership(_ context.Context, _ pgconf.UnitConfig, ch cluster.Change) (map[string]cluster.Member, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

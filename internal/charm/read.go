@@ -1,6 +1,7 @@
 package charm
 
 import (
+	"strconv"
 	"context"
 	"errors"
 	"fmt"
@@ -123,6 +124,7 @@ func readState(h *juju.Hook, state map[keys.State]string, s *Snapshot) {
 	instance.ReadState(h.Log, state, &s.Facts)
 	s.EtcdAuthEnabled = state[etcdAuthKey] != ""
 	s.EtcdStartedPublished = state[cluster.EtcdStartedStateKey] != ""
+	s.UnitEtcdEpoch, _ = strconv.Atoi(state[cluster.EtcdEpochStateKey])
 	s.publishedRole = state[cluster.RoleStateKey]
 	s.DatabaseStopped = state[cluster.DatabaseStoppedKey] != ""
 	// A unit leaves the cluster in its own peer -relation-departed hook
@@ -157,6 +159,7 @@ func (c *Charm) readPeers(ctx context.Context, h *juju.Hook, m *model.Model, ov 
 	}
 	s.PeerRelation = true
 	s.EtcdMembers = cluster.ParseMembers(s.peerApp[string(cluster.MembersKey)])
+	s.EtcdEpoch, _ = strconv.Atoi(s.peerApp[string(cluster.EtcdEpochKey)])
 	for _, u := range s.peers.Units {
 		bag, err := s.peers.UnitData(ctx, u)
 		if err != nil {

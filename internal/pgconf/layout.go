@@ -127,6 +127,7 @@ func (l Layout) Dirs() []Dir {
 		{l.EtcdConfDir, "root", "etcd", 0o750},
 		{l.EtcdDataDir, "etcd", "etcd", 0o700},
 		{l.CharmDir, "root", "root", 0o700},
+		{l.PatroniPythonDir(), "root", "root", 0o755},
 		{l.RunDir, "root", "root", 0o755},
 		{l.SocketDir, "postgres", "postgres", 0o700},
 		{l.LogDir, "root", "root", 0o755},
@@ -138,6 +139,11 @@ func (l Layout) Dirs() []Dir {
 // RunDir and LogDir. The remove hook deletes them; PGData is never among
 // them (DESIGN §7: the data stays on the storage).
 func (l Layout) UnitDirs() []string { return []string{l.ConfDir, l.TLSDir(), l.RunDir, l.LogDir} }
+
+// PatroniPythonDir is on Patroni's PYTHONPATH: the charm's fix of
+// Patroni 3.0.2 (patronistart.SiteCustomize), root's, which Patroni
+// (postgres) reads and cannot change.
+func (l Layout) PatroniPythonDir() string { return filepath.Join(l.ConfDir, "patroni-python") }
 
 // PatroniConfigPath is where patroni.yml goes.
 func (l Layout) PatroniConfigPath() string { return filepath.Join(l.PatroniDir, "patroni.yml") }

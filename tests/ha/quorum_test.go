@@ -13,17 +13,24 @@ import (
 	"github.com/pgjuju/pgjuju/internal/localjuju/controller"
 )
 
-// TestQuorumLoss (issue 10, item 5): three units lose two machines, the
-// primary's and the async replica's, so etcd has no quorum. While Juju
-// still lists the lost units the survivor stays a replica (it cannot know
-// they are gone); once the operator removes them with remove-unit
-// --force, the survivor, the sync standby, rebuilds a one-member etcd
-// from its own data and becomes primary with every acknowledged row, and
-// a new unit joins it as usual.
+// TestQuorumLoss (issue 10, item 5): a cluster loses most of its
+// machines, the primary's and async replicas', so etcd has no quorum.
+// While Juju still lists the lost units the survivors stay replicas (they
+// cannot know the others are gone); once the operator removes them with
+// remove-unit --force, the leader rebuilds a one-member etcd from its own
+// data, the sync standby becomes primary with every acknowledged row, any
+// other survivor resets its etcd and is added back, and a new unit joins
+// as usual. Three units losing two, and five losing three.
 func TestQuorumLoss(t *testing.T) {
 	if testing.Short() {
-		t.Skip("skipping: runs a real cluster (not in -short)")
+		t.Skip("skipping: runs real clusters (not in -short)")
 	}
+	for _, n := range []int{3, 5} {
+		t.Run(fmt.Sprintf("%d units lose %d", n, n/2+1), func(t *testing.T) { quorumLoss(t, n) })
+	}
+}
+
+func quorumLoss(t *testing.T, n int) {
 	e := newEnv(t)
 	if err := e.m.Deploy(controller.DeployArgs{Charm: charmFile, App: app, NumUnits: 3}); err != nil {
 		t.Fatalf("deploy: %v", err)
@@ -35,7 +42,11 @@ func TestQuorumLoss(t *testing.T) {
 	e.waitIdle()
 	cl := e.waitSyncRoles(units, 1)
 	password := e.password(cl.primary)
+	// The sync standby survives, with the first n/2-1 async replicas.
 	survivor := cl.sync[0]
+	others := cl.async[:n/2-1]
+	lost := append([]string{cl.primary}, cl.async[n/2-1:]...)
+	survivors := append([]string{survivor}, others...)
 	var rows []int
 	for id := 1; id <= 5; id++ {
 		err := e.asOperator(cl.primary, password, func(ctx context.Context, c *pgx.Conn) error {
@@ -48,7 +59,6 @@ func TestQuorumLoss(t *testing.T) {
 		rows = append(rows, id) // acknowledged: the sync standby has it
 	}
 
-	lost := []string{cl.primary, cl.async[0]}
 	for _, u := range lost {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		if err := e.m.KillMachine(ctx, u); err != nil {
@@ -56,18 +66,20 @@ func TestQuorumLoss(t *testing.T) {
 		}
 		cancel()
 	}
-	t.Logf("killed %v; %s survives", lost, survivor)
+	t.Logf("killed %v; %v survive, %s the sync standby", lost, survivors, survivor)
 
 	// Juju still lists them: no rebuild, no primary (well past ttl).
 	deadline := time.Now().Add(45 * time.Second)
 	for time.Now().Before(deadline) {
-		if e.patroniLeader(survivor) == e.addr(survivor) {
-			t.Fatalf("%s became primary while Juju still listed %v", survivor, lost)
+		for _, u := range survivors {
+			if e.patroniLeader(u) == e.addr(u) {
+				t.Fatalf("%s became primary while Juju still listed %v", u, lost)
+			}
 		}
 		time.Sleep(pollInterval)
 	}
-	if n := e.etcdRecord(survivor); n != 0 && n != 3 {
-		t.Errorf("the etcd record changed before the removal: %d members", n)
+	if got := e.etcdRecord(survivor); got != n {
+		t.Errorf("the etcd record changed before the removal: %d members", got)
 	}
 
 	if err := e.m.ForceRemoveUnit(lost...); err != nil {
@@ -97,12 +109,19 @@ func TestQuorumLoss(t *testing.T) {
 		})
 	})
 	rows = append(rows, 6)
-	e.waitFor("the etcd record holding "+survivor+" alone", pollInterval, func() error {
-		if n := e.etcdRecord(survivor); n != 1 {
-			return fmt.Errorf("%d members recorded", n)
+	// The other survivors' etcd rejoin the rebuilt cluster: every
+	// survivor recorded, and each a sync or async replica again.
+	e.waitFor(fmt.Sprintf("the etcd record holding the %d survivors", len(survivors)), pollInterval, func() error {
+		if got := e.etcdRecord(survivor); got != len(survivors) {
+			return fmt.Errorf("%d members recorded", got)
 		}
 		return nil
 	})
+	if len(survivors) > 1 {
+		if after := e.waitSyncRoles(survivors, 1); after.primary != survivor {
+			t.Errorf("primary %s, want %s", after.primary, survivor)
+		}
+	}
 
 	added, err := e.m.AddUnit(app, 1)
 	if err != nil {
@@ -111,13 +130,13 @@ func TestQuorumLoss(t *testing.T) {
 	for _, u := range added {
 		e.seen[u] = true
 	}
-	live := append([]string{survivor}, added...)
+	live := append(slices.Clone(survivors), added...)
 	after := e.waitSyncRoles(live, 1)
 	if after.primary != survivor {
 		t.Errorf("primary %s after the new unit joined, want %s", after.primary, survivor)
 	}
-	if n := e.etcdRecord(survivor); n != 2 {
-		t.Errorf("etcd record: %d members, want 2", n)
+	if got := e.etcdRecord(survivor); got != len(live) {
+		t.Errorf("etcd record: %d members, want %d", got, len(live))
 	}
 	e.waitFor(added[0]+" with every row", pollInterval, func() error {
 		return e.asOperator(added[0], password, func(ctx context.Context, c *pgx.Conn) error {

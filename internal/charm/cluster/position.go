@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pgjuju/pgjuju/internal/charm/keys"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 )
@@ -28,6 +29,26 @@ type Topology struct {
 	// EtcdAuthEnabled is set once this unit has enabled etcd
 	// authentication (unit state); the charm never disables it.
 	EtcdAuthEnabled bool
+	// EtcdEpoch counts the leader's quorum recoveries (peer app
+	// databag); UnitEtcdEpoch is the one this unit's etcd data belongs
+	// to (unit state). A unit behind the leader holds the data of an
+	// etcd cluster that no longer exists: it resets its etcd and is
+	// added again (DecideEtcdReset).
+	EtcdEpoch, UnitEtcdEpoch int
+}
+
+// Keys of the quorum recoveries' epoch.
+const (
+	EtcdEpochKey      keys.Peer  = "etcd-epoch"
+	EtcdEpochStateKey keys.State = "etcd-epoch"
+)
+
+// DecideEtcdReset says whether this unit's etcd holds a cluster the
+// leader has since rebuilt without it (a quorum recovery on another
+// survivor): its data must go, and it joins the new cluster as a new
+// member once the leader adds it. Pure.
+func DecideEtcdReset(leader bool, f Topology) bool {
+	return !leader && f.EtcdEpoch > f.UnitEtcdEpoch
 }
 
 // Position is where this unit stands in the cluster.
@@ -54,6 +75,10 @@ func DecidePosition(self pgconf.Member, leader, bootstrapped bool, f Topology) (
 		return p, juju.Waiting("waiting for the leader to bootstrap the cluster")
 	case p.Joining && !p.Recorded && !leader:
 		return p, juju.Waiting("waiting for the leader to add this unit to the etcd cluster")
+	case f.UnitEtcdEpoch > 0 && !p.Recorded && !leader:
+		// Its etcd was reset after a quorum recovery: it starts again
+		// only once the leader has added it.
+		return p, juju.Waiting("waiting for the leader to add this unit to the rebuilt etcd cluster")
 	}
 	return p, juju.Status{}
 }
@@ -91,11 +116,10 @@ func DecideChange(self pgconf.Member, leader bool, f Topology) (c Change, ok boo
 	return Change{Actions: actions, Members: next, QuorumLost: quorumLost(self, f.EtcdMembers, actions)}, true
 }
 
-// quorumLost says whether the removals leave this unit the one recorded
-// voter of a cluster in which it is no majority. Only a lone survivor
-// rebuilds: with two survivors or more, each would need its etcd wiped
-// and added back, which the charm does not do (the removals then fail and
-// the hook is retried, as before).
+// quorumLost says whether the removals leave the recorded voters that
+// remain, this unit among them, no majority. The leader then rebuilds
+// etcd from its own data alone; the other survivors reset theirs and are
+// added back (DecideEtcdReset).
 func quorumLost(self pgconf.Member, record map[string]Member, actions map[string]Action) bool {
 	voters, kept := 0, 0
 	selfVoter := false
@@ -109,7 +133,7 @@ func quorumLost(self pgconf.Member, record map[string]Member, actions map[string
 			selfVoter = selfVoter || u == self.Unit
 		}
 	}
-	return voters > 1 && kept == 1 && selfVoter && 2*kept <= voters
+	return voters > 1 && selfVoter && 2*kept <= voters
 }
 
 // Removes lists the units whose members the change removes, sorted.

@@ -60,7 +60,9 @@ func TestQuorumLost(t *testing.T) {
 		{"none removed (Juju still lists them): nothing to rebuild from", []pgconf.Member{{Unit: "pg/0", Address: addr(0)}, {Unit: "pg/1", Address: addr(1)}}, three, false},
 		{"one of two removed: one of two voters is no majority", nil, map[string]Member{"pg/0": {addr(0), true}, "pg/2": {addr(2), true}}, true},
 		{"the survivor is a learner: it cannot rebuild", nil, map[string]Member{"pg/0": {addr(0), true}, "pg/1": {addr(1), true}, "pg/2": {addr(2), false}}, false},
-		{"three of five removed, two survivors: not rebuilt automatically", []pgconf.Member{{Unit: "pg/3", Address: addr(3)}},
+		{"three of five removed, two survivors: the leader rebuilds", []pgconf.Member{{Unit: "pg/3", Address: addr(3)}},
+			map[string]Member{"pg/0": {addr(0), true}, "pg/1": {addr(1), true}, "pg/2": {addr(2), true}, "pg/3": {addr(3), true}, "pg/4": {addr(4), true}}, true},
+		{"two of five removed: three of five is a majority", []pgconf.Member{{Unit: "pg/3", Address: addr(3)}, {Unit: "pg/4", Address: addr(4)}},
 			map[string]Member{"pg/0": {addr(0), true}, "pg/1": {addr(1), true}, "pg/2": {addr(2), true}, "pg/3": {addr(3), true}, "pg/4": {addr(4), true}}, false},
 		{"a removed learner does not count", nil, map[string]Member{"pg/1": {addr(1), false}, "pg/2": {addr(2), true}}, false},
 	} {
@@ -77,5 +79,26 @@ func TestQuorumLost(t *testing.T) {
 				t.Errorf("survivor's record %v", c.Members)
 			}
 		})
+	}
+}
+
+func TestDecideEtcdReset(t *testing.T) {
+	for _, tc := range []struct {
+		leader           bool
+		epoch, unitEpoch int
+		want             bool
+	}{
+		{false, 0, 0, false}, {false, 1, 0, true}, {false, 2, 1, true}, {false, 1, 1, false}, {true, 1, 0, false},
+	} {
+		if got := DecideEtcdReset(tc.leader, Topology{EtcdEpoch: tc.epoch, UnitEtcdEpoch: tc.unitEpoch}); got != tc.want {
+			t.Errorf("leader %v, epoch %d, unit epoch %d: reset %v, want %v", tc.leader, tc.epoch, tc.unitEpoch, got, tc.want)
+		}
+	}
+	// Reset, it waits until the leader has added it again.
+	self := pgconf.Member{Unit: "pg/3", Address: netip.MustParseAddr("10.0.0.3")}
+	_, st := DecidePosition(self, false, true, Topology{EtcdEpoch: 1, UnitEtcdEpoch: 1,
+		EtcdMembers: map[string]Member{"pg/2": {Address: netip.MustParseAddr("10.0.0.2"), Voter: true}}})
+	if st.Level != "waiting" {
+		t.Errorf("a reset unit not yet added: status %+v", st)
 	}
 }

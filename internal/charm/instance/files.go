@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/pgjuju/pgjuju/internal/clock"
+	"github.com/pgjuju/pgjuju/internal/patronistart"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 	"github.com/pgjuju/pgjuju/internal/safefile"
 )
@@ -66,6 +67,11 @@ func (s *System) WriteFiles(ctx context.Context, cfg pgconf.UnitConfig) (bool, e
 		return changed, err
 	}
 	c2, err := safefile.WriteFile(l.EtcdConfigPath(), []byte(etcdYML), 0o640, etcdGroup)
+	if err != nil {
+		return changed || c1 || c2, err
+	}
+	fix, err := safefile.WriteFile(filepath.Join(l.PatroniPythonDir(), "sitecustomize.py"), patronistart.SiteCustomize, 0o644, safefile.Root)
+	c2 = c2 || fix
 	if err != nil || !cfg.EtcdTLS() {
 		return changed || c1 || c2, err
 	}

@@ -2,7 +2,10 @@ package instance
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/pgjuju/pgjuju/internal/charm/cluster"
@@ -106,4 +109,25 @@ func (s *System) waitEtcdAlone(ctx context.Context, cfg pgconf.UnitConfig) error
 		return nil
 	}
 	return fmt.Errorf("not alone and healthy within a minute: %v", last)
+}
+
+// ResetEtcd stops the unit's etcd and empties its data directory (kept,
+// with its owner and mode): after a quorum recovery on the leader, this
+// unit's etcd data belongs to a cluster that no longer exists, and it
+// joins the rebuilt one as a new member.
+func (s *System) ResetEtcd(ctx context.Context, model string, cfg pgconf.UnitConfig) error {
+	m := s.manager(cfg.Layout)
+	if _, err := m.Stop(ctx, pgconf.ServiceName(cfg.Unit, "etcd")); err != nil {
+		return fmt.Errorf("stopping etcd: %w", err)
+	}
+	entries, err := os.ReadDir(cfg.Layout.EtcdDataDir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(cfg.Layout.EtcdDataDir, e.Name())); err != nil {
+			return fmt.Errorf("emptying etcd's data: %w", err)
+		}
+	}
+	return nil
 }

@@ -50,6 +50,9 @@ func patroniSpec(cfg pgconf.UnitConfig, launcher []string) service.Spec {
 	return service.Spec{
 		Name: pgconf.ServiceName(cfg.Unit, "patroni"), Description: "Patroni for " + cfg.Unit,
 		Exec: exec, User: user, SwitchesUser: len(launcher) > 0,
+		// Python imports the charm's fix of Patroni 3.0.2 from there
+		// (patronistart.SiteCustomize).
+		Env: []string{"PYTHONPATH=" + cfg.Layout.PatroniPythonDir()},
 		LogFile: filepath.Join(cfg.Layout.LogDir, "patroni.log"), KillMode: "process",
 	}
 }

@@ -30,6 +30,8 @@ type Packages interface {
 type Services interface {
 	WriteFiles(ctx context.Context, cfg pgconf.UnitConfig) (bool, error)
 	StartEtcd(ctx context.Context, cfg pgconf.UnitConfig) (bool, error)
+	// ResetEtcd stops the unit's etcd and empties its data directory.
+	ResetEtcd(ctx context.Context, model string, cfg pgconf.UnitConfig) error
 	StartPatroni(ctx context.Context, cfg pgconf.UnitConfig) (bool, error)
 	// StartObserver runs the unit's role observer (internal/observer).
 	StartObserver(ctx context.Context, cfg pgconf.UnitConfig, charmBinary, jujuExec string) (bool, error)

@@ -23,6 +23,9 @@ const (
 	// EtcdMembership (leader) adds, promotes and removes etcd
 	// members and records them.
 	EtcdMembership Kind = "etcd-membership"
+	// ResetEtcd stops the unit's etcd and empties its data: the leader
+	// rebuilt the cluster without it after a quorum loss.
+	ResetEtcd Kind = "reset-etcd"
 	// StartObserver runs the role observer, which pushes role
 	// changes to Juju.
 	StartObserver Kind = "start-observer"
@@ -54,8 +57,10 @@ type Step struct {
 	ClosePort int
 	// CharmBinary and JujuExec are what start-observer runs.
 	CharmBinary, JujuExec string
-	// Membership (etcd-membership) is the leader's change to etcd.
+	// Membership (etcd-membership) is the leader's change to etcd;
+	// EtcdEpoch the quorum recoveries so far.
 	Membership cluster.Change
+	EtcdEpoch  int
 	// Progress, when set, is the maintenance message shown while the step
 	// runs ("restarting PostgreSQL to apply max_connections"): only long
 	// steps carry one. The pass shows it as a maintenance status (internal/charm, progressReporter).
