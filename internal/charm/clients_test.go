@@ -27,6 +27,7 @@ type fakeClientDB struct {
 	passes    map[string]string // user → password last set
 	revoked   []string
 	withdrawn []string
+	cleaned   []string // relations whose created roles were dropped
 	rotated   []string
 	hba       []string
 	hbaCalls  int
@@ -74,6 +75,11 @@ func (f *fakeClientDB) Revoke(_ context.Context, _ postgres.Target, user string)
 func (f *fakeClientDB) Withdraw(_ context.Context, _ postgres.Target, user string) (bool, error) {
 	f.withdrawn = append(f.withdrawn, user)
 	return true, nil
+}
+
+func (f *fakeClientDB) DropCreatedRoles(_ context.Context, _ postgres.Target, relation string, _ []string) (clientdb.CreatedRolesReport, error) {
+	f.cleaned = append(f.cleaned, relation)
+	return clientdb.CreatedRolesReport{}, nil
 }
 
 func (f *fakeClientDB) Rotate(_ context.Context, _ postgres.Target, user, password string) error {
