@@ -305,6 +305,10 @@ func TestClientRelationsHarness(t *testing.T) {
 		if _, ok := st.SecretByLabel("database.7.user.secret"); ok || !slices.Equal(h.db.revoked, []string{"relation_7_myapp"}) {
 			t.Errorf("after broken: secret kept %v, revoked %v", ok, h.db.revoked)
 		}
+		// ... and the roles it created dropped (issue 9 item 5).
+		if !slices.Equal(h.db.cleaned, []string{"database:7"}) {
+			t.Errorf("created roles dropped for %v, want [database:7]", h.db.cleaned)
+		}
 	})
 
 	t.Run("database without requested-secrets publishes plain fields; a changed database is refused", func(t *testing.T) {
