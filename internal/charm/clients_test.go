@@ -77,7 +77,7 @@ func (f *fakeClientDB) Withdraw(_ context.Context, _ postgres.Target, user strin
 	return true, nil
 }
 
-func (f *fakeClientDB) DropCreatedRoles(_ context.Context, _ postgres.Target, relation string, _ []string) (clientdb.CreatedRolesReport, error) {
+func (f *fakeClientDB) DropCreatedRoles(_ context.Context, _ postgres.Target, relation string, _, _ []string) (clientdb.CreatedRolesReport, error) {
 	f.cleaned = append(f.cleaned, relation)
 	return clientdb.CreatedRolesReport{}, nil
 }

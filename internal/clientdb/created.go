@@ -79,6 +79,9 @@ type CreatedRolesInput struct {
 	// Keep are roles the operator lets clients hold (client_roles):
 	// operator's roles, never dropped.
 	Keep []string
+	// Live are the users of the other relations the charm serves: never
+	// touched.
+	Live []string
 }
 
 // LeftRole is a role that appeared since the baseline and is not dropped.
@@ -87,6 +90,10 @@ type LeftRole struct {
 	Why  string
 	// Ambiguous: another admin relation may have made it.
 	Ambiguous bool
+	// Disarmed: it bears a name or mark of the charm's yet serves no
+	// relation, so it loses LOGIN and its attributes (the charm's own such
+	// roles, revoked relation users and group roles, have neither).
+	Disarmed bool
 }
 
 // CreatedRolesPlan is what DecideCreatedRoles decided.
@@ -98,6 +105,8 @@ type CreatedRolesPlan struct {
 	Owner string
 	// Drop are the roles to drop, by name order.
 	Drop []ServerRole
+	// Disarm are the Left roles marked Disarmed.
+	Disarm []ServerRole
 	// Left are the roles that appeared since the baseline and stay, each
 	// with why.
 	Left []LeftRole
@@ -108,11 +117,14 @@ type CreatedRolesPlan struct {
 //
 //   - it is built in (an OID initdb assigns, or the pg_ prefix) or the
 //     relation user itself;
+//   - it is the user of another relation the charm serves (Live);
 //   - it bears a name of the charm's: a system user's, or the relation_ or
-//     charmed_ prefix (another relation's user, charmed_admin), or the
+//     charmed_ prefix (a revoked relation's user, charmed_admin), or the
 //     mark of a group role the charm made for `roles`. A client able to
-//     create roles can squat such a name or forge the mark; that only
-//     keeps its own role alive, and it is logged;
+//     create roles can squat such a name or forge the mark, so those
+//     with a prefix or mark are also disarmed (Disarm: no LOGIN, no
+//     attributes, which the charm's own never have): a squatter stays,
+//     reported, but cannot log in or create roles;
 //   - the operator lists it in client_roles;
 //   - it is SUPERUSER, REPLICATION or BYPASSRLS and the relation user was
 //     never a superuser: CREATEROLE cannot make such a role, so someone
@@ -136,12 +148,18 @@ func DecideCreatedRoles(in CreatedRolesInput) CreatedRolesPlan {
 		if own.Roles[r.OID] || r.OID < firstNormalOID || strings.HasPrefix(r.Name, "pg_") || r.Name == own.User {
 			continue
 		}
-		why, ambiguous := whyLeft(in, own, r)
+		if slices.Contains(in.Live, r.Name) {
+			continue // another relation's user, served now
+		}
+		why, kind := whyLeft(in, own, r)
 		if why == "" && !ownerExists {
 			why = "the relation user " + own.User + " is gone: nothing to give its objects to"
 		}
 		if why != "" {
-			p.Left = append(p.Left, LeftRole{Name: r.Name, Why: why, Ambiguous: ambiguous})
+			p.Left = append(p.Left, LeftRole{Name: r.Name, Why: why, Ambiguous: kind == leftAmbiguous, Disarmed: kind == leftCharmName})
+			if kind == leftCharmName {
+				p.Disarm = append(p.Disarm, r)
+			}
 			continue
 		}
 		p.Drop = append(p.Drop, r)
@@ -149,21 +167,30 @@ func DecideCreatedRoles(in CreatedRolesInput) CreatedRolesPlan {
 	return p
 }
 
+// leftKind says why a role is left.
+type leftKind int
+
+const (
+	leftOther     leftKind = iota
+	leftCharmName          // a name or mark of the charm's: disarmed
+	leftAmbiguous          // another admin relation may have made it
+)
+
 // whyLeft is "" when r, which appeared since own's baseline, is own's to
-// drop, else why not (ambiguous: another admin relation may have made it).
-func whyLeft(in CreatedRolesInput, own Baseline, r ServerRole) (string, bool) {
+// drop, else why not and of which kind.
+func whyLeft(in CreatedRolesInput, own Baseline, r ServerRole) (string, leftKind) {
 	lower := strings.ToLower(r.Name)
 	switch {
 	case slices.Contains(reservedRoleNames, lower):
-		return "is a name the charm's system users use", false
+		return "is a name the charm's system users use", leftOther
 	case strings.HasPrefix(lower, RelationUserPrefix), strings.HasPrefix(lower, charmedPrefix):
-		return "has a prefix of the charm's roles (relation_, charmed_)", false
+		return "has a prefix of the charm's roles (relation_, charmed_) but serves no relation", leftCharmName
 	case r.ClientGroup:
-		return "is marked as a group role the charm made for `roles`", false
+		return "is marked as a group role the charm made for `roles`", leftCharmName
 	case slices.Contains(in.Keep, r.Name):
-		return "is in client_roles", false
+		return "is in client_roles", leftOther
 	case r.Privileged && !own.Superuser:
-		return "is SUPERUSER, REPLICATION or BYPASSRLS, which " + own.Relation + " (CREATEROLE) could not make", false
+		return "is SUPERUSER, REPLICATION or BYPASSRLS, which " + own.Relation + " (CREATEROLE) could not make", leftOther
 	}
 	var others []string
 	for _, b := range in.Baselines {
@@ -172,7 +199,7 @@ func whyLeft(in CreatedRolesInput, own Baseline, r ServerRole) (string, bool) {
 		}
 	}
 	if len(others) > 0 {
-		return fmt.Sprintf("appeared while %s could create roles too", strings.Join(others, ", ")), true
+		return fmt.Sprintf("appeared while %s could create roles too", strings.Join(others, ", ")), leftAmbiguous
 	}
-	return "", false
+	return "", leftOther
 }

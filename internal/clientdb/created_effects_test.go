@@ -54,7 +54,7 @@ func TestDropCreatedRolesAgainstPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer boss.Close(ctx)
-	exec(t, boss, "CREATE ROLE w1 LOGIN PASSWORD 'w1-password-0123456789'", "GRANT w1 TO relation_7_boss",
+	exec(t, boss, "CREATE ROLE relation_99_squat LOGIN CREATEROLE", "CREATE ROLE w1 LOGIN CREATEROLE PASSWORD 'w1-password-0123456789'", "GRANT w1 TO relation_7_boss",
 		"CREATE SCHEMA s AUTHORIZATION w1", "SET ROLE w1", "CREATE TABLE s.t (v int)", "INSERT INTO s.t VALUES (1)", "RESET ROLE")
 	exec(t, admin, "GRANT CREATE ON DATABASE other TO w1")
 	w1, err := c.connect(ctx, "w1", "w1-password-0123456789", "other")
@@ -75,17 +75,17 @@ func TestDropCreatedRolesAgainstPostgres(t *testing.T) {
 			Database: db, SearchPath: postgres.CharmSearchPath})
 	}
 	ok(t)(clientdb.RevokeAccess(ctx, admin, "relation_7_boss"))
-	rep, err := clientdb.DropCreatedRoles(ctx, admin, connect, "database:7", nil)
+	rep, err := clientdb.DropCreatedRoles(ctx, admin, connect, "database:7", nil, []string{"relation_8_rival"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(rep.Dropped, []string{"w1"}) {
 		t.Errorf("dropped %v, want [w1]", rep.Dropped)
 	}
-	// relation_8_rival, made meanwhile, bears the charm's name; w3 could
-	// be either relation's.
+	// relation_99_squat squats the charm's name: left, disarmed; w3
+	// could be either relation's; relation_8_rival serves a relation.
 	if want := []clientdb.LeftRole{
-		{Name: "relation_8_rival", Why: "has a prefix of the charm's roles (relation_, charmed_)"},
+		{Name: "relation_99_squat", Why: "has a prefix of the charm's roles (relation_, charmed_) but serves no relation", Disarmed: true},
 		{Name: "w3", Why: "appeared while database:8 could create roles too", Ambiguous: true},
 	}; !slices.Equal(rep.Left, want) {
 		t.Errorf("left %+v, want %+v", rep.Left, want)
@@ -93,6 +93,14 @@ func TestDropCreatedRolesAgainstPostgres(t *testing.T) {
 	if roleExists("w1") || !roleExists("w3") || !roleExists("hand_made") || !roleExists("relation_7_boss") || !roleExists("relation_8_rival") {
 		t.Errorf("after cleanup: w1 %v (want gone), w3, hand_made and both relation users %v %v %v %v (want kept)",
 			roleExists("w1"), roleExists("w3"), roleExists("hand_made"), roleExists("relation_7_boss"), roleExists("relation_8_rival"))
+	}
+	var squatLogin, squatCreate bool
+	if err := admin.QueryRow(ctx, `SELECT rolcanlogin, rolcreaterole FROM pg_roles WHERE rolname = 'relation_99_squat'`).Scan(&squatLogin, &squatCreate); err != nil || squatLogin || squatCreate {
+		t.Errorf("relation_99_squat: login %v, createrole %v, %v; want neither", squatLogin, squatCreate, err)
+	}
+	var ownerLogin bool
+	if err := admin.QueryRow(ctx, `SELECT rolcanlogin FROM pg_roles WHERE rolname = 'relation_8_rival'`).Scan(&ownerLogin); err != nil || !ownerLogin {
+		t.Errorf("relation_8_rival (a live relation's user) lost LOGIN: %v", err)
 	}
 	if _, err := w1.Exec(ctx, "SELECT 1"); err == nil {
 		t.Error("w1's session is still open")
@@ -115,7 +123,7 @@ func TestDropCreatedRolesAgainstPostgres(t *testing.T) {
 		t.Errorf("baselines left %v (%v), want [database:8]", rels, err)
 	}
 	// A second run has nothing to do.
-	rep, err = clientdb.DropCreatedRoles(ctx, admin, connect, "database:7", nil)
+	rep, err = clientdb.DropCreatedRoles(ctx, admin, connect, "database:7", nil, []string{"relation_8_rival"})
 	if err != nil || rep.Plan.Tracked || len(rep.Dropped) > 0 {
 		t.Errorf("second run: %+v, %v", rep, err)
 	}

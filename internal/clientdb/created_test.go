@@ -50,10 +50,11 @@ func TestDecideCreatedRoles(t *testing.T) {
 			Baselines: []Baseline{baseline("database:7", "relation_7_boss", false, before...)}},
 		want: CreatedRolesPlan{Tracked: true, Owner: "relation_7_boss"},
 	}, {
-		name: "roles under the charm's names, marked as its group roles, or in client_roles are left, each saying why",
-		in: CreatedRolesInput{Relation: "database:7", Keep: []string{"ops_readers"},
+		name: "roles under the charm's names or marks (disarmed: a client may squat them), in client_roles, or serving another relation are left, each saying why",
+		in: CreatedRolesInput{Relation: "database:7", Keep: []string{"ops_readers"}, Live: []string{"relation_10_live"},
 			Roles: allRoles(
 				ServerRole{OID: 16501, Name: "relation_9_other"},
+				ServerRole{OID: 16507, Name: "relation_10_live"},
 				ServerRole{OID: 16502, Name: "charmed_admin"},
 				ServerRole{OID: 16503, Name: "grp", ClientGroup: true},
 				ServerRole{OID: 16504, Name: "ops_readers"},
@@ -63,12 +64,13 @@ func TestDecideCreatedRoles(t *testing.T) {
 			Baselines: []Baseline{baseline("database:7", "relation_7_boss", false, before...)}},
 		want: CreatedRolesPlan{Tracked: true, Owner: "relation_7_boss", Drop: []ServerRole{worker},
 			Left: []LeftRole{
-				{Name: "charmed_admin", Why: "has a prefix of the charm's roles (relation_, charmed_)"},
-				{Name: "grp", Why: "is marked as a group role the charm made for `roles`"},
+				{Name: "charmed_admin", Why: "has a prefix of the charm's roles (relation_, charmed_) but serves no relation", Disarmed: true},
+				{Name: "grp", Why: "is marked as a group role the charm made for `roles`", Disarmed: true},
 				{Name: "ops_readers", Why: "is in client_roles"},
 				{Name: "patroni", Why: "is a name the charm's system users use"},
-				{Name: "relation_9_other", Why: "has a prefix of the charm's roles (relation_, charmed_)"},
-			}},
+				{Name: "relation_9_other", Why: "has a prefix of the charm's roles (relation_, charmed_) but serves no relation", Disarmed: true},
+			},
+			Disarm: []ServerRole{{OID: 16502, Name: "charmed_admin"}, {OID: 16503, Name: "grp", ClientGroup: true}, {OID: 16501, Name: "relation_9_other"}}},
 	}, {
 		name: "a superuser that appeared while the relation had only CREATEROLE is someone else's: left",
 		in: CreatedRolesInput{Relation: "database:7", Roles: allRoles(ServerRole{OID: 16501, Name: "dba2", Privileged: true}),
@@ -83,6 +85,7 @@ func TestDecideCreatedRoles(t *testing.T) {
 	}, {
 		name: "two admin relations: roles from before the other's baseline are this one's, later ones ambiguous and left",
 		in: CreatedRolesInput{Relation: "database:7",
+			Live:  []string{"relation_8_rival"},
 			Roles: allRoles(worker, ServerRole{OID: 16600, Name: "relation_8_rival"}, ServerRole{OID: 16700, Name: "later"}),
 			Baselines: []Baseline{
 				baseline("database:7", "relation_7_boss", false, before...),
@@ -91,7 +94,6 @@ func TestDecideCreatedRoles(t *testing.T) {
 		want: CreatedRolesPlan{Tracked: true, Owner: "relation_7_boss", Drop: []ServerRole{worker},
 			Left: []LeftRole{
 				{Name: "later", Why: "appeared while database:8 could create roles too", Ambiguous: true},
-				{Name: "relation_8_rival", Why: "has a prefix of the charm's roles (relation_, charmed_)"},
 			}},
 	}, {
 		name: "the relation user is gone: nothing to give objects to, nothing dropped",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -94,16 +95,25 @@ const (
 	lockTimeout             = "10s"
 )
 
+// maxDisarmRounds bounds how often DropCreatedRoles looks again for
+// roles made while it disarmed the others.
+const maxDisarmRounds = 5
+
 // DropCreatedRoles drops the roles relation created since its baseline
-// (DecideCreatedRoles), then forgets the baseline. For each role: no more
-// LOGIN, its sessions terminated, its objects given to the relation user
-// and its privileges revoked in every database where it has any (and its
-// shared objects, such as a database it owns), then DROP ROLE. A role
-// whose step fails is left and reported, and the others go on; only a
-// failure to read or to connect is an error (the caller retries). keep
-// are the operator's client_roles. A relation with no baseline is not an
-// error: nothing is done.
-func DropCreatedRoles(ctx context.Context, q Querier, connect ConnectFunc, relation string, keep []string) (CreatedRolesReport, error) {
+// (DecideCreatedRoles), then forgets the baseline. First every role to
+// drop is disarmed (no LOGIN, no attributes, its sessions terminated),
+// and the roles looked at again until no new one appears: a role the
+// client made WITH CREATEROLE could make more meanwhile. The roles the
+// plan disarms (a charm's name or mark, serving no relation) are
+// disarmed too and stay. Then each role to drop has its objects given to
+// the relation user and its privileges revoked in every database where
+// it has any (and its shared objects, such as a database it owns), and
+// DROP ROLE. A role whose step fails is left and reported, and the others
+// go on; only a failure to read or to connect is an error (the caller
+// retries). keep are the operator's client_roles, live the users of the
+// other relations served. A relation with no baseline is not an error:
+// nothing is done.
+func DropCreatedRoles(ctx context.Context, q Querier, connect ConnectFunc, relation string, keep, live []string) (CreatedRolesReport, error) {
 	var rep CreatedRolesReport
 	var exists bool
 	if err := q.QueryRow(ctx, `SELECT pg_catalog.to_regclass($1) IS NOT NULL`, baselineTable).Scan(&exists); err != nil {
@@ -120,21 +130,44 @@ func DropCreatedRoles(ctx context.Context, q Querier, connect ConnectFunc, relat
 	if !exists {
 		return rep, nil
 	}
-	in, err := readCreatedRolesInput(ctx, q, relation, keep)
-	if err != nil {
-		return rep, err
+	if _, err := q.Exec(ctx, `SELECT pg_catalog.set_config('lock_timeout', $1, false)`, lockTimeout); err != nil {
+		return rep, fmt.Errorf("setting lock_timeout: %w", err)
 	}
-	rep.Plan = DecideCreatedRoles(in)
-	if !rep.Plan.Tracked {
-		return rep, nil
+	disarmed := map[uint32]bool{}
+	failed := map[uint32]error{}
+	for round := 1; ; round++ {
+		in, err := readCreatedRolesInput(ctx, q, relation, keep, live)
+		if err != nil {
+			return rep, err
+		}
+		rep.Plan = DecideCreatedRoles(in)
+		if !rep.Plan.Tracked {
+			return rep, nil
+		}
+		fresh := false
+		for _, r := range append(slices.Clone(rep.Plan.Drop), rep.Plan.Disarm...) {
+			if disarmed[r.OID] {
+				continue
+			}
+			fresh, disarmed[r.OID] = true, true
+			if err := disarmRole(ctx, q, r); err != nil {
+				failed[r.OID] = err
+			}
+		}
+		if !fresh || round == maxDisarmRounds {
+			break
+		}
 	}
-	rep.Left = append(rep.Left, rep.Plan.Left...)
+	for _, l := range rep.Plan.Left {
+		if r := slices.IndexFunc(rep.Plan.Disarm, func(d ServerRole) bool { return d.Name == l.Name }); r >= 0 && failed[rep.Plan.Disarm[r].OID] != nil {
+			l.Why += "; disarming it failed: " + failed[rep.Plan.Disarm[r].OID].Error()
+			l.Disarmed = false
+		}
+		rep.Left = append(rep.Left, l)
+	}
 	var here string
 	if err := q.QueryRow(ctx, `SELECT pg_catalog.current_database()`).Scan(&here); err != nil {
 		return rep, fmt.Errorf("reading the current database: %w", err)
-	}
-	if _, err := q.Exec(ctx, `SELECT pg_catalog.set_config('lock_timeout', $1, false)`, lockTimeout); err != nil {
-		return rep, fmt.Errorf("setting lock_timeout: %w", err)
 	}
 	conns := map[string]Querier{here: q}
 	defer func() {
@@ -144,21 +177,27 @@ func DropCreatedRoles(ctx context.Context, q Querier, connect ConnectFunc, relat
 			}
 		}
 	}()
-	for _, r := range rep.Plan.Drop {
-		err := dropCreatedRole(ctx, q, r, rep.Plan.Owner, here, func(db string) (Querier, error) {
-			if c := conns[db]; c != nil {
-				return c, nil
-			}
-			c, err := connect(ctx, db)
-			if err != nil {
-				return nil, err
-			}
-			conns[db] = c
-			if _, err := c.Exec(ctx, `SELECT pg_catalog.set_config('lock_timeout', $1, false)`, lockTimeout); err != nil {
-				return nil, err
-			}
+	on := func(db string) (Querier, error) {
+		if c := conns[db]; c != nil {
 			return c, nil
-		})
+		}
+		c, err := connect(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		conns[db] = c
+		if _, err := c.Exec(ctx, `SELECT pg_catalog.set_config('lock_timeout', $1, false)`, lockTimeout); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	for _, r := range rep.Plan.Drop {
+		var err error
+		if e := failed[r.OID]; e != nil {
+			err = fmt.Errorf("disarming it: %w", e)
+		} else {
+			err = dropCreatedRole(ctx, q, r, rep.Plan.Owner, here, on)
+		}
 		var connErr *connectError
 		switch {
 		case errors.As(err, &connErr):
@@ -175,18 +214,10 @@ func DropCreatedRoles(ctx context.Context, q Querier, connect ConnectFunc, relat
 	return rep, nil
 }
 
-// connectError is a failure to open a session on a database: the whole
-// cleanup stops (and is retried), rather than leaving the role.
-type connectError struct{ err error }
-
-func (e *connectError) Error() string { return e.err.Error() }
-
-// dropCreatedRole drops one role (see DropCreatedRoles). on returns a
-// session on a database of the server.
-func dropCreatedRole(ctx context.Context, q Querier, r ServerRole, owner, here string, on func(db string) (Querier, error)) error {
-	id := pgx.Identifier{r.Name}.Sanitize()
-	// Identify the role by OID as well as name from here on: between the
-	// read and now the name may have been given to another role.
+// sameRole checks that r still names the role it was read as: between
+// the read and now the name may have been given to another role. From
+// here on the role is identified by OID and name.
+func sameRole(ctx context.Context, q Querier, r ServerRole) error {
 	var same bool
 	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE oid = $1 AND rolname = $2)`, r.OID, r.Name).Scan(&same); err != nil {
 		return fmt.Errorf("reading role: %w", err)
@@ -194,8 +225,18 @@ func dropCreatedRole(ctx context.Context, q Querier, r ServerRole, owner, here s
 	if !same {
 		return errors.New("renamed or dropped since it was read")
 	}
-	if _, err := q.Exec(ctx, "ALTER ROLE "+id+" WITH NOLOGIN"); err != nil {
-		return fmt.Errorf("removing LOGIN: %w", err)
+	return nil
+}
+
+// disarmRole takes LOGIN and every attribute from r, then terminates its
+// sessions (LOGIN first, so they cannot come back).
+func disarmRole(ctx context.Context, q Querier, r ServerRole) error {
+	if err := sameRole(ctx, q, r); err != nil {
+		return err
+	}
+	if _, err := q.Exec(ctx, "ALTER ROLE "+pgx.Identifier{r.Name}.Sanitize()+
+		" WITH NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"); err != nil {
+		return fmt.Errorf("removing LOGIN and attributes: %w", err)
 	}
 	// As in RevokeAccess: the sessions are picked in a subquery the
 	// planner cannot merge (OFFSET 0), then terminated.
@@ -204,6 +245,22 @@ func dropCreatedRole(ctx context.Context, q Querier, r ServerRole, owner, here s
 		r.OID, terminateRoleWaitMillis); err != nil {
 		return fmt.Errorf("terminating its sessions: %w", err)
 	}
+	return nil
+}
+
+// connectError is a failure to open a session on a database: the whole
+// cleanup stops (and is retried), rather than leaving the role.
+type connectError struct{ err error }
+
+func (e *connectError) Error() string { return e.err.Error() }
+
+// dropCreatedRole drops one disarmed role (see DropCreatedRoles). on
+// returns a session on a database of the server.
+func dropCreatedRole(ctx context.Context, q Querier, r ServerRole, owner, here string, on func(db string) (Querier, error)) error {
+	if err := sameRole(ctx, q, r); err != nil {
+		return err
+	}
+	id := pgx.Identifier{r.Name}.Sanitize()
 	rows, err := q.Query(ctx, `SELECT DISTINCT d.datname FROM pg_catalog.pg_shdepend s JOIN pg_catalog.pg_database d ON d.oid = s.dbid
 		WHERE s.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass AND s.refobjid = $1 AND d.datallowconn ORDER BY 1`, r.OID)
 	if err != nil {
@@ -234,8 +291,8 @@ func dropCreatedRole(ctx context.Context, q Querier, r ServerRole, owner, here s
 }
 
 // readCreatedRolesInput reads the baselines and the server's roles.
-func readCreatedRolesInput(ctx context.Context, q Querier, relation string, keep []string) (CreatedRolesInput, error) {
-	in := CreatedRolesInput{Relation: relation, Keep: keep}
+func readCreatedRolesInput(ctx context.Context, q Querier, relation string, keep, live []string) (CreatedRolesInput, error) {
+	in := CreatedRolesInput{Relation: relation, Keep: keep, Live: live}
 	rows, err := q.Query(ctx, `SELECT relation, relation_user, superuser, role_oids FROM `+baselineTable)
 	if err != nil {
 		return in, fmt.Errorf("reading %s: %w", baselineTable, err)

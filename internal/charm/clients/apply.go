@@ -197,7 +197,7 @@ func (a *applier) runSQL(ctx context.Context) {
 // tried again (the primary did not answer).
 func (a *applier) dropCreatedRoles(ctx context.Context, primary postgres.Target, rv Revoke) bool {
 	h := a.Hook
-	rep, err := a.DB.DropCreatedRoles(ctx, primary, rv.ID, rv.Keep)
+	rep, err := a.DB.DropCreatedRoles(ctx, primary, rv.ID, rv.Keep, rv.Live)
 	if err != nil {
 		a.out.errs = append(a.out.errs, fmt.Errorf("dropping the roles %s created: %w", rv.ID, err))
 		return false
@@ -208,10 +208,14 @@ func (a *applier) dropCreatedRoles(ctx context.Context, primary postgres.Target,
 	}
 	var left, ambiguous []string
 	for _, l := range rep.Left {
+		why := clientdb.Display(l.Name) + " " + l.Why
+		if l.Disarmed {
+			why += " (its LOGIN and attributes taken)"
+		}
 		if l.Ambiguous {
-			ambiguous = append(ambiguous, clientdb.Display(l.Name)+" "+l.Why)
+			ambiguous = append(ambiguous, why)
 		} else {
-			left = append(left, clientdb.Display(l.Name)+" "+l.Why)
+			left = append(left, why)
 		}
 	}
 	if len(left) > 0 {

@@ -36,8 +36,8 @@ type Database interface {
 	Withdraw(ctx context.Context, primary postgres.Target, user string) (bool, error)
 	// DropCreatedRoles drops the roles a relation made since it could
 	// (clientdb.DropCreatedRoles): after Revoke or Withdraw. keep are the
-	// operator's client_roles.
-	DropCreatedRoles(ctx context.Context, primary postgres.Target, relation string, keep []string) (clientdb.CreatedRolesReport, error)
+	// operator's client_roles, live the other served relations' users.
+	DropCreatedRoles(ctx context.Context, primary postgres.Target, relation string, keep, live []string) (clientdb.CreatedRolesReport, error)
 	// Rotate gives a relation user a new password.
 	Rotate(ctx context.Context, primary postgres.Target, user, password string) error
 	// LoadHBA returns once self's pg_hba.conf holds exactly lines and
@@ -204,13 +204,13 @@ func (Postgres) Withdraw(ctx context.Context, primary postgres.Target, user stri
 }
 
 // DropCreatedRoles implements Database.
-func (Postgres) DropCreatedRoles(ctx context.Context, primary postgres.Target, relation string, keep []string) (clientdb.CreatedRolesReport, error) {
+func (Postgres) DropCreatedRoles(ctx context.Context, primary postgres.Target, relation string, keep, live []string) (clientdb.CreatedRolesReport, error) {
 	conn, err := primary.Connect(ctx, "")
 	if err != nil {
 		return clientdb.CreatedRolesReport{}, err
 	}
 	defer conn.Close(ctx)
-	return clientdb.DropCreatedRoles(ctx, conn, primary.Connect, relation, keep)
+	return clientdb.DropCreatedRoles(ctx, conn, primary.Connect, relation, keep, live)
 }
 
 // Rotate implements Database.
