@@ -66,6 +66,9 @@ type ServerRole struct {
 	Privileged bool
 	// ClientGroup: marked with ClientGroupComment.
 	ClientGroup bool
+	// Armed: it can log in or has any attribute (CREATEDB, CREATEROLE
+	// or a privileged one).
+	Armed bool
 }
 
 // CreatedRolesInput is what DecideCreatedRoles reads.
@@ -90,9 +93,10 @@ type LeftRole struct {
 	Why  string
 	// Ambiguous: another admin relation may have made it.
 	Ambiguous bool
-	// Disarmed: it bears a name or mark of the charm's yet serves no
-	// relation, so it loses LOGIN and its attributes (the charm's own such
-	// roles, revoked relation users and group roles, have neither).
+	// Disarmed: it bears a name or mark of the charm's, serves no
+	// relation and can log in or has attributes, which the charm's own
+	// such roles (revoked relation users, group roles) never have: it
+	// loses them.
 	Disarmed bool
 }
 
@@ -156,8 +160,9 @@ func DecideCreatedRoles(in CreatedRolesInput) CreatedRolesPlan {
 			why = "the relation user " + own.User + " is gone: nothing to give its objects to"
 		}
 		if why != "" {
-			p.Left = append(p.Left, LeftRole{Name: r.Name, Why: why, Ambiguous: kind == leftAmbiguous, Disarmed: kind == leftCharmName})
-			if kind == leftCharmName {
+			disarm := kind == leftCharmName && r.Armed
+			p.Left = append(p.Left, LeftRole{Name: r.Name, Why: why, Ambiguous: kind == leftAmbiguous, Disarmed: disarm})
+			if disarm {
 				p.Disarm = append(p.Disarm, r)
 			}
 			continue

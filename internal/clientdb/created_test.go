@@ -50,13 +50,13 @@ func TestDecideCreatedRoles(t *testing.T) {
 			Baselines: []Baseline{baseline("database:7", "relation_7_boss", false, before...)}},
 		want: CreatedRolesPlan{Tracked: true, Owner: "relation_7_boss"},
 	}, {
-		name: "roles under the charm's names or marks (disarmed: a client may squat them), in client_roles, or serving another relation are left, each saying why",
+		name: "roles under the charm's names or marks (disarmed if they can log in or have attributes: a client may squat them), in client_roles, or serving another relation are left, each saying why",
 		in: CreatedRolesInput{Relation: "database:7", Keep: []string{"ops_readers"}, Live: []string{"relation_10_live"},
 			Roles: allRoles(
-				ServerRole{OID: 16501, Name: "relation_9_other"},
-				ServerRole{OID: 16507, Name: "relation_10_live"},
+				ServerRole{OID: 16501, Name: "relation_9_other", Armed: true},
+				ServerRole{OID: 16507, Name: "relation_10_live", Armed: true},
 				ServerRole{OID: 16502, Name: "charmed_admin"},
-				ServerRole{OID: 16503, Name: "grp", ClientGroup: true},
+				ServerRole{OID: 16503, Name: "grp", ClientGroup: true, Armed: true},
 				ServerRole{OID: 16504, Name: "ops_readers"},
 				ServerRole{OID: 16505, Name: "patroni"},
 				ServerRole{OID: 16506, Name: "pg_fake"},
@@ -64,13 +64,13 @@ func TestDecideCreatedRoles(t *testing.T) {
 			Baselines: []Baseline{baseline("database:7", "relation_7_boss", false, before...)}},
 		want: CreatedRolesPlan{Tracked: true, Owner: "relation_7_boss", Drop: []ServerRole{worker},
 			Left: []LeftRole{
-				{Name: "charmed_admin", Why: "has a prefix of the charm's roles (relation_, charmed_) but serves no relation", Disarmed: true},
+				{Name: "charmed_admin", Why: "has a prefix of the charm's roles (relation_, charmed_) but serves no relation"},
 				{Name: "grp", Why: "is marked as a group role the charm made for `roles`", Disarmed: true},
 				{Name: "ops_readers", Why: "is in client_roles"},
 				{Name: "patroni", Why: "is a name the charm's system users use"},
 				{Name: "relation_9_other", Why: "has a prefix of the charm's roles (relation_, charmed_) but serves no relation", Disarmed: true},
 			},
-			Disarm: []ServerRole{{OID: 16502, Name: "charmed_admin"}, {OID: 16503, Name: "grp", ClientGroup: true}, {OID: 16501, Name: "relation_9_other"}}},
+			Disarm: []ServerRole{{OID: 16503, Name: "grp", ClientGroup: true, Armed: true}, {OID: 16501, Name: "relation_9_other", Armed: true}}},
 	}, {
 		name: "a superuser that appeared while the relation had only CREATEROLE is someone else's: left",
 		in: CreatedRolesInput{Relation: "database:7", Roles: allRoles(ServerRole{OID: 16501, Name: "dba2", Privileged: true}),

@@ -135,6 +135,9 @@ func DropCreatedRoles(ctx context.Context, q Querier, connect ConnectFunc, relat
 	}
 	disarmed := map[uint32]bool{}
 	failed := map[uint32]error{}
+	// byName: what disarming each role by name came to (nil: done); a
+	// later round's plan no longer lists a role disarmed earlier.
+	byName := map[string]error{}
 	for round := 1; ; round++ {
 		in, err := readCreatedRolesInput(ctx, q, relation, keep, live)
 		if err != nil {
@@ -150,18 +153,22 @@ func DropCreatedRoles(ctx context.Context, q Querier, connect ConnectFunc, relat
 				continue
 			}
 			fresh, disarmed[r.OID] = true, true
-			if err := disarmRole(ctx, q, r); err != nil {
+			err := disarmRole(ctx, q, r)
+			if err != nil {
 				failed[r.OID] = err
 			}
+			byName[r.Name] = err
 		}
 		if !fresh || round == maxDisarmRounds {
 			break
 		}
 	}
 	for _, l := range rep.Plan.Left {
-		if r := slices.IndexFunc(rep.Plan.Disarm, func(d ServerRole) bool { return d.Name == l.Name }); r >= 0 && failed[rep.Plan.Disarm[r].OID] != nil {
-			l.Why += "; disarming it failed: " + failed[rep.Plan.Disarm[r].OID].Error()
-			l.Disarmed = false
+		if err, ok := byName[l.Name]; ok {
+			l.Disarmed = err == nil
+			if err != nil {
+				l.Why += "; taking its LOGIN and attributes failed: " + err.Error()
+			}
 		}
 		rep.Left = append(rep.Left, l)
 	}
@@ -314,13 +321,14 @@ func readCreatedRolesInput(ctx context.Context, q Querier, relation string, keep
 		return in, fmt.Errorf("reading %s: %w", baselineTable, err)
 	}
 	rows, err = q.Query(ctx, `SELECT oid, rolname, rolsuper OR rolreplication OR rolbypassrls,
-		COALESCE(pg_catalog.shobj_description(oid, 'pg_authid'), '') = $1 FROM pg_catalog.pg_roles`, ClientGroupComment)
+		COALESCE(pg_catalog.shobj_description(oid, 'pg_authid'), '') = $1,
+		rolcanlogin OR rolsuper OR rolcreatedb OR rolcreaterole OR rolreplication OR rolbypassrls FROM pg_catalog.pg_roles`, ClientGroupComment)
 	if err != nil {
 		return in, fmt.Errorf("reading roles: %w", err)
 	}
 	for rows.Next() {
 		var r ServerRole
-		if err := rows.Scan(&r.OID, &r.Name, &r.Privileged, &r.ClientGroup); err != nil {
+		if err := rows.Scan(&r.OID, &r.Name, &r.Privileged, &r.ClientGroup, &r.Armed); err != nil {
 			rows.Close()
 			return in, fmt.Errorf("reading roles: %w", err)
 		}

@@ -3,10 +3,13 @@ package relations_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgjuju/pgjuju/internal/testbuild"
 )
 
 // TestAdminCreatedRoles (issue 9 item 5): a database client in
@@ -174,6 +177,17 @@ func TestAdminCreatedRoles(t *testing.T) {
 				if _, err := held.Exec(ctx, "SELECT 1"); err == nil {
 					t.Errorf("the session of %s is still open", worker)
 				}
+			}
+			// The leader's log says what went and what stayed, and why.
+			var dropped bool
+			for _, l := range strings.Split(testbuild.DebugLog(e.m, 0), "\n") {
+				if strings.Contains(l, "roles the relation created") || strings.Contains(l, "appeared while the relation could create roles") {
+					t.Log(l)
+					dropped = dropped || strings.Contains(l, "dropped") && strings.Contains(l, worker)
+				}
+			}
+			if !dropped {
+				t.Errorf("postgresql/0's log does not say it dropped %s", worker)
 			}
 			if _, err := e.checkOK("plain/0", plainRel); err != nil {
 				t.Errorf("the other client broke: %v", err)
