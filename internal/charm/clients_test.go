@@ -27,6 +27,7 @@ type fakeClientDB struct {
 	passes    map[string]string // user → password last set
 	revoked   []string
 	withdrawn []string
+	cleaned   []string // relations whose created roles were dropped
 	rotated   []string
 	hba       []string
 	hbaCalls  int
@@ -74,6 +75,11 @@ func (f *fakeClientDB) Revoke(_ context.Context, _ postgres.Target, user string)
 func (f *fakeClientDB) Withdraw(_ context.Context, _ postgres.Target, user string) (bool, error) {
 	f.withdrawn = append(f.withdrawn, user)
 	return true, nil
+}
+
+func (f *fakeClientDB) DropCreatedRoles(_ context.Context, _ postgres.Target, relation string, _, _ []string) (clientdb.CreatedRolesReport, error) {
+	f.cleaned = append(f.cleaned, relation)
+	return clientdb.CreatedRolesReport{}, nil
 }
 
 func (f *fakeClientDB) Rotate(_ context.Context, _ postgres.Target, user, password string) error {
@@ -298,6 +304,10 @@ func TestClientRelationsHarness(t *testing.T) {
 		st = h.run(st, h.relationEvent(st, juju.KindRelationBroken, "database:7", ""))
 		if _, ok := st.SecretByLabel("database.7.user.secret"); ok || !slices.Equal(h.db.revoked, []string{"relation_7_myapp"}) {
 			t.Errorf("after broken: secret kept %v, revoked %v", ok, h.db.revoked)
+		}
+		// ... and the roles it created dropped (issue 9 item 5).
+		if !slices.Equal(h.db.cleaned, []string{"database:7"}) {
+			t.Errorf("created roles dropped for %v, want [database:7]", h.db.cleaned)
 		}
 	})
 

@@ -24,7 +24,10 @@
 //     parameter, so a SCRAM-SHA-256 verifier is computed client-side
 //     (internal/postgres.ScramVerifier, via postgres.EnsureUser) and sent.
 //   - Nothing is ever dropped: revocation removes LOGIN and privileged
-//     attributes and ends sessions; databases, roles and data stay.
+//     attributes and ends sessions; databases, roles and data stay. The
+//     one exception is the roles an admin relation (CREATEROLE or
+//     SUPERUSER) created itself (created.go): they are dropped with it,
+//     after their objects are given to its relation user.
 //
 // Databases are owned by the connecting superuser (the charm's operator),
 // never by a relation user. Every relation user served a database gets

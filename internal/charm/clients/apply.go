@@ -140,6 +140,12 @@ func (a *applier) runSQL(ctx context.Context) {
 			continue
 		}
 		h.Log.Info("revoked relation user", "relation", rv.ID, "user", rv.Served.User)
+		if !a.dropCreatedRoles(ctx, primary, rv) {
+			// The record stays, so the next hook revokes and cleans
+			// up again.
+			a.out.failed[rv.ID] = true
+			continue
+		}
 		if rv.Served.Endpoint == EndpointDatabase {
 			removeRelationSecrets(ctx, h, rv.ID)
 		}
@@ -158,6 +164,7 @@ func (a *applier) runSQL(ctx context.Context) {
 		if changed {
 			h.Log.Info("withdrew admin attributes", "relation", wd.ID, "user", wd.Served.User)
 		}
+		a.dropCreatedRoles(ctx, primary, wd)
 		// Served again in full once its application is allowed back.
 		delete(servedSQL, wd.ID)
 	}
@@ -182,6 +189,51 @@ func (a *applier) runSQL(ctx context.Context) {
 		b, _ := json.Marshal(servedSQL)
 		a.Writes.SetState(servedSQLKey, string(b))
 	}
+}
+
+// dropCreatedRoles drops the roles a relation created while it could
+// (after its user was revoked or its admin attributes withdrawn) and
+// logs what it dropped and what it left, and why. false when it must be
+// tried again (the primary did not answer).
+func (a *applier) dropCreatedRoles(ctx context.Context, primary postgres.Target, rv Revoke) bool {
+	h := a.Hook
+	rep, err := a.DB.DropCreatedRoles(ctx, primary, rv.ID, rv.Keep, rv.Live)
+	if err != nil {
+		a.out.errs = append(a.out.errs, fmt.Errorf("dropping the roles %s created: %w", rv.ID, err))
+		return false
+	}
+	if len(rep.Dropped) > 0 {
+		h.Log.Info("dropped the roles the relation created; their objects now belong to its user",
+			"relation", rv.ID, "user", rep.Plan.Owner, "roles", displayNames(rep.Dropped))
+	}
+	var left, ambiguous []string
+	for _, l := range rep.Left {
+		why := clientdb.Display(l.Name) + " " + l.Why
+		if l.Disarmed {
+			why += " (its LOGIN and attributes taken)"
+		}
+		if l.Ambiguous {
+			ambiguous = append(ambiguous, why)
+		} else {
+			left = append(left, why)
+		}
+	}
+	if len(left) > 0 {
+		h.Log.Info("kept roles that appeared while the relation could create roles", "relation", rv.ID, "roles", strings.Join(left, "; "))
+	}
+	if len(ambiguous) > 0 {
+		h.Log.Warn("left roles that cannot be attributed to the relation: drop them by hand if they are its",
+			"relation", rv.ID, "roles", strings.Join(ambiguous, "; "))
+	}
+	return true
+}
+
+func displayNames(names []string) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = clientdb.Display(n)
+	}
+	return strings.Join(out, ", ")
 }
 
 // driftCheck runs, in update-status only, one check of every relation

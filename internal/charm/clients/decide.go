@@ -141,10 +141,27 @@ type Plan struct {
 	claimed map[string]string
 }
 
-// Revoke is a relation gone: its user loses LOGIN.
+// Revoke is a relation gone (its user loses LOGIN) or one whose admin
+// attributes are withdrawn; either way the roles it created go
+// (Database.DropCreatedRoles).
 type Revoke struct {
 	ID     string
 	Served Served
+	// Keep are the operator's client_roles, and Live the users of the
+	// other served relations: never dropped nor disarmed.
+	Keep, Live []string
+}
+
+// liveUsers are the users of the served relations other than id.
+func liveUsers(served map[string]Served, id string) []string {
+	var out []string
+	for rid, sv := range served {
+		if rid != id {
+			out = append(out, sv.User)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Input is what Decide reads.
@@ -203,7 +220,7 @@ func Decide(in Input) Plan {
 			p.NeedFacts = true
 			continue
 		}
-		p.Revoke = append(p.Revoke, Revoke{ID: id, Served: in.Served[id]})
+		p.Revoke = append(p.Revoke, Revoke{ID: id, Served: in.Served[id], Keep: in.ClientRoles, Live: liveUsers(in.Served, id)})
 		p.record(id, nil)
 	}
 	return p
@@ -318,7 +335,7 @@ func decideDatabase(in Input, r Relation, units []clientdb.ClientUnit, served Se
 	if err == nil {
 		if err = checkAdmin(in, r, req); err != nil && wasServed && in.Leader && in.DB.Primary != "" {
 			// Permission withdrawn: what it was given goes too.
-			p.Withdraw = append(p.Withdraw, Revoke{ID: r.ID, Served: served})
+			p.Withdraw = append(p.Withdraw, Revoke{ID: r.ID, Served: served, Keep: in.ClientRoles, Live: liveUsers(in.Served, r.ID)})
 		}
 	}
 	if err == nil {

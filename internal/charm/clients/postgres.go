@@ -34,6 +34,10 @@ type Database interface {
 	// Withdraw takes admin attributes from a relation user whose
 	// application left admin_applications; true when it had some.
 	Withdraw(ctx context.Context, primary postgres.Target, user string) (bool, error)
+	// DropCreatedRoles drops the roles a relation made since it could
+	// (clientdb.DropCreatedRoles): after Revoke or Withdraw. keep are the
+	// operator's client_roles, live the other served relations' users.
+	DropCreatedRoles(ctx context.Context, primary postgres.Target, relation string, keep, live []string) (clientdb.CreatedRolesReport, error)
 	// Rotate gives a relation user a new password.
 	Rotate(ctx context.Context, primary postgres.Target, user, password string) error
 	// LoadHBA returns once self's pg_hba.conf holds exactly lines and
@@ -104,8 +108,17 @@ func (Postgres) Serve(ctx context.Context, primary postgres.Target, s Service, p
 		return err
 	}
 	defer conn.Close(ctx)
+	super := slices.Contains(s.Attributes, clientdb.AttrSuperuser)
 	steps := []func() (bool, error){
 		func() (bool, error) { return clientdb.EnsureLoginUser(ctx, conn, s.User, password) },
+		func() (bool, error) {
+			// Before the user may create roles, record which exist, so
+			// those it creates can be told apart (DropCreatedRoles).
+			if !super && !slices.Contains(s.Attributes, clientdb.AttrCreateRole) {
+				return false, nil
+			}
+			return clientdb.EnsureRoleBaseline(ctx, conn, s.ID, s.User, super)
+		},
 		func() (bool, error) { return clientdb.EnsureAttributes(ctx, conn, s.User, s.Attributes) },
 		func() (bool, error) { return clientdb.EnsureDatabase(ctx, conn, s.Database) },
 	}
@@ -188,6 +201,16 @@ func (Postgres) Withdraw(ctx context.Context, primary postgres.Target, user stri
 	}
 	defer conn.Close(ctx)
 	return clientdb.WithdrawAdmin(ctx, conn, user)
+}
+
+// DropCreatedRoles implements Database.
+func (Postgres) DropCreatedRoles(ctx context.Context, primary postgres.Target, relation string, keep, live []string) (clientdb.CreatedRolesReport, error) {
+	conn, err := primary.Connect(ctx, "")
+	if err != nil {
+		return clientdb.CreatedRolesReport{}, err
+	}
+	defer conn.Close(ctx)
+	return clientdb.DropCreatedRoles(ctx, conn, primary.Connect, relation, keep, live)
 }
 
 // Rotate implements Database.
