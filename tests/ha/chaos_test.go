@@ -75,15 +75,19 @@ type fault struct {
 	knownBug string
 }
 
-// patroni302LeaderKey is what this suite found about Debian's Patroni
-// 3.0.2: a leader whose Patroni resumes after its leader key expired
-// (SIGSTOP, a frozen machine), or whose etcd comes back after a network
-// cut, writes the key again unconditionally (upstream PR #2689, fixed in
-// 3.0.3), although a replica was promoted meanwhile; the promoted replica
-// is demoted, pg_rewind reports "same timeline, no rewind required", and
-// it stays a replica on a timeline ahead of the leader's that never
-// streams again. Seen in every run of these three faults.
-const patroni302LeaderKey = "Patroni 3.0.2 writes the leader key again when its loop resumes or its DCS comes back after the key expired (upstream PR #2689, fixed in 3.0.3): the replica promoted meanwhile is demoted and left diverged, and what it acknowledged is lost"
+// patroniStoppedPrimaryStaysWritable is what this suite finds with
+// Patroni stopped (SIGSTOP) on the primary: another unit is promoted after
+// ttl, but the old primary's PostgreSQL, which only Patroni would demote,
+// stays read-write. A client that picks any read-write host
+// (target_session_attrs=read-write over every unit) keeps landing there,
+// and its commits wait for a sync standby that never comes: nothing is
+// acknowledged there (so nothing is lost), but no write reaches the new
+// primary either. Fencing it takes Patroni's watchdog (/dev/watchdog),
+// which localjuju's machines do not have, or a fence in the charm's
+// observer, which it does not have yet. (Patroni 3.0.2 writing its leader
+// key again on SIGCONT, which this fault showed before, is fixed by the
+// charm's patronistart.SiteCustomize: the cut and freeze faults pass.)
+const patroniStoppedPrimaryStaysWritable = "with Patroni stopped on the primary, its PostgreSQL stays read-write (no watchdog to fence it): clients that pick any read-write host stay there, their commits waiting forever for a sync standby (nothing acknowledged, nothing lost, no write elsewhere)"
 
 // newLeaderElsewhere waits until a live unit other than the old primary
 // has Patroni name another member the leader: the cluster took the
@@ -217,17 +221,16 @@ func TestChaos(t *testing.T) {
 			inject:  func(t *testing.T, c *chaos, cl roles) { c.signal(t, cl.primary, isPatroni, syscall.SIGKILL) },
 			await:   syncNeverUnenforced,
 			recover: patroniBack},
-		{name: "SIGSTOP of Patroni on the primary until another leads, then SIGCONT", primary: true, knownBug: patroni302LeaderKey,
-			inject:  func(t *testing.T, c *chaos, cl roles) { c.signal(t, cl.primary, isPatroni, syscall.SIGSTOP) },
-			await:   newLeaderElsewhere,
-			recover: func(t *testing.T, c *chaos, cl roles) { c.signal(t, cl.primary, isPatroni, syscall.SIGCONT) }},
 		{name: "kill-machine of the primary, then restart-machine", primary: true,
 			inject:  func(t *testing.T, c *chaos, cl roles) { c.must(t, c.m.KillMachine(ctxFor(t), cl.primary)) },
 			recover: func(t *testing.T, c *chaos, cl roles) { c.must(t, c.m.RestartMachine(ctxFor(t), cl.primary)) }},
-		{name: "cut the primary's network, then restore it", primary: true, inside: true, knownBug: patroni302LeaderKey,
+		// Patroni 3.0.2 wrote its leader key again after the cut or the
+		// thaw (upstream PR #2689): failed every run until the charm's
+		// fix (patronistart.SiteCustomize).
+		{name: "cut the primary's network, then restore it", primary: true, inside: true,
 			inject:  func(t *testing.T, c *chaos, cl roles) { c.must(t, c.m.Cut(cl.primary)) },
 			recover: func(t *testing.T, c *chaos, cl roles) { c.must(t, c.m.Restore(cl.primary)) }},
-		{name: "freeze the primary's machine until another leads, then thaw it", primary: true, knownBug: patroni302LeaderKey,
+		{name: "freeze the primary's machine until another leads, then thaw it", primary: true,
 			inject:  func(t *testing.T, c *chaos, cl roles) { c.must(t, c.m.Freeze(cl.primary)) },
 			await:   newLeaderElsewhere,
 			recover: func(t *testing.T, c *chaos, cl roles) { c.must(t, c.m.Thaw(cl.primary)) }},
@@ -278,6 +281,12 @@ func TestChaos(t *testing.T) {
 				}
 				c.setLive(append(c.liveUnits(), added...))
 			}},
+		// Last: it fails today (a known bug), and a failure ends the
+		// suite.
+		{name: "SIGSTOP of Patroni on the primary until another leads, then SIGCONT", primary: true, knownBug: patroniStoppedPrimaryStaysWritable,
+			inject:  func(t *testing.T, c *chaos, cl roles) { c.signal(t, cl.primary, isPatroni, syscall.SIGSTOP) },
+			await:   newLeaderElsewhere,
+			recover: func(t *testing.T, c *chaos, cl roles) { c.signal(t, cl.primary, isPatroni, syscall.SIGCONT) }},
 	}
 	var report []string
 	for _, f := range faults {
