@@ -33,17 +33,26 @@ func (c *Charm) reconcileBackups(ctx context.Context, h *juju.Hook, snap Snapsho
 		return
 	}
 	if snap.Backups.NeedsStanza(cfg.Backup) {
+		retry, reason := snap.Backups.RetryStanza(cfg.Backup, h.Event.Kind == juju.KindUpdateStatus)
+		if !retry {
+			h.Status.Add(juju.Blocked(reason))
+			return
+		}
 		checkErr, err := backups.EnsureStanza(ctx, cfg)
 		if checkErr != nil {
 			h.Log.Warn("checking the WAL archive", "stanza", cfg.Backup.Stanza, "err", checkErr)
 		}
 		if err != nil {
 			h.Log.Warn("creating the stanza", "stanza", cfg.Backup.Stanza, "err", err)
-			h.Status.Add(juju.Blocked(fmt.Sprintf("%s: %v", backups.PathOption, err)))
+			h.Status.Add(juju.Blocked(err.Error()))
+			w.SetState(backups.StanzaFailedKey, backups.FailedMark(cfg.Backup, err.Error()))
 			return
 		}
-		h.Log.Info("created the stanza", "stanza", cfg.Backup.Stanza, "path", cfg.Backup.Path)
+		h.Log.Info("created the stanza", "stanza", cfg.Backup.Stanza, "path", cfg.Backup.Path, "s3", cfg.Backup.S3.Configured())
 		w.SetState(backups.StanzaCreatedKey, backups.StanzaMark(cfg))
+		if snap.Backups.StanzaFailed != "" {
+			w.SetState(backups.StanzaFailedKey, "")
+		}
 	}
 	if p := snap.Backups.BackupPending; p != "" && p == cfg.Backup.Stanza {
 		// The restored cluster's first backup, in its own stanza; a
