@@ -10,6 +10,8 @@ import (
 	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"github.com/pgjuju/pgjuju/internal/charm/keys"
 	"github.com/pgjuju/pgjuju/internal/charm/plan"
+	"github.com/pgjuju/pgjuju/internal/clock"
+	"github.com/pgjuju/pgjuju/internal/cron"
 	"github.com/pgjuju/pgjuju/internal/etcd"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/model"
@@ -24,6 +26,13 @@ import (
 // status, and on the primary the stanza (created once per stanza and
 // repository) and the archive's health.
 func (c *Charm) reconcileBackups(ctx context.Context, h *juju.Hook, snap Snapshot, pl Plan, node *patroni.NodeStatus, w *keys.Writes) {
+	now := clock.Or(c.Clock).Now()
+	if line := snap.Backups.Schedule; line != "" && backups.ParseSeen(snap.Backups.ScheduleSeen, line).IsZero() {
+		// Every unit notes when it first saw the schedule: its first
+		// slot is the one after, wherever the primary is then.
+		w.SetState(backups.ScheduleSeenKey, backups.SeenValue(line, now))
+		snap.Backups.ScheduleSeen = backups.SeenValue(line, now)
+	}
 	if pl.BackupsStatus.Level != "" {
 		h.Status.Add(pl.BackupsStatus)
 		return
@@ -67,6 +76,43 @@ func (c *Charm) reconcileBackups(ctx context.Context, h *juju.Hook, snap Snapsho
 	if st := backups.ArchiveStatus(ctx, cfg); st.Level != "" {
 		h.Status.Add(st)
 	}
+	c.runSchedule(ctx, h, snap, cfg, now)
+}
+
+// runSchedule is the backup schedule on the primary (backups/schedule.go
+// says why the tick is update-status): a due slot starts a detached full
+// backup; a failed one shows in the status.
+func (c *Charm) runSchedule(ctx context.Context, h *juju.Hook, snap Snapshot, cfg pgconf.UnitConfig, now time.Time) {
+	sched, err := cron.Parse(snap.Backups.Schedule)
+	if snap.Backups.Schedule == "" || err != nil {
+		return
+	}
+	f := backups.ScheduleFacts{Seen: backups.ParseSeen(snap.Backups.ScheduleSeen, snap.Backups.Schedule),
+		Result: backups.ReadScheduleResult(cfg), Running: backups.BackupRunning(cfg, cfg.Backup.Stanza), Now: now}
+	if h.Event.Kind == juju.KindUpdateStatus {
+		// The repositories are read at the tick only (an S3 request).
+		if f.Newest, err = backups.NewestBackup(ctx, cfg); err != nil {
+			h.Log.Warn("scheduled backups: reading the repositories", "err", err)
+			return
+		}
+	} else {
+		// Between ticks nothing is started; a failure keeps its status.
+		f.Running = true
+		f.Newest = time.Time{}
+	}
+	due, slot, st := backups.DecideSchedule(sched, f)
+	if st.Level != "" {
+		h.Status.Add(st)
+	}
+	if !due {
+		return
+	}
+	if err := backups.StartScheduledBackup(cfg, slot); err != nil {
+		h.Log.Warn("scheduled backups", "slot", slot, "err", err)
+		h.Status.Add(juju.Blocked(backups.ScheduleOption + ": " + err.Error()))
+		return
+	}
+	h.Log.Info("started the scheduled backup", "slot", slot, "stanza", cfg.Backup.Stanza)
 }
 
 // backupsHost is the charm as the backups slice's actions see it.

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/pgjuju/pgjuju/internal/charm/backups"
@@ -70,6 +71,10 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 	if n, ok, _ := cfg.Int(backups.IOTimeoutOption); ok && n > 0 {
 		s.Backups.IOTimeout = n
 	}
+	s.Backups.Schedule, _ = cfg.String(backups.ScheduleOption)
+	s.Backups.Schedule = strings.TrimSpace(s.Backups.Schedule)
+	s.Backups.RetentionFull, _, _ = cfg.Int(backups.RetentionFullOption)
+	s.Backups.RetentionDiff, _, _ = cfg.Int(backups.RetentionDiffOption)
 	if err := readS3(ctx, m, &s.Backups); err != nil {
 		return s, fmt.Errorf("reading the %s relation: %w", backups.S3Endpoint, err)
 	}

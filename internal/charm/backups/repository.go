@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pgjuju/pgjuju/internal/charm/keys"
+	"github.com/pgjuju/pgjuju/internal/cron"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/pgbackrest"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
@@ -42,6 +43,12 @@ type Facts struct {
 	// StanzaFailed is StanzaFailedKey's value: the repositories'
 	// mark and the reason of the last failed stanza-create.
 	StanzaFailed string
+	// Schedule is config backup_schedule ("" for none); ScheduleSeen
+	// ScheduleSeenKey's value.
+	Schedule, ScheduleSeen string
+	// RetentionFull and RetentionDiff are backup_retention_full and
+	// backup_retention_diff.
+	RetentionFull, RetentionDiff int
 }
 
 // StanzaName is the application's default stanza: the application and the
@@ -68,6 +75,7 @@ func Read(path, app, modelUUID string, peerApp map[string]string, state map[keys
 	f.Request = ParseRequest(peerApp[string(RequestKey)])
 	f.BackupPending = state[BackupPendingKey]
 	f.StanzaFailed = state[StanzaFailedKey]
+	f.ScheduleSeen = state[ScheduleSeenKey]
 	f.Marks.SelfStopped, f.Marks.SelfRejoined = state[StoppedStateKey], state[RejoinedStateKey]
 	if s := peerApp[string(StanzaKey)]; pgbackrest.ValidStanza(s) {
 		f.Stanza = s
@@ -145,6 +153,21 @@ func DecideRepository(f Facts) (pgconf.BackupRepo, juju.Status) {
 		} else {
 			repo.S3 = s3
 		}
+	}
+	if f.Schedule != "" {
+		if _, err := cron.Parse(f.Schedule); err != nil {
+			problems = append(problems, fmt.Sprintf("invalid %s %q: %v", ScheduleOption, f.Schedule, err))
+		} else if !f.Configured() {
+			problems = append(problems, fmt.Sprintf("%s is set but there is no repository: set %s or relate %s", ScheduleOption, PathOption, S3Endpoint))
+		}
+	}
+	switch {
+	case f.RetentionFull < 0:
+		problems = append(problems, fmt.Sprintf("invalid %s %d: want a count of full backups, 1 or more (0: keep all)", RetentionFullOption, f.RetentionFull))
+	case f.RetentionDiff < 0:
+		problems = append(problems, fmt.Sprintf("invalid %s %d: want a count of differential backups, 1 or more (0: keep all)", RetentionDiffOption, f.RetentionDiff))
+	default:
+		repo.RetentionFull, repo.RetentionDiff = f.RetentionFull, f.RetentionDiff
 	}
 	if !repo.Configured() {
 		repo = pgconf.BackupRepo{}
