@@ -73,10 +73,12 @@ func (c *Charm) reconcileBackups(ctx context.Context, h *juju.Hook, snap Snapsho
 			w.SetState(backups.BackupPendingKey, "")
 		}
 	}
+	// A failed scheduled backup is named first: a repository that
+	// fails backups usually fails the archive too.
+	c.runSchedule(ctx, h, snap, cfg, now)
 	if st := backups.ArchiveStatus(ctx, cfg); st.Level != "" {
 		h.Status.Add(st)
 	}
-	c.runSchedule(ctx, h, snap, cfg, now)
 }
 
 // runSchedule is the backup schedule on the primary (backups/schedule.go
@@ -92,8 +94,9 @@ func (c *Charm) runSchedule(ctx context.Context, h *juju.Hook, snap Snapshot, cf
 	if h.Event.Kind == juju.KindUpdateStatus {
 		// The repositories are read at the tick only (an S3 request).
 		if f.Newest, err = backups.NewestBackup(ctx, cfg); err != nil {
+			// The backup is tried all the same: its failure, with
+			// pgBackRest's reason, is what the status will show.
 			h.Log.Warn("scheduled backups: reading the repositories", "err", err)
-			return
 		}
 	} else {
 		// Between ticks nothing is started; a failure keeps its status.

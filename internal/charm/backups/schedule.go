@@ -39,8 +39,8 @@ const ScheduleSeenKey keys.State = "backups-schedule-seen"
 // backed up nor misses one it did not. When a slot is due the primary
 // starts a full backup into every repository as a detached process (as
 // postgres, its own session) and returns; the next hooks read its result
-// file, and a failure stays in the primary's status until a later backup
-// succeeds. Slots missed while no unit could run them are caught up by one
+// file, and a failure stays in the primary's status until a later
+// scheduled backup succeeds. Slots missed while no unit could run them are caught up by one
 // backup. The precision is update-status's interval (5 minutes by
 // default).
 
@@ -74,11 +74,15 @@ func DecideSchedule(s cron.Schedule, f ScheduleFacts) (due bool, slot time.Time,
 	if f.Newest.After(base) {
 		base = f.Newest
 	}
-	if r := f.Result; r.Valid && r.Code != 0 && !f.Newest.After(r.Slot) {
-		// The failed slot is not retried: the next one is.
-		if r.Slot.After(base) {
-			base = r.Slot
-		}
+	// A slot this unit ran is not run again, failed or not (a failed
+	// slot is not retried: the next one is).
+	if r := f.Result; r.Valid && r.Slot.After(base) {
+		base = r.Slot
+	}
+	// A failure shows until a later scheduled backup succeeds (its result
+	// replaces the file): a backup that reached one repository of two
+	// is newer than the slot, yet the slot failed.
+	if r := f.Result; r.Valid && r.Code != 0 {
 		status = juju.Blocked(fmt.Sprintf("scheduled backup of %s failed: %s", r.Slot.UTC().Format(time.RFC3339), r.Message))
 	}
 	slot = s.Next(base)

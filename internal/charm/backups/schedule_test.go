@@ -33,8 +33,10 @@ func TestDecideSchedule(t *testing.T) {
 			Result: ScheduleResult{Slot: at("10:01:00"), Code: 49, Message: "unable to connect", Valid: true}}, false, "10:02:00", "failed: unable to connect"},
 		{"the next slot after a failure runs", ScheduleFacts{Seen: at("10:00:30"), Now: at("10:02:01"),
 			Result: ScheduleResult{Slot: at("10:01:00"), Code: 49, Message: "unable to connect", Valid: true}}, true, "10:02:00", "failed"},
-		{"a later backup clears the failure", ScheduleFacts{Seen: at("10:00:30"), Newest: at("10:02:01"), Now: at("10:02:30"),
-			Result: ScheduleResult{Slot: at("10:01:00"), Code: 49, Valid: true}}, false, "10:03:00", ""},
+		{"a backup in another repository does not hide the failure", ScheduleFacts{Seen: at("10:00:30"), Newest: at("10:01:02"), Now: at("10:01:30"),
+			Result: ScheduleResult{Slot: at("10:01:00"), Code: 49, Message: "permission denied", Valid: true}}, false, "10:02:00", "permission denied"},
+		{"a later scheduled success clears it", ScheduleFacts{Seen: at("10:00:30"), Newest: at("10:02:01"), Now: at("10:02:30"),
+			Result: ScheduleResult{Slot: at("10:02:00"), Code: 0, Valid: true}}, false, "10:03:00", ""},
 	} {
 		due, slot, st := DecideSchedule(every, tc.f)
 		if due != tc.due || !slot.Equal(at(tc.slot)) || (tc.status == "") != (st.Level == "") || !strings.Contains(st.Message, tc.status) {
