@@ -7,7 +7,7 @@ export PATH := $(PATH):/usr/local/go/bin
 
 all: build
 
-build: bin/localjuju build/postgresql.charm build/pgclient.charm
+build: bin/localjuju build/postgresql.charm build/pgclient.charm build/s3integrator.charm build/versitygw
 
 bin/localjuju: $(shell find cmd/localjuju internal -name '*.go' 2>/dev/null) go.mod
 	$(GO) build -o $@ ./cmd/localjuju
@@ -26,6 +26,21 @@ build/pgclient.charm: bin/localjuju $(shell find tests/charms/pgclient internal/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o build/pgclient/dispatch ./tests/charms/pgclient
 	cp tests/charms/pgclient/*.yaml build/pgclient/
 	bin/localjuju pack build/pgclient $@
+
+# The stand-in for Charmhub's s3-integrator and the S3 server of the
+# backup tests (tests/backups/s3_test.go). versitygw (Apache-2.0) takes
+# minutes to build: it is built once and kept under build/.
+build/s3integrator.charm: bin/localjuju $(shell find tests/charms/s3integrator internal/juju -name '*.go' -o -name '*.yaml' 2>/dev/null)
+	rm -rf build/s3integrator && mkdir -p build/s3integrator
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o build/s3integrator/dispatch ./tests/charms/s3integrator
+	cp tests/charms/s3integrator/*.yaml build/s3integrator/
+	bin/localjuju pack build/s3integrator $@
+
+VERSITYGW_VERSION = v1.8.0
+build/versitygw:
+	mkdir -p build/gobin
+	GOBIN=$(CURDIR)/build/gobin CGO_ENABLED=0 $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+	mv build/gobin/versitygw $@
 
 # deps installs what the charm and the tests need on the host: localjuju
 # machines share the host's packages and have no route to package mirrors.

@@ -10,6 +10,8 @@ import (
 	"github.com/pgjuju/pgjuju/internal/charm/cluster"
 	"github.com/pgjuju/pgjuju/internal/charm/keys"
 	"github.com/pgjuju/pgjuju/internal/charm/plan"
+	"github.com/pgjuju/pgjuju/internal/clock"
+	"github.com/pgjuju/pgjuju/internal/cron"
 	"github.com/pgjuju/pgjuju/internal/etcd"
 	"github.com/pgjuju/pgjuju/internal/juju"
 	"github.com/pgjuju/pgjuju/internal/juju/model"
@@ -24,6 +26,13 @@ import (
 // status, and on the primary the stanza (created once per stanza and
 // repository) and the archive's health.
 func (c *Charm) reconcileBackups(ctx context.Context, h *juju.Hook, snap Snapshot, pl Plan, node *patroni.NodeStatus, w *keys.Writes) {
+	now := clock.Or(c.Clock).Now()
+	if line := snap.Backups.Schedule; line != "" && backups.ParseSeen(snap.Backups.ScheduleSeen, line).IsZero() {
+		// Every unit notes when it first saw the schedule: its first
+		// slot is the one after, wherever the primary is then.
+		w.SetState(backups.ScheduleSeenKey, backups.SeenValue(line, now))
+		snap.Backups.ScheduleSeen = backups.SeenValue(line, now)
+	}
 	if pl.BackupsStatus.Level != "" {
 		h.Status.Add(pl.BackupsStatus)
 		return
@@ -33,17 +42,26 @@ func (c *Charm) reconcileBackups(ctx context.Context, h *juju.Hook, snap Snapsho
 		return
 	}
 	if snap.Backups.NeedsStanza(cfg.Backup) {
+		retry, reason := snap.Backups.RetryStanza(cfg.Backup, h.Event.Kind == juju.KindUpdateStatus)
+		if !retry {
+			h.Status.Add(juju.Blocked(reason))
+			return
+		}
 		checkErr, err := backups.EnsureStanza(ctx, cfg)
 		if checkErr != nil {
 			h.Log.Warn("checking the WAL archive", "stanza", cfg.Backup.Stanza, "err", checkErr)
 		}
 		if err != nil {
 			h.Log.Warn("creating the stanza", "stanza", cfg.Backup.Stanza, "err", err)
-			h.Status.Add(juju.Blocked(fmt.Sprintf("%s: %v", backups.PathOption, err)))
+			h.Status.Add(juju.Blocked(err.Error()))
+			w.SetState(backups.StanzaFailedKey, backups.FailedMark(cfg.Backup, err.Error()))
 			return
 		}
-		h.Log.Info("created the stanza", "stanza", cfg.Backup.Stanza, "path", cfg.Backup.Path)
+		h.Log.Info("created the stanza", "stanza", cfg.Backup.Stanza, "path", cfg.Backup.Path, "s3", cfg.Backup.S3.Configured())
 		w.SetState(backups.StanzaCreatedKey, backups.StanzaMark(cfg))
+		if snap.Backups.StanzaFailed != "" {
+			w.SetState(backups.StanzaFailedKey, "")
+		}
 	}
 	if p := snap.Backups.BackupPending; p != "" && p == cfg.Backup.Stanza {
 		// The restored cluster's first backup, in its own stanza; a
@@ -55,9 +73,49 @@ func (c *Charm) reconcileBackups(ctx context.Context, h *juju.Hook, snap Snapsho
 			w.SetState(backups.BackupPendingKey, "")
 		}
 	}
+	// A failed scheduled backup is named first: a repository that
+	// fails backups usually fails the archive too.
+	c.runSchedule(ctx, h, snap, cfg, now)
 	if st := backups.ArchiveStatus(ctx, cfg); st.Level != "" {
 		h.Status.Add(st)
 	}
+}
+
+// runSchedule is the backup schedule on the primary (backups/schedule.go
+// says why the tick is update-status): a due slot starts a detached full
+// backup; a failed one shows in the status.
+func (c *Charm) runSchedule(ctx context.Context, h *juju.Hook, snap Snapshot, cfg pgconf.UnitConfig, now time.Time) {
+	sched, err := cron.Parse(snap.Backups.Schedule)
+	if snap.Backups.Schedule == "" || err != nil {
+		return
+	}
+	f := backups.ScheduleFacts{Seen: backups.ParseSeen(snap.Backups.ScheduleSeen, snap.Backups.Schedule),
+		Result: backups.ReadScheduleResult(cfg), Running: backups.BackupRunning(cfg, cfg.Backup.Stanza), Now: now}
+	if h.Event.Kind == juju.KindUpdateStatus {
+		// The repositories are read at the tick only (an S3 request).
+		if f.Newest, err = backups.NewestBackup(ctx, cfg); err != nil {
+			// The backup is tried all the same: its failure, with
+			// pgBackRest's reason, is what the status will show.
+			h.Log.Warn("scheduled backups: reading the repositories", "err", err)
+		}
+	} else {
+		// Between ticks nothing is started; a failure keeps its status.
+		f.Running = true
+		f.Newest = time.Time{}
+	}
+	due, slot, st := backups.DecideSchedule(sched, f)
+	if st.Level != "" {
+		h.Status.Add(st)
+	}
+	if !due {
+		return
+	}
+	if err := backups.StartScheduledBackup(cfg, slot); err != nil {
+		h.Log.Warn("scheduled backups", "slot", slot, "err", err)
+		h.Status.Add(juju.Blocked(backups.ScheduleOption + ": " + err.Error()))
+		return
+	}
+	h.Log.Info("started the scheduled backup", "slot", slot, "stanza", cfg.Backup.Stanza)
 }
 
 // backupsHost is the charm as the backups slice's actions see it.

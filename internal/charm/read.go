@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/pgjuju/pgjuju/internal/charm/backups"
@@ -68,7 +69,40 @@ func (c *Charm) snapshot(ctx context.Context, h *juju.Hook, m *model.Model, ov O
 	if ov.BackupStanza != "" {
 		s.Backups.Stanza = ov.BackupStanza
 	}
+	if n, ok, _ := cfg.Int(backups.IOTimeoutOption); ok && n > 0 {
+		s.Backups.IOTimeout = n
+	}
+	s.Backups.Schedule, _ = cfg.String(backups.ScheduleOption)
+	s.Backups.Schedule = strings.TrimSpace(s.Backups.Schedule)
+	s.Backups.RetentionFull, _, _ = cfg.Int(backups.RetentionFullOption)
+	s.Backups.RetentionDiff, _, _ = cfg.Int(backups.RetentionDiffOption)
+	if err := readS3(ctx, m, &s.Backups); err != nil {
+		return s, fmt.Errorf("reading the %s relation: %w", backups.S3Endpoint, err)
+	}
 	return s, nil
+}
+
+// readS3 reads the s3-parameters relation (limit 1): its id and the
+// provider's application databag, whose secret-looking values (access-key,
+// secret-key) the model registers with the log redactor as it reads them.
+func readS3(ctx context.Context, m *model.Model, f *backups.Facts) error {
+	if !m.Meta().HasEndpoint(backups.S3Endpoint) {
+		return nil
+	}
+	rels, err := m.Relations(ctx, backups.S3Endpoint)
+	if err != nil || len(rels) == 0 {
+		return err
+	}
+	r := rels[0]
+	f.S3Relation, f.S3Data = r.ID, map[string]string{}
+	bag, err := r.RemoteAppData(ctx)
+	if err != nil {
+		return err
+	}
+	if d := bag.Map(); d != nil {
+		f.S3Data = d
+	}
+	return nil
 }
 
 // readMachine reads the installed server, the storage, the address and

@@ -221,8 +221,8 @@ func TestSteadyPassToolCalls(t *testing.T) {
 		// max is the most tool calls the pass may make.
 		max int
 	}{
-		{"a standalone unit", false, 14},
-		{"a unit serving a db relation", true, 19},
+		{"a standalone unit", false, 15},
+		{"a unit serving a db relation", true, 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, st := newHarness(t)
@@ -243,10 +243,10 @@ func TestSteadyPassToolCalls(t *testing.T) {
 					t.Errorf("a steady pass ran %s", tool)
 				}
 			}
-			// relation-ids once per endpoint: the peer one, and the
-			// three client endpoints.
-			if count["relation-ids"] != 4 || count["status-set"] != 1 || count["secret-get"] > 1+btoi(tc.clients) {
-				t.Errorf("relation-ids %d (want 4), status-set %d (want 1), secret-get %d", count["relation-ids"], count["status-set"], count["secret-get"])
+			// relation-ids once per endpoint: the peer one, the
+			// three client endpoints and s3-parameters.
+			if count["relation-ids"] != 5 || count["status-set"] != 1 || count["secret-get"] > 1+btoi(tc.clients) {
+				t.Errorf("relation-ids %d (want 5), status-set %d (want 1), secret-get %d", count["relation-ids"], count["status-set"], count["secret-get"])
 			}
 			if len(calls) > tc.max {
 				t.Errorf("%d tool calls, want at most %d", len(calls), tc.max)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,6 +36,10 @@ type Error struct {
 	Command string
 	Code    int
 	Message string
+	// Output is everything the command printed, for S3Reason; it is
+	// never logged (pgBackRest redacts the signature, but the request's
+	// details are of no use to a user).
+	Output string
 }
 
 func (e *Error) Error() string {
@@ -106,7 +111,7 @@ func (c CLI) Run(ctx context.Context, command string, args []string, progress fu
 	if !errors.As(err, &ee) {
 		return nil, fmt.Errorf("running pgbackrest %s: %w", command, err)
 	}
-	return stdout.Bytes(), &Error{Command: command, Code: ee.ExitCode(), Message: lastError(lines)}
+	return stdout.Bytes(), &Error{Command: command, Code: ee.ExitCode(), Message: lastError(lines), Output: strings.Join(lines, "\n")}
 }
 
 // lastError is pgBackRest's last ERROR line without its process prefix,
@@ -137,9 +142,24 @@ func (c CLI) Check(ctx context.Context) error {
 	return err
 }
 
-// Backup takes a backup of type full, diff or incr.
-func (c CLI) Backup(ctx context.Context, typ string, progress func(string)) error {
-	_, err := c.Run(ctx, "backup", []string{"--type=" + typ, "--log-level-console=info"}, progress)
+// Backup takes a backup of type full, diff or incr into repository repo
+// (RepoPosix or RepoS3; 0 leaves pgBackRest's default, the lowest).
+func (c CLI) Backup(ctx context.Context, typ string, repo int, progress func(string)) error {
+	args := []string{"--type=" + typ, "--log-level-console=info"}
+	if repo > 0 {
+		args = append(args, "--repo="+strconv.Itoa(repo))
+	}
+	_, err := c.Run(ctx, "backup", args, progress)
+	return err
+}
+
+// Probe lists the top of repository repo: it fails, fast, when the
+// repository cannot be reached or read (an S3 endpoint, its credentials,
+// its bucket), before stanza-create, which works on every repository at
+// once, would say so less clearly.
+func (c CLI) Probe(ctx context.Context, repo int) error {
+	c.Stanza = ""
+	_, err := c.Run(ctx, "repo-ls", []string{"--repo=" + strconv.Itoa(repo)}, nil)
 	return err
 }
 
@@ -158,6 +178,9 @@ type RestoreOptions struct {
 	Set    string // backup label; "" is the latest
 	Type   string // default, immediate, time, lsn, xid, name
 	Target string // for time, lsn, xid and name
+	// Repo is the repository the backup is in (its repo-key); 0 lets
+	// pgBackRest look in each.
+	Repo int `json:",omitempty"`
 	// PGPath is the data directory restored into; "" takes the
 	// configuration's (which names only the current stanza).
 	PGPath string `json:"-"`
@@ -172,6 +195,9 @@ func (o RestoreOptions) Args() []string {
 	}
 	if o.Target != "" {
 		args = append(args, "--target="+o.Target)
+	}
+	if o.Repo > 0 {
+		args = append(args, "--repo="+strconv.Itoa(o.Repo))
 	}
 	if o.PGPath != "" {
 		args = append(args, "--pg1-path="+o.PGPath)

@@ -71,3 +71,35 @@ func TestParseInfo(t *testing.T) {
 		t.Errorf("archive %+v", s.Archive)
 	}
 }
+
+func TestRenderConfigS3(t *testing.T) {
+	c := Config{Unit: "pg/0", Stanza: "pg-1234abcd", PGData: "/data/pgdata", SocketDir: "/run/pg",
+		Port: 5432, User: "operator", LockPath: "/run/pg/pgbackrest", LogPath: "/var/log/pg/pgbackrest", SpoolPath: "/var/lib/pg/spool",
+		IOTimeout: 5, RetentionFull: 2,
+		S3: S3{Bucket: "b", Host: "10.0.0.9", Port: 7070, Region: "us-east-1", Path: "/pg", URIStyle: "path",
+			Key: "AK", Secret: "SK", CAFile: "/conf/ca.pem", RetentionDays: 7}}
+	got, err := RenderConfig(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"io-timeout=5\n", "repo2-type=s3\n", "repo2-path=/pg\n", "repo2-s3-bucket=b\n", "repo2-s3-endpoint=10.0.0.9\n",
+		"repo2-storage-port=7070\n", "repo2-s3-uri-style=path\n", "repo2-s3-key=AK\n", "repo2-s3-key-secret=SK\n",
+		"repo2-storage-ca-file=/conf/ca.pem\n", "repo2-retention-full-type=time\n", "repo2-retention-full=7\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("RenderConfig lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "repo1-") {
+		t.Errorf("no backup_path, yet repo1 is rendered:\n%s", got)
+	}
+	bad := c
+	bad.S3.Secret = "x\nrepo2-path=/elsewhere"
+	if _, err := RenderConfig(bad); err == nil {
+		t.Error("a line break in the secret key must be refused")
+	}
+	c.RepoPath = "/srv/backups"
+	got, _ = RenderConfig(c)
+	if !strings.Contains(got, "repo1-path=/srv/backups\nrepo1-retention-full=2\n") {
+		t.Errorf("posix beside S3:\n%s", got)
+	}
+}

@@ -46,6 +46,7 @@ func (b Backup) Timeline() uint32 { return SegmentTimeline(b.StartWAL) }
 type ArchiveRange struct {
 	ID       string // "15-1"
 	DBID     int
+	Repo     int    // the repository's repo-key
 	Min, Max string // segment names
 }
 
@@ -69,6 +70,19 @@ func (s Stanza) Latest() (Backup, bool) {
 	ok := false
 	for _, b := range s.Backups {
 		if b.DBID == s.DBID && !b.Error {
+			out, ok = b, true
+		}
+	}
+	return out, ok
+}
+
+// LatestIn is Latest among the backups of repository repo (its
+// repo-key); repo 0 is any.
+func (s Stanza) LatestIn(repo int) (Backup, bool) {
+	var out Backup
+	ok := false
+	for _, b := range s.Backups {
+		if b.DBID == s.DBID && !b.Error && (repo == 0 || b.Repo == repo) {
 			out, ok = b, true
 		}
 	}
@@ -108,7 +122,8 @@ type info struct {
 		Min      string `json:"min"`
 		Max      string `json:"max"`
 		Database struct {
-			ID int `json:"id"`
+			ID      int `json:"id"`
+			RepoKey int `json:"repo-key"`
 		} `json:"database"`
 	} `json:"archive"`
 	Backup []struct {
@@ -156,7 +171,7 @@ func ParseInfo(data []byte) ([]Stanza, error) {
 			}
 		}
 		for _, a := range r.Archive {
-			s.Archive = append(s.Archive, ArchiveRange{ID: a.ID, DBID: a.Database.ID, Min: a.Min, Max: a.Max})
+			s.Archive = append(s.Archive, ArchiveRange{ID: a.ID, DBID: a.Database.ID, Repo: a.Database.RepoKey, Min: a.Min, Max: a.Max})
 		}
 		for _, b := range r.Backup {
 			start, err1 := ParseLSN(b.LSN.Start)

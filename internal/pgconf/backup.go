@@ -3,18 +3,31 @@ package pgconf
 import (
 	"path/filepath"
 	"strings"
+
+	"github.com/pgjuju/pgjuju/internal/pgbackrest"
 )
 
 // BackupRepo is the unit's backup repository as the backups slice decided
-// it: where the posix repository is (config backup_path) and the
-// application's stanza. The zero value is "no repository".
+// it: where the posix repository is (config backup_path), the S3 one (the
+// s3-parameters relation), the application's stanza and pgBackRest's
+// tuning. The zero value is "no repository".
 type BackupRepo struct {
 	Path   string
+	S3     pgbackrest.S3
 	Stanza string
+	// IOTimeout is pgBackRest's io-timeout (seconds; 0: its default).
+	IOTimeout int
+	// RetentionFull and RetentionDiff are the retention options (0:
+	// unset).
+	RetentionFull, RetentionDiff int
 }
 
 // Configured reports whether WAL goes to a repository.
-func (r BackupRepo) Configured() bool { return r.Path != "" && r.Stanza != "" }
+func (r BackupRepo) Configured() bool { return (r.Path != "" || r.S3.Configured()) && r.Stanza != "" }
+
+// PgBackRestCAFile is the S3 provider's CA chain (root, group postgres,
+// 0640).
+func (l Layout) PgBackRestCAFile() string { return filepath.Join(l.ConfDir, "pgbackrest-s3-ca.pem") }
 
 // NoArchiveCommand is archive_command without a repository: archive_mode
 // is on from the bootstrap, so the first repository needs a reload, not a

@@ -83,7 +83,7 @@ func (a Actions) ready(ctx context.Context, h *juju.Hook) (Unit, string) {
 	}
 	switch {
 	case !u.Facts.Configured():
-		return u, "no backup repository: set " + PathOption + " (juju config <application> " + PathOption + "=/path/to/directory)"
+		return u, "no backup repository: set " + PathOption + " (juju config <application> " + PathOption + "=/path/to/directory) or relate " + S3Endpoint + " (juju integrate <application> s3-integrator)"
 	case u.Status.Level != "":
 		return u, u.Status.Message
 	case !u.Cfg.Backup.Configured():
@@ -130,6 +130,10 @@ func (a Actions) CreateBackup(ctx context.Context, h *juju.Hook) error {
 	if why != "" {
 		return fail(ctx, h, why)
 	}
+	repo, err := ChooseRepo(u.Cfg.Backup, paramString(params, RepoParam))
+	if err != nil {
+		return fail(ctx, h, err.Error())
+	}
 	if why := a.primaryCheck(ctx, u, "create-backup"); why != "" {
 		return fail(ctx, h, why)
 	}
@@ -150,26 +154,26 @@ func (a Actions) CreateBackup(ctx context.Context, h *juju.Hook) error {
 	if st.Locked || BackupRunning(u.Cfg, st.Name) {
 		return fail(ctx, h, "a backup of stanza "+st.Name+" is already running")
 	}
-	_, has := st.Latest()
+	_, has := st.LatestIn(repo)
 	typ, reason, _ := DecideBackupType(requested, has)
 	if reason != "" {
 		logf(ctx, h, "%s", reason)
 	}
-	logf(ctx, h, "starting a %s backup of stanza %s into %s", typ, cli.Stanza, u.Cfg.Backup.Path)
+	logf(ctx, h, "starting a %s backup of stanza %s into %s", typ, cli.Stanza, RepoName(u.Cfg.Backup, repo))
 	start := clock.Or(a.Clock).Now()
-	if err := cli.Backup(ctx, typ, progressLog(ctx, h)); err != nil {
-		return fail(ctx, h, "backup failed: "+message(err))
+	if err := cli.Backup(ctx, typ, repo, progressLog(ctx, h)); err != nil {
+		return fail(ctx, h, "backup failed: "+repoMessage(repo, err))
 	}
 	st, err = stanzaInfo(ctx, cli)
 	if err != nil {
 		return fail(ctx, h, err.Error())
 	}
-	b, ok := st.Latest()
+	b, ok := st.LatestIn(repo)
 	if !ok {
 		return fail(ctx, h, "the backup finished but pgbackrest info lists none")
 	}
 	return h.Backend.ActionSet(ctx, map[string]string{
-		"backup-id": b.Label, "type": b.Type, "stanza": st.Name, "size": strconv.FormatInt(b.Size, 10),
+		"backup-id": b.Label, "type": b.Type, "stanza": st.Name, "size": strconv.FormatInt(b.Size, 10), "repository": RepoName(u.Cfg.Backup, repo),
 		"repo-size": strconv.FormatInt(b.RepoSize, 10), "seconds": fmt.Sprintf("%.1f", clock.Or(a.Clock).Now().Sub(start).Seconds()),
 	})
 }
@@ -181,6 +185,17 @@ func progressLog(ctx context.Context, h *juju.Hook) func(string) {
 			logf(ctx, h, "pgbackrest: %s", strings.TrimSpace(msg))
 		}
 	}
+}
+
+// repoMessage is message, with S3Reason's summary for the S3 repository.
+func repoMessage(repo int, err error) string {
+	var pe *pgbackrest.Error
+	if repo == pgbackrest.RepoS3 && errors.As(err, &pe) {
+		if r := pgbackrest.S3Reason(pe); r != pe.Message {
+			return r + " (" + pe.Message + ")"
+		}
+	}
+	return message(err)
 }
 
 func message(err error) string {
@@ -221,7 +236,11 @@ func (a Actions) ListBackups(ctx context.Context, h *juju.Hook) error {
 	if err != nil {
 		return fail(ctx, h, "reading the repository: "+message(err))
 	}
-	res := map[string]string{"stanza": u.Cfg.Backup.Stanza, "repository": u.Cfg.Backup.Path}
+	var names []string
+	for _, r := range Repos(u.Cfg.Backup) {
+		names = append(names, RepoName(u.Cfg.Backup, r))
+	}
+	res := map[string]string{"stanza": u.Cfg.Backup.Stanza, "repository": strings.Join(names, "; ")}
 	var others []string
 	var mine pgbackrest.Stanza
 	for _, s := range all {
@@ -232,19 +251,23 @@ func (a Actions) ListBackups(ctx context.Context, h *juju.Hook) error {
 		}
 	}
 	res["other-stanzas"] = strings.Join(others, ",")
-	res["table"] = Table(mine, u.Cfg.Backup.Path)
+	res["table"] = Table(mine, res["repository"])
 	for i, b := range mine.Backups {
 		k := "backups." + strconv.Itoa(i+1) + "."
 		res[k+"id"], res[k+"type"] = b.Label, b.Type
 		res[k+"start"], res[k+"stop"] = b.Start.Format(time.RFC3339), b.Stop.Format(time.RFC3339)
 		res[k+"size"], res[k+"repo-size"] = strconv.FormatInt(b.Size, 10), strconv.FormatInt(b.RepoSize, 10)
 		res[k+"start-lsn"], res[k+"stop-lsn"] = b.StartLSN.String(), b.StopLSN.String()
-		res[k+"timeline"], res[k+"repository"] = strconv.Itoa(int(b.Timeline())), "repo"+strconv.Itoa(b.Repo)+" posix "+u.Cfg.Backup.Path
+		res[k+"timeline"], res[k+"repository"] = strconv.Itoa(int(b.Timeline())), RepoName(u.Cfg.Backup, b.Repo)
 		res[k+"error"] = strconv.FormatBool(b.Error)
 	}
 	for _, r := range mine.Archive {
 		if r.DBID == mine.DBID {
-			res["archive.min"], res["archive.max"] = r.Min, r.Max
+			if res["archive.min"] == "" {
+				res["archive.min"], res["archive.max"] = r.Min, r.Max
+			}
+			k := "archive.repo" + strconv.Itoa(r.Repo) + "."
+			res[k+"min"], res[k+"max"] = r.Min, r.Max
 		}
 	}
 	res["status"] = mine.Status
@@ -267,15 +290,15 @@ func (a Actions) ListBackups(ctx context.Context, h *juju.Hook) error {
 func Table(st pgbackrest.Stanza, path string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "stanza %s in %s (%s)\n", st.Name, path, st.Status)
-	fmt.Fprintf(&b, "%-34s %-5s %-20s %-20s %10s %-22s %s\n", "id", "type", "start", "stop", "size", "lsn", "timeline")
+	fmt.Fprintf(&b, "%-34s %-5s %-20s %-20s %10s %-22s %-8s %s\n", "id", "type", "start", "stop", "size", "lsn", "timeline", "repo")
 	for _, bk := range st.Backups {
-		fmt.Fprintf(&b, "%-34s %-5s %-20s %-20s %10s %-22s %d\n", bk.Label, bk.Type,
+		fmt.Fprintf(&b, "%-34s %-5s %-20s %-20s %10s %-22s %-8d repo%d\n", bk.Label, bk.Type,
 			bk.Start.Format("2006-01-02T15:04:05Z"), bk.Stop.Format("2006-01-02T15:04:05Z"), humanSize(bk.Size),
-			bk.StartLSN.String()+"-"+bk.StopLSN.String(), bk.Timeline())
+			bk.StartLSN.String()+"-"+bk.StopLSN.String(), bk.Timeline(), bk.Repo)
 	}
 	for _, r := range st.Archive {
 		if r.DBID == st.DBID {
-			fmt.Fprintf(&b, "archive %s: %s to %s\n", r.ID, r.Min, r.Max)
+			fmt.Fprintf(&b, "archive %s (repo%d): %s to %s\n", r.ID, r.Repo, r.Min, r.Max)
 		}
 	}
 	return b.String()
@@ -350,21 +373,44 @@ func ArchiveStatus(ctx context.Context, cfg pgconf.UnitConfig) juju.Status {
 	if err != nil || !ar.Failing() {
 		return juju.Status{}
 	}
-	return juju.Blocked(fmt.Sprintf("WAL archive to %s failing: %s at %s (see %s)", PathOption, ar.LastFailedWAL, ar.LastFailedTime, cfg.Layout.LogDir+"/pgbackrest"))
+	var where []string
+	if cfg.Backup.Path != "" {
+		where = append(where, PathOption)
+	}
+	if cfg.Backup.S3.Configured() {
+		where = append(where, S3Endpoint)
+	}
+	return juju.Blocked(fmt.Sprintf("WAL archive to %s failing: %s at %s (see %s)", strings.Join(where, " and "), ar.LastFailedWAL, ar.LastFailedTime, cfg.Layout.LogDir+"/pgbackrest"))
 }
 
-// EnsureStanza creates (or checks) the stanza in the repository on the
+// EnsureStanza creates (or checks) the stanza in the repositories on the
 // primary, then has pgBackRest check that archiving works: its WAL switch
 // wakes PostgreSQL's archiver, which otherwise retries the segments that
 // failed before the stanza existed only a minute later. A failed check is
-// returned as checkErr; the stanza exists all the same.
+// returned as checkErr; the stanza exists all the same. err's message
+// starts with the option or relation at fault: the S3 repository is
+// probed first (stanza-create works on every repository at once), so a
+// bad credential, bucket or endpoint is named as the relation's.
 func EnsureStanza(ctx context.Context, cfg pgconf.UnitConfig) (checkErr, err error) {
 	cli, err := CLIFor(cfg, cfg.Backup.Stanza)
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Backup.S3.Configured() {
+		if err := cli.Probe(ctx, pgbackrest.RepoS3); err != nil {
+			var pe *pgbackrest.Error
+			if errors.As(err, &pe) {
+				return nil, fmt.Errorf("%s: S3 repository %s at %s: %s", S3Endpoint, cfg.Backup.S3.Bucket, cfg.Backup.S3.Host, pgbackrest.S3Reason(pe))
+			}
+			return nil, fmt.Errorf("%s: %v", S3Endpoint, err)
+		}
+	}
 	if err := cli.StanzaCreate(ctx); err != nil {
-		return nil, fmt.Errorf("creating stanza %s: %s", cli.Stanza, message(err))
+		who := PathOption
+		if cfg.Backup.Path == "" {
+			who = S3Endpoint
+		}
+		return nil, fmt.Errorf("%s: creating stanza %s: %s", who, cli.Stanza, message(err))
 	}
 	if err := cli.Check(ctx); err != nil {
 		return errors.New(message(err)), nil
@@ -381,13 +427,14 @@ func FullBackup(ctx context.Context, cfg pgconf.UnitConfig) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := cli.Backup(ctx, "full", nil); err != nil {
+	repo, _ := ChooseRepo(cfg.Backup, "")
+	if err := cli.Backup(ctx, "full", repo, nil); err != nil {
 		return "", errors.New(message(err))
 	}
 	st, err := stanzaInfo(ctx, cli)
 	if err != nil {
 		return "", err
 	}
-	b, _ := st.Latest()
+	b, _ := st.LatestIn(repo)
 	return b.Label, nil
 }

@@ -1,6 +1,8 @@
 // Package backups is the charm's backups slice: a pgBackRest posix
-// repository (config backup_path), WAL archiving, and the create-backup,
-// list-backups and restore actions.
+// repository (config backup_path, repo1) and an S3 one (the s3-parameters
+// relation, repo2; s3.go), WAL archiving into both, the create-backup,
+// list-backups and restore actions, and scheduled backups with retention
+// (schedule.go says why update-status on the primary is the tick).
 //
 // One stanza per application, named from the application and the model
 // (StanzaName), so that applications sharing a repository never write

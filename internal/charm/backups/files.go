@@ -33,8 +33,13 @@ func configFor(cfg pgconf.UnitConfig) pgbackrest.Config {
 	if port == 0 {
 		port = pgconf.DefaultPostgresPort
 	}
+	s3 := cfg.Backup.S3
+	if s3.CA != "" {
+		s3.CAFile = cfg.Layout.PgBackRestCAFile()
+	}
 	return pgbackrest.Config{
-		Unit: cfg.Unit, Stanza: cfg.Backup.Stanza, RepoPath: cfg.Backup.Path,
+		Unit: cfg.Unit, Stanza: cfg.Backup.Stanza, RepoPath: cfg.Backup.Path, S3: s3, IOTimeout: cfg.Backup.IOTimeout,
+		RetentionFull: cfg.Backup.RetentionFull, RetentionDiff: cfg.Backup.RetentionDiff,
 		PGData: cfg.Layout.PGData, SocketDir: cfg.Layout.SocketDir, Port: port, User: pgconf.OperatorUser,
 		LockPath: lock, LogPath: log, SpoolPath: spool,
 	}
@@ -54,7 +59,9 @@ func CLIFor(cfg pgconf.UnitConfig, stanza string) (pgbackrest.CLI, error) {
 // spool directories (postgres, 0750), pgbackrest.conf (root-owned, group
 // postgres, 0640: pgBackRest reads it, nothing run as postgres can change
 // where it writes) and the pgpass file with the superuser's password
-// (postgres, 0600, in the unit's 0700 configuration directory).
+// (postgres, 0600, in the unit's 0700 configuration directory). The S3
+// repository's credentials are in pgbackrest.conf (never on a command
+// line or in an environment), its CA chain in a file beside it (0640).
 func WriteConfig(_ context.Context, cfg pgconf.UnitConfig) (bool, error) {
 	if !cfg.Backup.Configured() {
 		return false, nil
@@ -74,10 +81,17 @@ func WriteConfig(_ context.Context, cfg pgconf.UnitConfig) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	c0 := false
+	if ca := cfg.Backup.S3.CA; ca != "" && cfg.Backup.S3.Configured() {
+		if c0, err = writeFile(cfg.Layout.PgBackRestCAFile(), []byte(ca), 0o640, 0, gid); err != nil {
+			return false, err
+		}
+	}
 	c1, err := writeFile(cfg.Layout.PgBackRestConfigPath(), []byte(text), 0o640, 0, gid)
 	if err != nil {
 		return false, err
 	}
+	c1 = c1 || c0
 	pass := "*:*:*:" + pgpassEscape(pgconf.OperatorUser) + ":" + pgpassEscape(cfg.Passwords.Operator) + "\n"
 	c2, err := writeFile(cfg.Layout.PgBackRestPassFile(), []byte(pass), 0o600, uid, gid)
 	return c1 || c2, err

@@ -10,3 +10,7 @@ const StanzaKey keys.Peer = "backups-stanza"
 // StanzaCreatedKey (unit state): "<stanza>@<path>" once this unit, as the
 // primary, created or checked the stanza in that repository.
 const StanzaCreatedKey keys.State = "backups-stanza-created"
+
+// StanzaFailedKey (unit state): "<mark>\n<reason>" after the primary's
+// stanza-create failed for those repositories (see RetryStanza).
+const StanzaFailedKey keys.State = "backups-stanza-failed"

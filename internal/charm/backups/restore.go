@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -54,6 +55,11 @@ func (a Actions) Restore(ctx context.Context, h *juju.Hook) error {
 	u, why := a.ready(ctx, h)
 	if why != "" {
 		return fail(ctx, h, why)
+	}
+	if rp := paramString(params, RepoParam); rp != "" {
+		if t.Repo, err = ChooseRepo(u.Cfg.Backup, rp); err != nil {
+			return fail(ctx, h, err.Error())
+		}
 	}
 	if !u.Leader {
 		return fail(ctx, h, "run restore on the leader unit (juju run <application>/leader restore ...)")
@@ -115,7 +121,8 @@ func (a Actions) Restore(ctx context.Context, h *juju.Hook) error {
 	}
 	if err == nil {
 		logf(ctx, h, "taking a full backup into stanza %s", newStanza)
-		err = ncli.Backup(ctx, "full", progressLog(ctx, h))
+		repo, _ := ChooseRepo(nc.Backup, "")
+		err = ncli.Backup(ctx, "full", repo, progressLog(ctx, h))
 	}
 	if err != nil {
 		res["new-backup"] = "failed: " + message(err)
@@ -148,6 +155,9 @@ func planRestore(ctx context.Context, u Unit, t Target, primary postgres.Target,
 	if st.Locked || BackupRunning(u.Cfg, st.Name) {
 		return cli, st, p, "a backup of stanza " + st.Name + " is running: restore when it has finished", nil
 	}
+	if t.Repo != 0 {
+		st.Backups = slices.DeleteFunc(slices.Clone(st.Backups), func(b pgbackrest.Backup) bool { return b.Repo != t.Repo })
+	}
 	pos, err := readPositionAt(ctx, primary)
 	if err != nil {
 		return cli, st, p, "reading the primary's position: " + err.Error(), nil
@@ -156,6 +166,8 @@ func planRestore(ctx context.Context, u Unit, t Target, primary postgres.Target,
 	if p, err = DecideRestore(t, st, pos); err != nil {
 		return cli, st, p, err.Error(), nil
 	}
+	// The backup's own repository: its WAL is there too.
+	p.Options.Repo = p.Backup.Repo
 	return cli, st, p, "", nil
 }
 

@@ -37,6 +37,9 @@ type Target struct {
 	LSN    pgbackrest.LSN
 	XID    uint64
 	Name   string
+	// Repo restricts the restore to one repository's backups (the repo
+	// parameter); 0 takes them from any.
+	Repo int
 }
 
 func (t Target) String() string {

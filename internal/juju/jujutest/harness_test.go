@@ -274,7 +274,8 @@ func TestCharmMetadata(t *testing.T) {
 	}
 	wantDefaults := map[string]any{"admin_addresses": "", "client_networks": "", "client_roles": "", "admin_applications": "", "isolate_databases": false, "extra_pg_conf": "", "extra_pg_auth": "",
 		"listen_port": 5432, "max_connections": 100, "shared_buffers": "", "locale": "C.UTF-8", "encoding": "UTF8",
-		"synchronous_node_count": "1", "synchronous_mode_strict": false, "backup_path": ""}
+		"synchronous_node_count": "1", "synchronous_mode_strict": false, "backup_path": "", "backup_io_timeout": 60,
+		"backup_schedule": "", "backup_retention_full": 2, "backup_retention_diff": 0}
 	if diff := cmp.Diff(wantDefaults, defaults); diff != "" {
 		t.Errorf("config defaults (-want +got):\n%s", diff)
 	}
