@@ -150,6 +150,10 @@ func (a *applier) clusterStep(ctx context.Context, st plan.Step) (changed bool, 
 		return wl.StartObserver(ctx, cfg, st.CharmBinary, st.JujuExec)
 	case plan.PublishEtcdStarted:
 		cluster.PublishEtcdStarted(a.w)
+		if st.EtcdEpoch > 0 {
+			// Its etcd joined the cluster of this epoch.
+			a.w.SetState(cluster.EtcdEpochStateKey, strconv.Itoa(st.EtcdEpoch))
+		}
 		return true, nil
 	case plan.EtcdMembership:
 		next, err := wl.EtcdMembership(ctx, cfg, st.Membership)

@@ -293,7 +293,7 @@ func decideRunSteps(s Snapshot, pos cluster.Position, membership *plan.Step) (st
 		steps = append(steps, plan.Step{Kind: plan.EnsureEtcdAuth, Reason: "etcd requires the root password"})
 	}
 	if s.PeerRelation && !s.EtcdStartedPublished {
-		steps = append(steps, plan.Step{Kind: plan.PublishEtcdStarted, Reason: "the leader promotes a started etcd member"})
+		steps = append(steps, plan.Step{Kind: plan.PublishEtcdStarted, Reason: "the leader promotes a started etcd member", EtcdEpoch: s.EtcdEpoch})
 	}
 	startPatroni := plan.Step{Kind: plan.StartPatroni, Reason: "Patroni runs PostgreSQL"}
 	switch {

@@ -48,7 +48,9 @@ const (
 // survivor): its data must go, and it joins the new cluster as a new
 // member once the leader adds it. Pure.
 func DecideEtcdReset(leader bool, f Topology) bool {
-	return !leader && f.EtcdEpoch > f.UnitEtcdEpoch
+	// A unit whose etcd never ran as a member (a new unit) has nothing
+	// to reset: it takes the epoch when it publishes its etcd started.
+	return !leader && f.EtcdStartedPublished && f.EtcdEpoch > f.UnitEtcdEpoch
 }
 
 // Position is where this unit stands in the cluster.

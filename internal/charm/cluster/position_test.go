@@ -90,9 +90,13 @@ func TestDecideEtcdReset(t *testing.T) {
 	}{
 		{false, 0, 0, false}, {false, 1, 0, true}, {false, 2, 1, true}, {false, 1, 1, false}, {true, 1, 0, false},
 	} {
-		if got := DecideEtcdReset(tc.leader, Topology{EtcdEpoch: tc.epoch, UnitEtcdEpoch: tc.unitEpoch}); got != tc.want {
+		if got := DecideEtcdReset(tc.leader, Topology{EtcdEpoch: tc.epoch, UnitEtcdEpoch: tc.unitEpoch, EtcdStartedPublished: true}); got != tc.want {
 			t.Errorf("leader %v, epoch %d, unit epoch %d: reset %v, want %v", tc.leader, tc.epoch, tc.unitEpoch, got, tc.want)
 		}
+	}
+	// A new unit, whose etcd never ran: nothing to reset.
+	if DecideEtcdReset(false, Topology{EtcdEpoch: 1}) {
+		t.Error("a new unit resets its etcd")
 	}
 	// Reset, it waits until the leader has added it again.
 	self := pgconf.Member{Unit: "pg/3", Address: netip.MustParseAddr("10.0.0.3")}

@@ -12,6 +12,7 @@ import (
 	"github.com/pgjuju/pgjuju/internal/clock"
 	"github.com/pgjuju/pgjuju/internal/etcd"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/service"
 )
 
 // quorumProbe bounds the health read that tells a lost quorum from a
@@ -80,6 +81,15 @@ func (s *System) RecoverQuorum(ctx context.Context, cfg pgconf.UnitConfig) (map[
 			return nil, fmt.Errorf("etcd after force-new-cluster %v: %w", force, err)
 		}
 	}
+	// Patroni's etcd client kept a view of the old cluster (its watch
+	// may hang on a member without quorum, whose serializable reads
+	// still answer with the dead leader's key): a restart makes it read
+	// the rebuilt cluster through the hosts just written (this unit).
+	// This unit is a replica until Patroni promotes it, so the restart
+	// costs a moment of its PostgreSQL only.
+	if err := m.Restart(ctx, pgconf.ServiceName(cfg.Unit, "patroni")); err != nil {
+		return nil, fmt.Errorf("restarting Patroni on the rebuilt etcd: %w", err)
+	}
 	return map[string]cluster.Member{cfg.Unit: {Address: cfg.Address, Voter: true}}, nil
 }
 
@@ -128,6 +138,11 @@ func (s *System) ResetEtcd(ctx context.Context, model string, cfg pgconf.UnitCon
 		if err := os.RemoveAll(filepath.Join(cfg.Layout.EtcdDataDir, e.Name())); err != nil {
 			return fmt.Errorf("emptying etcd's data: %w", err)
 		}
+	}
+	// As on the leader (RecoverQuorum): Patroni reads the rebuilt
+	// cluster afresh. This unit is a replica.
+	if err := m.Restart(ctx, pgconf.ServiceName(cfg.Unit, "patroni")); err != nil && !errors.Is(err, service.ErrNotInstalled) {
+		return fmt.Errorf("restarting Patroni: %w", err)
 	}
 	return nil
 }
