@@ -174,11 +174,13 @@ func (s *System) SetSystemRolePassword(ctx context.Context, primary postgres.Tar
 	return err
 }
 
-// Patroni returns a client of the unit's Patroni REST API.
+// Patroni returns a client of the unit's Patroni REST API, over TLS with
+// the charm's client certificate when the API has TLS (patroniTransport);
+// its At copies reach the other members with the same credentials.
 func (s *System) Patroni(cfg pgconf.UnitConfig) *patroni.Client {
 	return &patroni.Client{
 		BaseURL:  cfg.PatroniURL(),
 		Username: pgconf.PatroniAPIUser, Password: cfg.Passwords.PatroniAPI,
-		HTTP: &http.Client{Timeout: 5 * time.Second},
+		HTTP: &http.Client{Timeout: 5 * time.Second, Transport: patroniTransport(cfg)},
 	}
 }
