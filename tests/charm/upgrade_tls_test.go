@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -57,7 +59,10 @@ func TestUpgradeToPatroniTLS(t *testing.T) {
 	primary := e.primaryOf(units, password)
 	const row = "written before Patroni's TLS"
 	if err := e.targetOf(primary).withConn(password, func(ctx context.Context, c *pgx.Conn) error {
-		_, err := c.Exec(ctx, "CREATE TABLE upgrade_tls (note text); INSERT INTO upgrade_tls VALUES ('"+row+"')")
+		if _, err := c.Exec(ctx, "CREATE TABLE upgrade_tls (note text)"); err != nil {
+			return err
+		}
+		_, err := c.Exec(ctx, "INSERT INTO upgrade_tls VALUES ($1)", row)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -70,7 +75,9 @@ func TestUpgradeToPatroniTLS(t *testing.T) {
 	newDispatch := filepath.Join(filepath.Dir(charmFile), "charm", "dispatch")
 	for _, u := range units {
 		e.replaceDispatch(u, newDispatch)
+		start := time.Now()
 		e.runHook(u, "upgrade-charm")
+		t.Logf("upgrade-charm on %s: %.1fs", u, time.Since(start).Seconds())
 		e.waitStatus(u, "active", nil)
 		e.waitFor(u+"'s Patroni on TLS", func() error {
 			if code, err := e.patroniGet(u, "https", "/patroni"); err != nil || code != http.StatusOK {
@@ -83,6 +90,24 @@ func TestUpgradeToPatroniTLS(t *testing.T) {
 		})
 	}
 	for _, u := range units {
+		// The role observer reads Patroni too: the running one, not only
+		// its spec, must have moved to https with the certificate.
+		l := pgconf.DefaultLayout(e.m.UUID(), u, "")
+		e.waitFor(u+"'s role observer on https", func() error {
+			b, err := os.ReadFile(filepath.Join(l.RunDir, pgconf.ServiceName(u, "observer")+".child.pid"))
+			if err != nil {
+				return err
+			}
+			cmdline, err := os.ReadFile("/proc/" + strings.TrimSpace(string(b)) + "/cmdline")
+			if err != nil {
+				return err
+			}
+			if args := strings.Split(string(cmdline), "\x00"); !slices.Contains(args, "https://"+e.targetOf(u).host+":8008") ||
+				!slices.Contains(args, l.CharmEtcdKeyPath()) {
+				return fmt.Errorf("the running observer's arguments: %q", args)
+			}
+			return nil
+		})
 		if got := e.postmasterStart(u, password); got != startedBefore[u] {
 			t.Errorf("%s: PostgreSQL restarted during the upgrade (started %s, now %s)", u, startedBefore[u], got)
 		}

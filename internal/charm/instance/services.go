@@ -79,9 +79,22 @@ func (s *System) unitManager(model, unit string) (service.Manager, pgconf.Layout
 	return s.manager(l), l
 }
 
-// StartObserver installs and starts the unit's role observer.
+// StartObserver installs and starts the unit's role observer, and
+// restarts a running one whose spec changed: a daemon reads its spec when
+// it starts, and after an upgrade the observer's arguments can differ
+// (Patroni's REST API moved to TLS). It holds no state a restart loses.
 func (s *System) StartObserver(ctx context.Context, cfg pgconf.UnitConfig, charmBinary, jujuExec string) (bool, error) {
-	return s.start(ctx, cfg.Layout, observer.Spec(cfg, charmBinary, jujuExec))
+	spec := observer.Spec(cfg, charmBinary, jujuExec)
+	m := s.manager(cfg.Layout)
+	installed, err := m.Install(ctx, spec)
+	if err != nil {
+		return false, err
+	}
+	if st, err := m.Status(ctx, spec.Name); installed && err == nil && st.Running {
+		return true, m.Restart(ctx, spec.Name)
+	}
+	started, err := m.Start(ctx, spec.Name)
+	return installed || started, err
 }
 
 // stopOrder is the order the unit's services stop in: the role observer,
