@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pgjuju/pgjuju/internal/clock"
+	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 	"github.com/pgjuju/pgjuju/internal/safefile"
 	"github.com/pgjuju/pgjuju/internal/service"
@@ -222,6 +224,7 @@ func clientTransport(caFile, certFile, keyFile string) (*http.Transport, error) 
 		return &c, err
 	}
 	return &http.Transport{
+		DialContext:         patroni.DialQuickAck(&net.Dialer{Timeout: 5 * time.Second}),
 		TLSClientConfig:     &tls.Config{RootCAs: pool, GetClientCertificate: clientCert, MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout: 5 * time.Second, IdleConnTimeout: 30 * time.Second,
 	}, nil

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
 	"github.com/pgjuju/pgjuju/internal/pki"
 	"github.com/pgjuju/pgjuju/internal/safefile"
@@ -53,7 +54,7 @@ func patroniTransport(cfg pgconf.UnitConfig) http.RoundTripper {
 		return failing{fmt.Errorf("the charm's client certificate for Patroni: %w", err)}
 	}
 	rt := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:         patroni.DialQuickAck(&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}),
 		TLSClientConfig:     tlsCfg,
 		TLSHandshakeTimeout: 5 * time.Second,
 		MaxIdleConnsPerHost: 2,
