@@ -39,6 +39,7 @@ import (
 	"github.com/pgjuju/pgjuju/internal/benchstat"
 	"github.com/pgjuju/pgjuju/internal/localjuju/controller"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/testbuild"
 )
 
 const (
@@ -346,9 +347,14 @@ func (e *env) password(leader string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	pw, _ := r.Results["password"].(string)
-	if r.Status != "completed" || pw == "" {
+	if r.Status != "completed" {
 		return "", fmt.Errorf("get-password on %s: %s: %s", leader, r.Status, r.Message)
+	}
+	// The secret's id since get-password stopped putting the password
+	// on action-set's command line; the password itself before.
+	pw, err := testbuild.PasswordFromResults(e.m, r.Results)
+	if err != nil {
+		return "", fmt.Errorf("get-password on %s: %w", leader, err)
 	}
 	return pw, nil
 }

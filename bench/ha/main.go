@@ -62,6 +62,7 @@ import (
 	"github.com/pgjuju/pgjuju/internal/localjuju/controller"
 	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/pki"
 	"github.com/pgjuju/pgjuju/internal/testbuild"
 )
 
@@ -830,10 +831,29 @@ func (e *env) cluster(unit string) (patroni.Cluster, error) {
 	if err != nil {
 		return patroni.Cluster{}, err
 	}
+	// Patroni's REST API wants a client certificate of the cluster CA:
+	// the unit's charm's, from its files.
+	l := pgconf.DefaultLayout(e.m.UUID(), unit, "")
+	var p pki.Pair
+	if p.CertPEM, err = os.ReadFile(l.CharmEtcdCertPath()); err != nil {
+		return patroni.Cluster{}, err
+	}
+	if p.KeyPEM, err = os.ReadFile(l.CharmEtcdKeyPath()); err != nil {
+		return patroni.Cluster{}, err
+	}
+	caPEM, err := os.ReadFile(l.EtcdCACertPath())
+	if err != nil {
+		return patroni.Cluster{}, err
+	}
+	tlsCfg, err := pki.ClientTLS(caPEM, p)
+	if err != nil {
+		return patroni.Cluster{}, err
+	}
 	c := &patroni.Client{
-		BaseURL: "http://" + net.JoinHostPort(e.addr(unit), strconv.Itoa(patroniPort)),
+		BaseURL: "https://" + net.JoinHostPort(e.addr(unit), strconv.Itoa(patroniPort)),
 		HTTP: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 			DialContext:       mach.Dial,
+			TLSClientConfig:   tlsCfg,
 			DisableKeepAlives: true,
 		}},
 	}

@@ -58,7 +58,10 @@ func (c *Charm) readServerFacts(ctx context.Context, h *juju.Hook, s *Snapshot) 
 	if s.Passwords == nil || !s.Address.IsValid() || len(s.Applied) == 0 {
 		return
 	}
-	cfg := pgconf.UnitConfig{App: s.App, Unit: s.Unit, Address: s.Address, Passwords: *s.Passwords}
+	// The layout and CA: Patroni's REST API wants the charm's client
+	// certificate (pgconf.PatroniTLS).
+	cfg := pgconf.UnitConfig{App: s.App, Unit: s.Unit, Address: s.Address, Passwords: *s.Passwords, CA: s.CA,
+		Layout: pgconf.DefaultLayout(s.Model, s.Unit, s.Storage)}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	db, err := c.clientDB().Facts(cctx, c.Workload.Patroni(cfg), pgconf.UnitSlug(s.Unit), s.clientUnit().Self())

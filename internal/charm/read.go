@@ -1,13 +1,13 @@
 package charm
 
 import (
-	"strconv"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 

@@ -2,9 +2,12 @@ package observer
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,7 +16,9 @@ import (
 	"time"
 
 	"github.com/pgjuju/pgjuju/internal/clock"
+	"github.com/pgjuju/pgjuju/internal/patroni"
 	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/safefile"
 	"github.com/pgjuju/pgjuju/internal/service"
 )
 
@@ -40,20 +45,28 @@ func FindJujuExec() string {
 	return ""
 }
 
-// Spec is the unit's role observer service.
+// Spec is the unit's role observer service. When Patroni's REST API has
+// TLS, the observer (root, like the charm) presents the charm's client
+// certificate and trusts the cluster CA alone: it gets their paths, and
+// reads the files itself.
 func Spec(cfg pgconf.UnitConfig, charmBinary, jujuExec string) service.Spec {
+	exec := []string{charmBinary, "observe", jujuExec, cfg.Unit, cfg.PatroniURL()}
+	if cfg.PatroniTLS() {
+		l := cfg.Layout
+		exec = append(exec, l.EtcdCACertPath(), l.CharmEtcdCertPath(), l.CharmEtcdKeyPath())
+	}
 	return service.Spec{
 		Name: pgconf.ServiceName(cfg.Unit, "observer"), Description: "Patroni role observer for " + cfg.Unit,
-		Exec:    []string{charmBinary, "observe", jujuExec, cfg.Unit, cfg.PatroniURL()},
+		Exec:    exec,
 		LogFile: filepath.Join(cfg.Layout.LogDir, "observer.log"),
 	}
 }
 
-// Run is "dispatch observe <juju-exec> <unit> <patroni-url>". It
-// runs until killed.
+// Run is "dispatch observe <juju-exec> <unit> <patroni-url> [<ca> <cert>
+// <key>]". It runs until killed.
 func Run(args []string, log io.Writer) int {
-	if len(args) != 3 || !filepath.IsAbs(args[0]) {
-		fmt.Fprintln(log, "usage: dispatch observe <juju-exec> <unit> <patroni-url>")
+	if (len(args) != 3 && len(args) != 6) || !filepath.IsAbs(args[0]) {
+		fmt.Fprintln(log, "usage: dispatch observe <juju-exec> <unit> <patroni-url> [<ca-file> <cert-file> <key-file>]")
 		return 2
 	}
 	jujuExec, unit, api := args[0], args[1], args[2]
@@ -63,6 +76,14 @@ func Run(args []string, log io.Writer) int {
 		return 1
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
+	if len(args) == 6 {
+		tr, err := clientTransport(args[3], args[4], args[5])
+		if err != nil {
+			fmt.Fprintf(log, "observe: %v\n", err)
+			return 1
+		}
+		client.Transport = tr
+	}
 	w := &watcher{clk: clock.Real{}, log: log, unit: unit,
 		read: func() string { return observed(client, api) },
 		fire: func() error { return fireRoleChanged(jujuExec, unit, exe) }}
@@ -226,4 +247,36 @@ func withoutContext(env []string) []string {
 		}
 	}
 	return out
+}
+
+// clientTransport trusts the CA in caFile alone and presents the
+// certificate in certFile with the key in keyFile, read at each
+// handshake: the charm re-issues them (near expiry) while the observer
+// runs.
+func clientTransport(caFile, certFile, keyFile string) (*http.Transport, error) {
+	caPEM, err := safefile.ReadTrusted(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("the cluster CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("the cluster CA in %s does not parse", caFile)
+	}
+	clientCert := func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		certPEM, err := safefile.ReadTrusted(certFile)
+		if err != nil {
+			return nil, err
+		}
+		keyPEM, err := safefile.ReadTrusted(keyFile)
+		if err != nil {
+			return nil, err
+		}
+		c, err := tls.X509KeyPair(certPEM, keyPEM)
+		return &c, err
+	}
+	return &http.Transport{
+		DialContext:         patroni.DialQuickAck(&net.Dialer{Timeout: 5 * time.Second}),
+		TLSClientConfig:     &tls.Config{RootCAs: pool, GetClientCertificate: clientCert, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout: 5 * time.Second, IdleConnTimeout: 30 * time.Second,
+	}, nil
 }

@@ -2,13 +2,18 @@ package observer
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pgjuju/pgjuju/internal/clock"
+	"github.com/pgjuju/pgjuju/internal/pgconf"
+	"github.com/pgjuju/pgjuju/internal/pki"
 )
 
 func TestWatcherFiresOnceARoleChangesAndRetriesAFailure(t *testing.T) {
@@ -87,5 +92,28 @@ func TestObservedCarriesThePrimary(t *testing.T) {
 	defer srv.Close()
 	if got := observed(srv.Client(), srv.URL); got != "" {
 		t.Errorf("Patroni down: got %q", got)
+	}
+}
+
+// TestSpecPassesTheClusterCertificate: with the cluster CA, the observer
+// gets the CA and the charm's client certificate and key (Patroni's REST
+// API requires one) and an https URL; without, the plain URL alone.
+func TestSpecPassesTheClusterCertificate(t *testing.T) {
+	cfg := pgconf.UnitConfig{Unit: "postgresql/0", Address: netip.MustParseAddr("10.201.0.10"),
+		Layout: pgconf.DefaultLayout("m", "postgresql/0", "")}
+	plain := Spec(cfg, "/charm/dispatch", "/tools/juju-exec").Exec
+	if want := []string{"/charm/dispatch", "observe", "/tools/juju-exec", "postgresql/0", "http://10.201.0.10:8008"}; !slices.Equal(plain, want) {
+		t.Errorf("without a CA: %q, want %q", plain, want)
+	}
+	cfg.CA = pki.CA{CertPEM: []byte("a CA certificate")}
+	l := cfg.Layout
+	withTLS := Spec(cfg, "/charm/dispatch", "/tools/juju-exec").Exec
+	want := []string{"/charm/dispatch", "observe", "/tools/juju-exec", "postgresql/0", "https://10.201.0.10:8008",
+		l.EtcdCACertPath(), l.CharmEtcdCertPath(), l.CharmEtcdKeyPath()}
+	if !slices.Equal(withTLS, want) {
+		t.Errorf("with the CA: %q, want %q", withTLS, want)
+	}
+	if code := Run(withTLS[2:], io.Discard); code != 1 {
+		t.Errorf("Run with unreadable certificate files = %d, want 1 (refused at start)", code)
 	}
 }

@@ -194,7 +194,7 @@ func (c Cluster) Leader() (Member, bool) {
 
 // Client talks to one member's REST API.
 type Client struct {
-	// BaseURL is "http://10.0.0.1:8008".
+	// BaseURL is "https://10.0.0.1:8008" ("http://" without TLS).
 	BaseURL string
 	// Username and Password authenticate the unsafe endpoints.
 	Username string
@@ -268,8 +268,8 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any, okC
 		req.Header.Set("Content-Type", "application/json")
 	}
 	// Patroni asks for the password on its unsafe endpoints only: a read
-	// does not send it, so it crosses the network (in clear, until the
-	// REST API has TLS) only when a change needs it.
+	// does not send it, so it crosses the network (inside TLS, when the
+	// REST API has it) only when a change needs it.
 	if c.Username != "" && method != http.MethodGet && method != http.MethodHead {
 		req.SetBasicAuth(c.Username, c.Password)
 	}

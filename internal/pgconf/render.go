@@ -129,9 +129,14 @@ func (c UnitConfig) etcdVoters() []Member {
 	return c.members()
 }
 
-// PatroniURL is the unit's Patroni REST API, "http://10.0.0.1:8008".
+// PatroniURL is the unit's Patroni REST API, "https://10.0.0.1:8008"
+// (http:// for an application without the cluster CA, PatroniTLS).
 func (c UnitConfig) PatroniURL() string {
-	return "http://" + hostPort(c.Address, c.patroniPort())
+	scheme := "http"
+	if c.PatroniTLS() {
+		scheme = "https"
+	}
+	return scheme + "://" + hostPort(c.Address, c.patroniPort())
 }
 
 func (c UnitConfig) patroniPort() int {
@@ -262,6 +267,7 @@ func RenderPatroni(c UnitConfig) (string, error) {
 		Unit, Scope, Name, Namespace                      string
 		RestAPIAddress, RestAPIUser, RestAPIPassword      string
 		RestAPIAllowlist                                  []string
+		RestAPICert, RestAPIKey, RestAPICA                string
 		EtcdHosts                                         []string
 		EtcdProtocol, EtcdCACert, EtcdCert, EtcdKey       string
 		EtcdUser, EtcdPassword                            string
@@ -293,6 +299,9 @@ func RenderPatroni(c UnitConfig) (string, error) {
 	if c.EtcdTLS() {
 		data.EtcdCACert, data.EtcdCert, data.EtcdKey = c.Layout.EtcdCACertPath(), c.Layout.PatroniEtcdCertPath(), c.Layout.PatroniEtcdKeyPath()
 	}
+	if c.PatroniTLS() {
+		data.RestAPICert, data.RestAPIKey, data.RestAPICA = c.Layout.PatroniAPICertPath(), c.Layout.PatroniAPIKeyPath(), c.Layout.EtcdCACertPath()
+	}
 	var b strings.Builder
 	if err := patroniTemplate().Execute(&b, data); err != nil {
 		return "", fmt.Errorf("rendering patroni.yml: %w", err)
@@ -303,7 +312,8 @@ func RenderPatroni(c UnitConfig) (string, error) {
 // restAPIAllowlist is who may call Patroni's unsafe endpoints besides the
 // cluster's members (allowlist_include_members): the unit itself, on its
 // address and on loopback. Patroni 3.0.2 applies it to the unsafe
-// (non-GET) endpoints only; the GET endpoints stay open to the network.
+// (non-GET) endpoints only: the GET endpoints are closed to the network
+// by TLS with client certificates (PatroniTLS).
 func restAPIAllowlist(self netip.Addr) []string {
 	return []string{self.Unmap().String(), "127.0.0.1"}
 }

@@ -9,7 +9,8 @@ import "path/filepath"
 //	<ConfDir>.tls/ca.crt            the cluster CA's certificate (no key), 0644
 //	<ConfDir>.tls/etcd/server.*     etcd's member certificate, etcd's user, 0700/0600
 //	<ConfDir>.tls/patroni/client.*  Patroni's client certificate, postgres, 0700/0600
-//	<ConfDir>.tls/charm/client.*    the charm's client certificate, root, 0700/0600
+//	<ConfDir>.tls/patroni/rest.*    Patroni's REST API member certificate, postgres, 0700/0600
+//	<ConfDir>.tls/charm/client.*    the charm's client certificate (etcd, Patroni), root, 0700/0600
 //
 // The CA's private key is never written: it stays in the application's
 // secret, and hooks sign in memory.
@@ -46,3 +47,10 @@ func (l Layout) CharmEtcdCertPath() string { return filepath.Join(l.CharmEtcdDir
 
 // CharmEtcdKeyPath is its key.
 func (l Layout) CharmEtcdKeyPath() string { return filepath.Join(l.CharmEtcdDir(), "client.key") }
+
+// PatroniAPICertPath is Patroni's REST API member certificate (server,
+// and client of the other members' REST APIs).
+func (l Layout) PatroniAPICertPath() string { return filepath.Join(l.PatroniEtcdDir(), "rest.crt") }
+
+// PatroniAPIKeyPath is its key.
+func (l Layout) PatroniAPIKeyPath() string { return filepath.Join(l.PatroniEtcdDir(), "rest.key") }

@@ -169,8 +169,9 @@ func (e *env) runHook(unit, hook string) {
 // model gets 403 without even reaching authentication. Patroni 3.0.2
 // applies restapi.allowlist to the unsafe endpoints only (its
 // check_access decorates the POST, PATCH, PUT and DELETE handlers), so
-// GET /cluster, /config and /history still answer any machine: closing
-// them needs the REST API on TLS with verify_client: required.
+// GET /cluster, /config and /history answered any machine: the REST API
+// is therefore on TLS with verify_client: required, and another machine
+// of the model reads nothing without the cluster's client certificate.
 func TestOperatorSessionsAndPatroniAPI(t *testing.T) {
 	e := newEnv(t)
 	const unit = app + "/0"
@@ -223,13 +224,27 @@ func TestOperatorSessionsAndPatroniAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("another machine of the model cannot read Patroni's state", func(t *testing.T) {
+		// Before the REST API had TLS, GET /cluster, /config and /history
+		// answered 200 from here (the allowlist covers unsafe methods only).
+		if err := e.patroniRefusesOutsider("myapp/0", unit); err != nil {
+			t.Error(err)
+		}
+	})
+
 	t.Run("another machine of the model is refused Patroni's unsafe endpoints", func(t *testing.T) {
-		out, err := e.m.Machine("myapp/0")
+		// Even with the cluster's own client certificate (as if stolen),
+		// another machine gets 403 from the allowlist before
+		// authentication: TLS and the allowlist each hold on their own.
+		clusterTLS, err := e.clusterTLS(unit)
 		if err != nil {
 			t.Fatal(err)
 		}
-		client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: out.Dial}}
-		url := fmt.Sprintf("http://%s:%d", tg.host, pgconf.DefaultPatroniPort)
+		client, err := e.machineHTTP("myapp/0", clusterTLS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		url := fmt.Sprintf("https://%s:%d", tg.host, pgconf.DefaultPatroniPort)
 		resp, err := client.Post(url+"/restart", "application/json", strings.NewReader("{}"))
 		if err != nil {
 			t.Fatal(err)
@@ -239,9 +254,21 @@ func TestOperatorSessionsAndPatroniAPI(t *testing.T) {
 		if resp.StatusCode != http.StatusForbidden {
 			t.Errorf("POST /restart from another machine: %d %s; want 403 (allowlist)", resp.StatusCode, body)
 		}
-		// The unit itself still reaches it (the charm's own requests).
-		self, _ := e.m.Machine(unit)
-		own := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: self.Dial}}
+		// The unit itself, with the cluster's certificate, reads the
+		// cluster (so the refusals above are not a Patroni that is down)
+		// and reaches the unsafe endpoints (the charm's own requests).
+		own, err := e.machineHTTP(unit, clusterTLS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err = own.Get(url + "/cluster")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET /cluster from the unit with the cluster's certificate: %d; want 200", resp.StatusCode)
+		}
 		req, _ := http.NewRequest(http.MethodPost, url+"/reload", nil)
 		resp, err = own.Do(req)
 		if err != nil {

@@ -142,6 +142,12 @@ func buildOldCharm(t *testing.T) string {
 	if c := os.Getenv("PGJUJU_OLD_LAYOUT_COMMIT"); c != "" {
 		commit = c
 	}
+	return buildCharmAt(t, commit)
+}
+
+// buildCharmAt builds the charm of commit (see buildOldCharm).
+func buildCharmAt(t *testing.T, commit string) string {
+	t.Helper()
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)

@@ -5,10 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -543,15 +540,11 @@ func (e *env) waitSyncRoles(units []string, nSync int) syncRoles {
 
 // clusterJSON fetches Patroni's GET /cluster from unit's own machine.
 func (e *env) clusterJSON(unit string) (map[string]any, error) {
-	mach, err := e.m.Machine(unit)
+	client, base, err := e.patroniHTTP(unit)
 	if err != nil {
 		return nil, err
 	}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		DialContext:       func(ctx context.Context, n, a string) (net.Conn, error) { return mach.Dial(ctx, n, a) },
-		DisableKeepAlives: true,
-	}}
-	resp, err := client.Get(fmt.Sprintf("http://%s/cluster", net.JoinHostPort(e.addr(unit), strconv.Itoa(patroniPort))))
+	resp, err := client.Get(base + "/cluster")
 	if err != nil {
 		return nil, err
 	}

@@ -260,6 +260,13 @@ func TestHighAvailability(t *testing.T) {
 				t.Errorf("etcd of %s: %v", cl.primary, err)
 			}
 		}},
+		{"Patroni from another machine of the model: its REST API gives nothing away without the cluster's certificate", func(t *testing.T) {
+			for _, u := range live {
+				if err := e.patroniRefusesOutsider(legacyUnit, u); err != nil {
+					t.Errorf("Patroni of %s from %s's machine: %v", u, legacyUnit, err)
+				}
+			}
+		}},
 		{"failover: kill the primary's machine; another unit becomes Primary and takes writes", func(t *testing.T) {
 			ew := e.with(t)
 			dead = cl.primary

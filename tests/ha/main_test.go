@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -310,20 +309,14 @@ type member struct {
 
 func (m member) String() string { return fmt.Sprintf("%s(%s %s %s)", m.Name, m.Host, m.Role, m.State) }
 
-// cluster fetches GET http://<unit addr>:8008/cluster from the unit's own
-// machine.
+// cluster fetches GET https://<unit addr>:8008/cluster from the unit's own
+// machine, with the unit's charm certificate (patroniHTTP).
 func (e *env) cluster(unit string) ([]member, error) {
-	mach, err := e.m.Machine(unit)
+	client, base, err := e.patroniHTTP(unit)
 	if err != nil {
 		return nil, err
 	}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			return mach.Dial(ctx, network, addr)
-		},
-		DisableKeepAlives: true,
-	}}
-	url := fmt.Sprintf("http://%s/cluster", net.JoinHostPort(e.addr(unit), strconv.Itoa(patroniPort)))
+	url := base + "/cluster"
 	resp, err := client.Get(url)
 	if err != nil {
 		return nil, err

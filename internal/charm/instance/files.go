@@ -62,6 +62,7 @@ func (s *System) WriteFiles(ctx context.Context, cfg pgconf.UnitConfig) (bool, e
 	if err != nil {
 		return changed, err
 	}
+	before, _ := safefile.ReadFile(l.PatroniConfigPath())
 	c1, err := safefile.WriteFile(l.PatroniConfigPath(), []byte(patroniYML), 0o600, pg)
 	if err != nil {
 		return changed, err
@@ -76,6 +77,10 @@ func (s *System) WriteFiles(ctx context.Context, cfg pgconf.UnitConfig) (bool, e
 		return changed || c1 || c2, err
 	}
 	c3, err := writeTLS(cfg, clock.Or(s.Clock).Now(), pg)
+	if err == nil && patroniSchemeChanged(before, c1, cfg) {
+		// Once its files are all there: see patroniSchemeChanged.
+		err = s.signalPatroniReload(ctx, cfg)
+	}
 	return changed || c1 || c2 || c3, err
 }
 

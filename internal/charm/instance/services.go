@@ -52,7 +52,7 @@ func patroniSpec(cfg pgconf.UnitConfig, launcher []string) service.Spec {
 		Exec: exec, User: user, SwitchesUser: len(launcher) > 0,
 		// Python imports the charm's fix of Patroni 3.0.2 from there
 		// (patronistart.SiteCustomize).
-		Env: []string{"PYTHONPATH=" + cfg.Layout.PatroniPythonDir()},
+		Env:     []string{"PYTHONPATH=" + cfg.Layout.PatroniPythonDir()},
 		LogFile: filepath.Join(cfg.Layout.LogDir, "patroni.log"), KillMode: "process",
 	}
 }
@@ -93,9 +93,22 @@ func (s *System) unitManager(model, unit string) (service.Manager, pgconf.Layout
 	return s.manager(l), l
 }
 
-// StartObserver installs and starts the unit's role observer.
+// StartObserver installs and starts the unit's role observer, and
+// restarts a running one whose spec changed: a daemon reads its spec when
+// it starts, and after an upgrade the observer's arguments can differ
+// (Patroni's REST API moved to TLS). It holds no state a restart loses.
 func (s *System) StartObserver(ctx context.Context, cfg pgconf.UnitConfig, charmBinary, jujuExec string) (bool, error) {
-	return s.start(ctx, cfg.Layout, observer.Spec(cfg, charmBinary, jujuExec))
+	spec := observer.Spec(cfg, charmBinary, jujuExec)
+	m := s.manager(cfg.Layout)
+	installed, err := m.Install(ctx, spec)
+	if err != nil {
+		return false, err
+	}
+	if st, err := m.Status(ctx, spec.Name); installed && err == nil && st.Running {
+		return true, m.Restart(ctx, spec.Name)
+	}
+	started, err := m.Start(ctx, spec.Name)
+	return installed || started, err
 }
 
 // stopOrder is the order the unit's services stop in: the role observer,
@@ -188,11 +201,13 @@ func (s *System) SetSystemRolePassword(ctx context.Context, primary postgres.Tar
 	return err
 }
 
-// Patroni returns a client of the unit's Patroni REST API.
+// Patroni returns a client of the unit's Patroni REST API, over TLS with
+// the charm's client certificate when the API has TLS (patroniTransport);
+// its At copies reach the other members with the same credentials.
 func (s *System) Patroni(cfg pgconf.UnitConfig) *patroni.Client {
 	return &patroni.Client{
 		BaseURL:  cfg.PatroniURL(),
 		Username: pgconf.PatroniAPIUser, Password: cfg.Passwords.PatroniAPI,
-		HTTP: &http.Client{Timeout: 5 * time.Second},
+		HTTP: &http.Client{Timeout: 5 * time.Second, Transport: patroniTransport(cfg)},
 	}
 }

@@ -29,9 +29,9 @@ type tlsFile struct {
 	owner     safefile.Owner
 }
 
-// writeTLS writes the unit's etcd TLS files (pgconf's tls_layout.go): the
-// CA's certificate, and a certificate and key for etcd, Patroni and the
-// charm, each issued here from the CA (whose key stays in memory) when
+// writeTLS writes the unit's TLS files (pgconf's tls_layout.go): the
+// CA's certificate, and a certificate and key for etcd, Patroni (its etcd
+// client and its REST API) and the charm, each issued here from the CA (whose key stays in memory) when
 // the one on disk is not current (pki.CA.Current: missing, another CA,
 // another address, near expiry). A steady hook reads and writes nothing
 // more than the comparison needs.
@@ -56,6 +56,7 @@ func writeTLS(cfg pgconf.UnitConfig, now time.Time, postgres safefile.Owner) (bo
 	for _, f := range []tlsFile{
 		{pgconf.EtcdMemberCert, l.EtcdServerDir(), l.EtcdServerCertPath(), l.EtcdServerKeyPath(), etcdUser},
 		{pgconf.PatroniEtcdCert, l.PatroniEtcdDir(), l.PatroniEtcdCertPath(), l.PatroniEtcdKeyPath(), postgres},
+		{pgconf.PatroniAPICert, l.PatroniEtcdDir(), l.PatroniAPICertPath(), l.PatroniAPIKeyPath(), postgres},
 		{pgconf.CharmEtcdCert, l.CharmEtcdDir(), l.CharmEtcdCertPath(), l.CharmEtcdKeyPath(), rootOwner},
 	} {
 		c, err := writeCert(cfg, f, now)

@@ -49,6 +49,8 @@ func TestWriteTLS(t *testing.T) {
 		{l.EtcdServerKeyPath(), 0o600, etcdUser},
 		{l.PatroniEtcdDir(), 0o700 | os.ModeDir, postgres},
 		{l.PatroniEtcdKeyPath(), 0o600, postgres},
+		{l.PatroniAPIKeyPath(), 0o600, postgres},
+		{l.PatroniAPICertPath(), 0o644, postgres},
 		{l.CharmEtcdDir(), 0o700 | os.ModeDir, rootOwner},
 		{l.CharmEtcdKeyPath(), 0o600, rootOwner},
 	} {
@@ -80,6 +82,10 @@ func TestWriteTLS(t *testing.T) {
 	after, _ := os.ReadFile(l.EtcdServerCertPath())
 	if string(before) == string(after) || !ca.Current(pki.Pair{CertPEM: after, KeyPEM: mustRead(t, l.EtcdServerKeyPath())}, moved.CertRequest(pgconf.EtcdMemberCert), now) {
 		t.Error("the member certificate was not re-issued for the new address")
+	}
+	restPair := pki.Pair{CertPEM: mustRead(t, l.PatroniAPICertPath()), KeyPEM: mustRead(t, l.PatroniAPIKeyPath())}
+	if !ca.Current(restPair, moved.CertRequest(pgconf.PatroniAPICert), now) {
+		t.Error("Patroni's REST API certificate was not re-issued for the new address")
 	}
 	if changed, err := writeTLS(moved, now.Add(pki.LeafValidity-pki.RenewBefore+time.Hour), postgres); err != nil || !changed {
 		t.Errorf("writeTLS near expiry = %v, %v", changed, err)
