@@ -52,9 +52,11 @@ test: deps build
 
 # test-long repeats the chaos suite three times, with the faults make test
 # skips as known bugs (tests/ha/chaos_test.go says which and why), and
-# prints each run's table of write gaps and lost writes.
+# prints each run's table of write gaps and lost writes; then quorum loss
+# with five units (make test runs it with three).
 test-long: deps build
 	PGJUJU_CHAOS_KNOWN_BUGS=1 $(GO) test -count=3 -timeout 180m -v -run 'TestChaos' ./tests/ha/
+	PGJUJU_LONG=1 $(GO) test -count=1 -timeout 60m -v -run 'TestQuorumLoss' ./tests/ha/
 
 unit:
 	$(GO) test -count=1 -short ./...

@@ -75,6 +75,14 @@ type fault struct {
 	knownBug string
 }
 
+// freezeAfterCutNoFailover: the freeze fault passes alone (2 of 2 runs,
+// with the charm's leader-key fix), but in a whole-suite run, right after
+// the cut fault, no replica took over within 5 minutes of the primary's
+// machine being frozen (1 of 1 run, on a heavily loaded host, with
+// Patroni's REST API on TLS). The cause is not established; the Patroni
+// logs of that run were removed with the model.
+const freezeAfterCutNoFailover = "after the cut fault in a whole-suite run, freezing the primary's machine led to no failover within 5 minutes (1 of 1 run; alone it passes 2 of 2); cause not established"
+
 // patroniStoppedPrimaryStaysWritable is what this suite finds with
 // Patroni stopped (SIGSTOP) on the primary: another unit is promoted after
 // ttl, but the old primary's PostgreSQL, which only Patroni would demote,
@@ -230,7 +238,7 @@ func TestChaos(t *testing.T) {
 		{name: "cut the primary's network, then restore it", primary: true, inside: true,
 			inject:  func(t *testing.T, c *chaos, cl roles) { c.must(t, c.m.Cut(cl.primary)) },
 			recover: func(t *testing.T, c *chaos, cl roles) { c.must(t, c.m.Restore(cl.primary)) }},
-		{name: "freeze the primary's machine until another leads, then thaw it", primary: true,
+		{name: "freeze the primary's machine until another leads, then thaw it", primary: true, knownBug: freezeAfterCutNoFailover,
 			inject:  func(t *testing.T, c *chaos, cl roles) { c.must(t, c.m.Freeze(cl.primary)) },
 			await:   newLeaderElsewhere,
 			recover: func(t *testing.T, c *chaos, cl roles) { c.must(t, c.m.Thaw(cl.primary)) }},
