@@ -50,6 +50,28 @@ func quorumLoss(t *testing.T, n int) {
 	}
 	e.waitIdle()
 	cl := e.waitSyncRoles(units, 1)
+	// The statuses follow Patroni a moment later: the unit killed last
+	// must be the one Patroni's /sync names, or the survivor chosen here
+	// is not the one allowed to take over.
+	e.waitFor("the statuses' sync standby named by Patroni's /sync", pollInterval, func() error {
+		var err error
+		if cl, err = e.syncRolesOf(units); err != nil {
+			return err
+		}
+		if len(cl.sync) != 1 {
+			return fmt.Errorf("%+v", cl)
+		}
+		members, err := e.cluster(cl.primary)
+		if err != nil {
+			return err
+		}
+		for _, m := range members {
+			if m.Role == "sync_standby" && m.Host != e.addr(cl.sync[0]) {
+				return fmt.Errorf("Patroni's sync standby is %s, the statuses say %s", m.Name, cl.sync[0])
+			}
+		}
+		return nil
+	})
 	password := e.password(cl.primary)
 	// The sync standby survives, with the first n/2-1 async replicas.
 	survivor := cl.sync[0]
